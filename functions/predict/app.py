@@ -1,0 +1,96 @@
+"""Predict function: POST /predict, GET /health, GET /model/info, GET /openapi.json."""
+
+import json
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelship.error_responses import (
+    ErrorResponse,
+    error_response,
+    validation_error_response,
+)
+from modelship.errors import ModelshipError
+from modelship.model_store import ModelStore
+from modelship.observability import record_failed_request, record_prediction
+from modelship.openapi import PredictRequest, openapi_document
+from modelship.serving import PredictionService
+from modelship.settings import PredictSettings
+
+settings = PredictSettings.from_env()
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+service = PredictionService(
+    ModelStore.for_ephemeral_storage(
+        boto3.client("s3"), settings.model_bucket, settings.cache_dir, settings.ephemeral_storage_mb
+    ),
+    settings,
+)
+service.warm()
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"X-Model-Version": service.model_version, **(headers or {})},
+    )
+
+
+def _error(answer: ErrorResponse):
+    if app.current_event.path == "/predict":
+        record_failed_request(metrics, service.model_version, answer.status)
+    return _json(answer.status, answer.body)
+
+
+@app.post("/predict")
+@tracer.capture_method
+def predict(request: Annotated[PredictRequest, Body()]):
+    prediction = service.predict(request.instances, body_bytes=len(app.current_event.body or ""))
+    record_prediction(metrics, prediction)
+    return _json(200, prediction.body())
+
+
+@app.get("/health")
+def health():
+    report = service.health()
+    return _json(200 if report.healthy else 503, report.body())
+
+
+@app.get("/model/info")
+def model_info():
+    return _json(200, service.info())
+
+
+@app.get("/openapi.json")
+def openapi():
+    return _json(200, openapi_document(app, service))
+
+
+@app.exception_handler(ModelshipError)
+def handle_modelship_error(exc: ModelshipError):
+    logger.warning("request failed", extra={"reason": exc.reason, "detail": str(exc)})
+    return _error(error_response(exc, app.current_event.request_context.request_id))
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(exc: RequestValidationError):
+    return _error(
+        validation_error_response(list(exc.errors()), app.current_event.request_context.request_id)
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,325 @@
+"""Loads a pinned model: memory, then the /tmp cache, then S3 with integrity checks.
+
+A file is trusted only after its bytes hashed to the manifest's sha256, and only a verified
+file is ever renamed into the cache; a partial download never sits where a later cold start
+would look.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import joblib
+import sklearn
+from botocore.exceptions import BotoCoreError, ClientError
+from sklearn.exceptions import InconsistentVersionWarning
+
+from modelship.digest import file_digest
+from modelship.errors import (
+    IncompatibleModel,
+    IntegrityError,
+    ModelNotFound,
+    ModelshipError,
+    ModelUnavailable,
+)
+from modelship.manifest import Manifest
+from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
+from modelship.registry import Registry, artifact_key
+from modelship.schema import RowSchema
+
+logger = logging.getLogger(__name__)
+
+Source = Literal["memory", "tmp", "s3"]
+CHUNK_BYTES = 1 << 20
+# Part of /tmp left for everything else the function writes.
+CACHE_SHARE_OF_EPHEMERAL = 0.8
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    manifest: Manifest
+    estimator: Any
+    schema: RowSchema
+    source: Source
+    seconds: float
+
+
+class ModelStore:
+    def __init__(self, s3: Any, bucket: str, cache_dir: Path, max_cache_bytes: int) -> None:
+        self.registry = Registry(s3, bucket)
+        self.s3 = s3
+        self.bucket = bucket
+        self.cache_dir = cache_dir
+        self.max_cache_bytes = max_cache_bytes
+        self._memory: dict[tuple[str, str, str], LoadedModel] = {}
+
+    @classmethod
+    def for_ephemeral_storage(
+        cls, s3: Any, bucket: str, cache_dir: Path, ephemeral_mb: int
+    ) -> ModelStore:
+        return cls(s3, bucket, cache_dir, int(ephemeral_mb * 1024 * 1024 * CACHE_SHARE_OF_EPHEMERAL))
+
+    def fetch(self, name: str, version: str, sha256: str | None = None) -> LoadedModel:
+        """The model for (name, version). With `sha256` given (a release pins it) a warm
+        /tmp needs no S3 call at all."""
+        started = time.perf_counter()
+        if sha256:
+            cached = self._memory.get((name, version, sha256))
+            if cached is not None:
+                return replace(cached, source="memory", seconds=time.perf_counter() - started)
+            from_tmp = self._from_tmp(name, version, sha256)
+            if from_tmp is not None:
+                return self._remember(from_tmp, "tmp", started)
+        manifest = self._manifest_from_s3(name, version)
+        if sha256 and manifest.artifact.sha256 != sha256:
+            raise IntegrityError(
+                f"{name}/{manifest.version}: the registry's manifest has sha256 "
+                f"{manifest.artifact.sha256[:12]}..., the release pins {sha256[:12]}...",
+                reason="sha256_mismatch",
+            )
+        key = (manifest.name, manifest.version, manifest.artifact.sha256)
+        if key in self._memory:
+            return replace(self._memory[key], source="memory", seconds=time.perf_counter() - started)
+        check_runtime(manifest)
+        path = self._download(manifest)
+        return self._remember(self._load(manifest, path), "s3", started)
+
+    def _remember(self, pair: tuple[Manifest, Any], source: Source, started: float) -> LoadedModel:
+        manifest, estimator = pair
+        loaded = LoadedModel(
+            manifest=manifest,
+            estimator=estimator,
+            schema=RowSchema(manifest.features),
+            source=source,
+            seconds=time.perf_counter() - started,
+        )
+        # One model per process is the normal case; keep only the latest in memory.
+        self._memory = {(manifest.name, manifest.version, manifest.artifact.sha256): loaded}
+        return loaded
+
+    def entry_dir(self, name: str, version: str, sha256: str) -> Path:
+        return self.cache_dir / name / version / sha256
+
+    def _from_tmp(self, name: str, version: str, sha256: str) -> tuple[Manifest, Any] | None:
+        entry = self.entry_dir(name, version, sha256)
+        artifact, manifest_path = entry / MODEL_ARTIFACT_FILE, entry / MODEL_MANIFEST_FILE
+        if not (artifact.is_file() and manifest_path.is_file()):
+            return None
+        try:
+            manifest = Manifest.from_json(manifest_path.read_bytes())
+            if manifest.artifact.sha256 != sha256:
+                raise IntegrityError("cached manifest names another artifact")
+            _verify_file(artifact, manifest)
+            check_runtime(manifest)
+        except (ValueError, IntegrityError) as exc:
+            # Whatever damaged the cache, the registry still has the truth: drop and refetch.
+            logger.warning("discarding cache entry %s: %s", entry, exc)
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        os.utime(entry)  # recency for eviction
+        return self._load(manifest, artifact)
+
+    def _manifest_from_s3(self, name: str, version: str) -> Manifest:
+        try:
+            return self.registry.show(name, version)
+        except ModelshipError:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            raise ModelUnavailable(
+                f"cannot read the manifest of {name}/{version}: {exc}", reason="storage_error"
+            ) from None
+        except ValueError as exc:
+            raise IntegrityError(
+                f"the manifest of {name}/{version} is invalid: {exc}", reason="invalid_manifest"
+            ) from None
+
+    def _download(self, manifest: Manifest) -> Path:
+        size = manifest.artifact.size_bytes
+        if size > self.max_cache_bytes:
+            raise ModelUnavailable(
+                f"{manifest.name}/{manifest.version} is {size} bytes, more than the "
+                f"{self.max_cache_bytes} bytes of /tmp the cache may use; raise the function's "
+                "ephemeral storage",
+                reason="artifact_too_large",
+            )
+        entry = self.entry_dir(manifest.name, manifest.version, manifest.artifact.sha256)
+        self._make_room(size, keep=entry)
+        entry.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=entry, prefix=".download-", delete=False)
+        temp = Path(handle.name)
+        try:
+            with handle:
+                digest, received = _stream(self.s3, self.bucket, manifest, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if received != size:
+                raise IntegrityError(
+                    f"{manifest.name}/{manifest.version}: received {received} of {size} bytes",
+                    reason="truncated_artifact",
+                )
+            if digest != manifest.artifact.sha256:
+                raise IntegrityError(
+                    f"{manifest.name}/{manifest.version}: sha256 {digest[:12]}... does not match "
+                    f"the manifest's {manifest.artifact.sha256[:12]}...",
+                    reason="sha256_mismatch",
+                )
+            final = entry / MODEL_ARTIFACT_FILE
+            temp.replace(final)
+            _write_atomic(entry / MODEL_MANIFEST_FILE, manifest.to_json().encode())
+            return final
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _make_room(self, needed: int, keep: Path) -> None:
+        """Evicts other cached versions, least recently used first, until `needed` fits."""
+        entries = sorted(self._cache_entries(), key=lambda e: e[1])
+        used = sum(size for _, _, size in entries)
+        for path, _, size in entries:
+            if used + needed <= self.max_cache_bytes:
+                break
+            if path == keep:
+                continue
+            logger.info("evicting cached model %s (%d bytes)", path, size)
+            shutil.rmtree(path, ignore_errors=True)
+            used -= size
+
+    def _cache_entries(self) -> list[tuple[Path, float, int]]:
+        if not self.cache_dir.is_dir():
+            return []
+        entries = []
+        for entry in self.cache_dir.glob("*/*/*"):
+            if entry.is_dir():
+                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                entries.append((entry, entry.stat().st_mtime, size))
+        return entries
+
+    def cached_bytes(self) -> int:
+        return sum(size for _, _, size in self._cache_entries())
+
+    def _load(self, manifest: Manifest, path: Path) -> tuple[Manifest, Any]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InconsistentVersionWarning)
+            try:
+                estimator = joblib.load(path)
+            except InconsistentVersionWarning as exc:
+                raise IncompatibleModel(
+                    f"{manifest.name}/{manifest.version} was pickled with scikit-learn "
+                    f"{exc.original_sklearn_version}; this runtime has {sklearn.__version__}",
+                    reason="incompatible_sklearn",
+                ) from None
+            except Exception as exc:  # a verified file that will not unpickle is unusable
+                raise IncompatibleModel(
+                    f"{manifest.name}/{manifest.version} cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}",
+                    reason="unloadable_artifact",
+                ) from None
+        check_schema(manifest, estimator)
+        return manifest, estimator
+
+
+def check_runtime(manifest: Manifest) -> None:
+    """Pickles are only supported within the same scikit-learn version."""
+    if manifest.runtime.sklearn != sklearn.__version__:
+        raise IncompatibleModel(
+            f"{manifest.name}/{manifest.version} was trained with scikit-learn "
+            f"{manifest.runtime.sklearn}; this runtime has scikit-learn {sklearn.__version__}",
+            reason="incompatible_sklearn",
+        )
+
+
+def check_schema(manifest: Manifest, estimator: Any) -> None:
+    """The manifest's features and classes must be what the estimator was fitted on."""
+    problems = []
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and n_features != len(manifest.features):
+        problems.append(
+            f"the estimator takes {n_features} features, the manifest lists "
+            f"{len(manifest.features)}"
+        )
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and list(fitted_names) != manifest.feature_names:
+        problems.append("the estimator's feature names differ from the manifest's")
+    if manifest.task == "classification":
+        classes = getattr(estimator, "classes_", None)
+        if classes is None or not hasattr(estimator, "predict_proba"):
+            problems.append("the manifest says classification, the estimator has no classes")
+        elif [str(c) for c in classes] != [str(c) for c in manifest.classes or ()]:
+            problems.append(
+                f"classes {list(classes)} differ from the manifest's {list(manifest.classes or ())}"
+            )
+    problems.extend(_encoder_problems(manifest, estimator))
+    if problems:
+        raise IncompatibleModel(
+            f"{manifest.name}/{manifest.version}: " + "; ".join(problems),
+            reason="manifest_schema_mismatch",
+        )
+
+
+def _encoder_problems(manifest: Manifest, estimator: Any) -> list[str]:
+    """For modelship-built pipelines, the one-hot levels must equal the allowed categories."""
+    steps = getattr(estimator, "named_steps", {})
+    transformer = steps.get("features") if hasattr(steps, "get") else None
+    if transformer is None or not hasattr(transformer, "named_transformers_"):
+        return []
+    encoder = transformer.named_transformers_.get("categorical")
+    if encoder is None or not hasattr(encoder, "categories_"):
+        return []
+    columns = next((cols for name, _, cols in transformer.transformers_ if name == "categorical"), [])
+    problems = []
+    for index, levels in zip(columns, encoder.categories_, strict=False):
+        feature = manifest.features[index] if index < len(manifest.features) else None
+        if feature is None or feature.kind != "categorical":
+            problems.append(f"column {index} is one-hot encoded but not categorical in the manifest")
+        elif [str(v) for v in levels] != list(feature.categories or ()):
+            problems.append(f"categories of {feature.name!r} differ from the manifest's")
+    return problems
+
+
+def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    received = 0
+    key = artifact_key(manifest.name, manifest.version)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(CHUNK_BYTES):
+            digest.update(chunk)
+            handle.write(chunk)
+            received += len(chunk)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in {"NoSuchKey", "404"}:
+            raise ModelNotFound(
+                f"{manifest.name}/{manifest.version} has a manifest but no artifact at {key}",
+                reason="artifact_missing",
+            ) from None
+        raise ModelUnavailable(f"cannot download {key}: {exc}", reason="storage_error") from None
+    except BotoCoreError as exc:
+        # IncompleteReadError and ResponseStreamingError land here: a cut connection.
+        raise IntegrityError(
+            f"download of {key} broke off after {received} bytes: {exc}",
+            reason="truncated_artifact",
+        ) from None
+    return digest.hexdigest(), received
+
+
+def _verify_file(path: Path, manifest: Manifest) -> None:
+    digest, size = file_digest(path)
+    if size != manifest.artifact.size_bytes or digest != manifest.artifact.sha256:
+        raise IntegrityError(f"{path} does not match its manifest", reason="sha256_mismatch")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-", delete=False) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    Path(handle.name).replace(path)

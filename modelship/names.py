@@ -1,0 +1,45 @@
+"""Names shared by the runtime, the CLI and the CDK app.
+
+This is the only module `infra_cdk/` may import from the runtime: plain constants, no
+imports, so synthesizing never drags in scikit-learn or boto3.
+"""
+
+# Environment of the predict function. A release pins the three MODEL_* values.
+ENV_MODEL_BUCKET = "MODEL_BUCKET"
+ENV_MODEL_NAME = "MODEL_NAME"
+ENV_MODEL_VERSION = "MODEL_VERSION"
+ENV_MODEL_SHA256 = "MODEL_SHA256"
+ENV_MAX_ROWS = "MAX_ROWS"
+ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
+ENV_MODEL_CACHE_DIR = "MODEL_CACHE_DIR"
+ENV_EPHEMERAL_STORAGE_MB = "EPHEMERAL_STORAGE_MB"
+
+DEFAULT_MAX_ROWS = 1000
+# Lambda's synchronous invocation payload limit is 6 MB; stay under it.
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_EPHEMERAL_STORAGE_MB = 512
+DEFAULT_MODEL_CACHE_DIR = "/tmp/modelship-cache"  # noqa: S108 - Lambda's only writable path
+
+# Observability (Powertools reads these two variables itself).
+ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+METRICS_NAMESPACE = "modelship"
+PREDICT_SERVICE_NAME = "predict"
+METRIC_DIMENSION_MODEL_VERSION = "ModelVersion"
+METRIC_REQUESTS = "Requests"
+METRIC_PREDICTIONS = "Predictions"
+METRIC_PREDICTION_ERRORS = "PredictionErrors"
+METRIC_CLIENT_ERRORS = "ClientErrors"
+METRIC_MODEL_LATENCY = "ModelLatency"
+METRIC_MODEL_LOAD_SECONDS = "ModelLoadSeconds"
+
+# S3 layout of the model bucket.
+MODELS_PREFIX = "models"
+DATASETS_PREFIX = "datasets"
+RELEASES_PREFIX = "releases"
+MODEL_ARTIFACT_FILE = "model.joblib"
+MODEL_MANIFEST_FILE = "manifest.json"
+
+# Lambda wiring.
+PREDICT_HANDLER = "functions.predict.app.lambda_handler"
+DEFAULT_ALIAS_NAME = "live"

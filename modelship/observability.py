@@ -1,0 +1,39 @@
+"""Metrics the predict function emits (EMF through Powertools), per ModelVersion.
+
+Handled 4xx/5xx answers are not Lambda `Errors`, so the function counts its own: the
+release guardrails alarm on PredictionErrors / Requests for the candidate's ModelVersion.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from modelship import names
+from modelship.serving import Prediction
+
+
+class MetricsSink(Protocol):
+    def add_dimension(self, name: str, value: str) -> None: ...
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, prediction.model_version)
+    metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
+    metrics.add_metric(names.METRIC_PREDICTIONS, MetricUnit.Count, prediction.rows)
+    metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 0)
+    metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 0)
+    metrics.add_metric(names.METRIC_MODEL_LATENCY, MetricUnit.Milliseconds, prediction.model_latency_ms)
+
+
+def record_failed_request(metrics: MetricsSink, model_version: str, status: int) -> None:
+    """A predict request answered with an error. 5xx counts against the model."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, model_version)
+    metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
+    metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
+    metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 1 if status < 500 else 0)

@@ -1,0 +1,175 @@
+"""The model registry in S3: immutable versions under models/<name>/<version>/.
+
+Publishing is write-once: both objects are put with `IfNoneMatch='*'`, so S3 itself refuses
+to overwrite an existing version even when two publishers race.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
+from modelship.digest import file_digest
+from modelship.manifest import Manifest, read_manifest_dir
+from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE, MODELS_PREFIX
+from modelship.versions import check_model_name, check_version_id
+
+LATEST = "latest"
+
+
+def version_prefix(name: str, version: str) -> str:
+    return f"{MODELS_PREFIX}/{name}/{version}/"
+
+
+def artifact_key(name: str, version: str) -> str:
+    return version_prefix(name, version) + MODEL_ARTIFACT_FILE
+
+
+def manifest_key(name: str, version: str) -> str:
+    return version_prefix(name, version) + MODEL_MANIFEST_FILE
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    name: str
+    version: str
+    published_at: datetime
+
+
+class Registry:
+    """Publish, list, show and resolve model versions in one bucket."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    def publish(self, model_dir: Path) -> Manifest:
+        """Uploads model.joblib then manifest.json, both write-once. The manifest goes last:
+        a version without one is not published, so readers never see a half-written version."""
+        manifest = read_manifest_dir(model_dir)
+        check_model_name(manifest.name)
+        check_version_id(manifest.version)
+        artifact = model_dir / manifest.artifact.file
+        if not artifact.is_file():
+            raise IntegrityError(f"{artifact} is missing")
+        sha256, size = file_digest(artifact)
+        if (sha256, size) != (manifest.artifact.sha256, manifest.artifact.size_bytes):
+            raise IntegrityError(
+                f"{artifact} does not match its manifest (sha256 {sha256[:12]}..., "
+                f"{size} bytes; manifest says {manifest.artifact.sha256[:12]}..., "
+                f"{manifest.artifact.size_bytes} bytes)"
+            )
+        if self._exists(manifest_key(manifest.name, manifest.version)):
+            raise self._conflict(manifest)
+        with artifact.open("rb") as body:
+            self._put_once(
+                artifact_key(manifest.name, manifest.version),
+                body,
+                sha256,
+                manifest,
+                content_type="application/octet-stream",
+            )
+        self._put_once(
+            manifest_key(manifest.name, manifest.version),
+            manifest.to_json().encode(),
+            None,
+            manifest,
+            content_type="application/json",
+        )
+        return manifest
+
+    def _put_once(
+        self, key: str, body: Any, sha256: str | None, manifest: Manifest, content_type: str
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if sha256 is not None:
+            # S3 checks the upload against this digest and stores it with the object.
+            extra["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
+            extra["Metadata"] = {"sha256": sha256}
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                IfNoneMatch="*",
+                ContentType=content_type,
+                **extra,
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                if sha256 is not None and self._artifact_matches(key, sha256):
+                    return  # an earlier publish died between the two puts; same bytes
+                raise self._conflict(manifest) from None
+            raise
+
+    def _artifact_matches(self, key: str, sha256: str) -> bool:
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        return bool(head.get("Metadata", {}).get("sha256") == sha256)
+
+    def _conflict(self, manifest: Manifest) -> VersionConflict:
+        return VersionConflict(
+            f"model {manifest.name} version {manifest.version} is already published in "
+            f"s3://{self.bucket}/{version_prefix(manifest.name, manifest.version)}; versions "
+            "are immutable, train again or pass a new --version"
+        )
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def list_versions(self, name: str) -> list[VersionEntry]:
+        """Published versions (those with a manifest), oldest first."""
+        check_model_name(name)
+        entries = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{MODELS_PREFIX}/{name}/"):
+            for item in page.get("Contents", []):
+                parts = item["Key"].split("/")
+                if len(parts) == 4 and parts[3] == MODEL_MANIFEST_FILE:
+                    entries.append(VersionEntry(name, parts[2], item["LastModified"]))
+        return sorted(entries, key=lambda e: (e.published_at, e.version))
+
+    def list_models(self) -> list[str]:
+        response = self.s3.list_objects_v2(
+            Bucket=self.bucket, Prefix=f"{MODELS_PREFIX}/", Delimiter="/"
+        )
+        return sorted(p["Prefix"].split("/")[1] for p in response.get("CommonPrefixes", []))
+
+    def resolve(self, name: str, version: str) -> str:
+        """A concrete version id; `latest` is the most recently published one."""
+        if version != LATEST:
+            return check_version_id(version)
+        entries = self.list_versions(name)
+        if not entries:
+            raise ModelNotFound(f"model {name} has no published versions in s3://{self.bucket}")
+        return entries[-1].version
+
+    def show(self, name: str, version: str) -> Manifest:
+        concrete = self.resolve(name, version)
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=manifest_key(name, concrete))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise ModelNotFound(
+                    f"model {name} version {concrete} is not published in s3://{self.bucket}"
+                ) from None
+            raise
+        manifest = Manifest.from_json(response["Body"].read())
+        if (manifest.name, manifest.version) != (name, concrete):
+            raise IntegrityError(
+                f"manifest at {manifest_key(name, concrete)} names "
+                f"{manifest.name}/{manifest.version}"
+            )
+        return manifest

@@ -1,0 +1,202 @@
+"""Prediction service: holds the pinned model, validates rows, predicts, shapes answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelship.errors import ModelNotFound, ModelshipError, ModelUnavailable, PayloadTooLarge
+from modelship.model_store import LoadedModel, ModelStore
+from modelship.settings import PredictSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    model_name: str
+    model_version: str
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None
+    rows: int
+    model_latency_ms: float
+    out_of_range_values: int
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "predictions": self.predictions,
+        }
+        if self.probabilities is not None:
+            body["probabilities"] = self.probabilities
+        return body
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    model_name: str
+    model_version: str
+    reason: str | None = None
+    load_source: str | None = None
+    load_seconds: float | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": "ok" if self.healthy else "unavailable",
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+        }
+        if self.reason:
+            body["reason"] = self.reason
+        if self.load_source:
+            body["load_source"] = self.load_source
+            body["load_seconds"] = round(self.load_seconds or 0.0, 4)
+        return body
+
+
+class PredictionService:
+    def __init__(self, store: ModelStore, settings: PredictSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._loaded: LoadedModel | None = None
+        self._failure: ModelshipError | None = None
+
+    @property
+    def model_version(self) -> str:
+        if self._loaded is not None:
+            return self._loaded.manifest.version
+        return self.settings.model_version or "unpinned"
+
+    def warm(self) -> LoadedModel | None:
+        """Loads during init (so SnapStart snapshots a warm model); a failure is kept for
+        /health and retried by the next request."""
+        try:
+            return self.model()
+        except ModelshipError:
+            return None
+
+    def model(self) -> LoadedModel:
+        if self._loaded is not None:
+            return self._loaded
+        if not self.settings.model_version:
+            self._failure = ModelUnavailable(
+                "no model version is pinned in this function's configuration",
+                reason="no_model_pinned",
+            )
+            raise self._failure
+        try:
+            loaded = self.store.fetch(
+                self.settings.model_name, self.settings.model_version, self.settings.model_sha256
+            )
+        except ModelNotFound as exc:
+            self._failure = ModelUnavailable(str(exc), reason=exc.reason)
+            logger.error("model load failed: %s (%s)", exc, exc.reason)
+            raise self._failure from None
+        except ModelshipError as exc:
+            self._failure = exc
+            logger.error("model load failed: %s (%s)", exc, exc.reason)
+            raise
+        logger.info(
+            "model loaded",
+            extra={
+                "model_name": loaded.manifest.name,
+                "model_version": loaded.manifest.version,
+                "source": loaded.source,
+                "seconds": round(loaded.seconds, 4),
+            },
+        )
+        self._loaded, self._failure = loaded, None
+        return loaded
+
+    def health(self) -> Health:
+        try:
+            loaded = self.model()
+        except ModelshipError as exc:
+            return Health(
+                healthy=False,
+                model_name=self.settings.model_name,
+                model_version=self.model_version,
+                reason=exc.reason,
+            )
+        return Health(
+            healthy=True,
+            model_name=loaded.manifest.name,
+            model_version=loaded.manifest.version,
+            load_source=loaded.source,
+            load_seconds=loaded.seconds,
+        )
+
+    def info(self) -> dict[str, Any]:
+        manifest = self.model().manifest
+        return {
+            "name": manifest.name,
+            "version": manifest.version,
+            "created_at": manifest.created_at.isoformat(),
+            "task": manifest.task,
+            "classes": list(manifest.classes) if manifest.classes else None,
+            "features": [f.model_dump(exclude_none=True) for f in manifest.features],
+            "metrics": manifest.metrics,
+            "estimator": manifest.estimator.model_dump(),
+            "runtime": manifest.runtime.model_dump(),
+            "sha256": manifest.artifact.sha256,
+            "parent_version": manifest.parent_version,
+            "training_data": manifest.training_data.model_dump(include={"uri", "rows", "target"}),
+            "limits": {
+                "max_rows": self.settings.max_rows,
+                "max_body_bytes": self.settings.max_body_bytes,
+            },
+        }
+
+    def check_size(self, rows: int, body_bytes: int) -> None:
+        if body_bytes > self.settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"body of {body_bytes} bytes exceeds {self.settings.max_body_bytes}",
+                reason="body_too_large",
+            )
+        if rows > self.settings.max_rows:
+            raise PayloadTooLarge(
+                f"{rows} rows exceed the limit of {self.settings.max_rows}",
+                reason="too_many_rows",
+            )
+
+    def predict(self, instances: Sequence[Any], body_bytes: int) -> Prediction:
+        self.check_size(len(instances), body_bytes)
+        loaded = self.model()
+        rows = loaded.schema.validate(instances)
+        matrix = loaded.schema.to_matrix(rows)
+        manifest = loaded.manifest
+        started = time.perf_counter()
+        probabilities: list[dict[str, float]] | None = None
+        if manifest.task == "classification":
+            proba = loaded.estimator.predict_proba(matrix)
+            elapsed = time.perf_counter() - started
+            classes = loaded.estimator.classes_
+            labels = [str(c) for c in classes]
+            predictions = [_plain(classes[i]) for i in np.argmax(proba, axis=1)]
+            probabilities = [
+                dict(zip(labels, (round(float(p), 6) for p in row), strict=True)) for row in proba
+            ]
+        else:
+            values = loaded.estimator.predict(matrix)
+            elapsed = time.perf_counter() - started
+            predictions = [float(v) for v in values]
+        return Prediction(
+            model_name=manifest.name,
+            model_version=manifest.version,
+            predictions=predictions,
+            probabilities=probabilities,
+            rows=len(rows),
+            model_latency_ms=elapsed * 1000.0,
+            out_of_range_values=loaded.schema.count_out_of_range(matrix),
+        )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
