@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--handler", default=None, help="handler to run (default: predict)")
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
+
+    from modelship import cli_releases
+
+    cli_releases.register(commands, common)
     return parser
 
 
@@ -169,7 +173,9 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     manifest = write_model(train(table, spec), args.out)
     metrics = {k: round(v, 4) for k, v in manifest.metrics.items()}
     headline = (
-        f"holdout ROC-AUC {metrics['roc_auc']:.4f}" if "roc_auc" in metrics else f"RMSE {metrics.get('rmse')}"
+        f"holdout ROC-AUC {metrics['roc_auc']:.4f}"
+        if "roc_auc" in metrics
+        else f"RMSE {metrics.get('rmse')}"
     )
     text = (
         f"trained {manifest.name} version {manifest.version} ({manifest.estimator.algorithm}, "
@@ -228,9 +234,10 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
     manifest = Registry(_s3(), args.bucket).show(args.name, args.version)
     document = json.loads(manifest.model_dump_json(exclude={"profile"}))
     features = ", ".join(f"{f.name}:{f.kind}" for f in manifest.features)
+    algorithm = manifest.estimator.algorithm
     text = "\n".join(
         [
-            f"{manifest.name} {manifest.version}  ({manifest.task}, {manifest.estimator.algorithm})",
+            f"{manifest.name} {manifest.version}  ({manifest.task}, {algorithm})",
             f"created   {manifest.created_at.isoformat()}",
             f"sha256    {manifest.artifact.sha256}  ({manifest.artifact.size_bytes} bytes)",
             f"sklearn   {manifest.runtime.sklearn}   python {manifest.runtime.python}",
@@ -330,7 +337,7 @@ def _parse_scalar(raw: str) -> float | int | str | bool | None:
         return lowered == "true"
     for convert in (int, float):
         try:
-            return convert(raw)  # type: ignore[no-any-return]
+            return convert(raw)
         except ValueError:
             pass
     return raw

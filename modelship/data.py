@@ -106,7 +106,9 @@ def generate_churn(n_rows: int = 6000, seed: int = 7, drift: float = 0.0) -> Tab
     paperless = rng.choice(("yes", "no"), size=n_rows, p=(0.6, 0.4))
     senior = (rng.random(n_rows) < 0.16).astype(float)
 
-    tenure_scale = np.where(contract == "two_year", 40.0, np.where(contract == "one_year", 28.0, 14.0))
+    tenure_scale = np.where(
+        contract == "two_year", 40.0, np.where(contract == "one_year", 28.0, 14.0)
+    )
     tenure = np.clip(np.round(rng.exponential(tenure_scale)), 0, 72)
     base_charge = np.where(internet == "fiber_optic", 85.0, np.where(internet == "dsl", 58.0, 24.0))
     monthly = np.clip(base_charge + rng.normal(0.0, 12.0, n_rows) + 15.0 * drift, 18.0, 120.0)
@@ -238,7 +240,7 @@ def _read_text(source: Path | str | bytes) -> str:
     except UnicodeDecodeError as exc:
         raise DatasetError(f"the CSV is not UTF-8 text (byte {exc.start})") from None
     except FileNotFoundError:
-        raise DatasetError(f"no such file: {source}") from None
+        raise DatasetError(f"no such file: {source!s}") from None
 
 
 def _all_numeric(values: list[str]) -> bool:

@@ -63,7 +63,12 @@ def validation_error_response(errors: list[Any], request_id: str | None = None) 
     for e in errors[:50]:
         loc = [str(part) for part in e.get("loc", ()) if part != "body"]
         details.append(
-            {"row": None, "field": ".".join(loc) or None, "type": e.get("type"), "message": e.get("msg")}
+            {
+                "row": None,
+                "field": ".".join(loc) or None,
+                "type": e.get("type"),
+                "message": e.get("msg"),
+            }
         )
     error = {
         "code": SchemaMismatch.reason,

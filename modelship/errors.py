@@ -102,3 +102,69 @@ class SchemaMismatch(RequestError):
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.errors = errors
+
+
+class ReleaseError(ModelshipError):
+    """Base of release failures: nothing on the alias or the function was changed."""
+
+    reason = "release_failed"
+
+
+class ReleaseConflict(ReleaseError):
+    """Someone else changed the function or the alias since it was read (RevisionId)."""
+
+    reason = "release_conflict"
+
+
+class IncompatibleRelease(ReleaseError):
+    """The model version cannot be released on this function (sha256, scikit-learn, schema)."""
+
+    reason = "incompatible_release"
+
+
+class ReleaseNotFound(ReleaseError):
+    """The Lambda version is not a modelship release of this function."""
+
+    reason = "release_not_found"
+
+
+class CanaryInProgress(ReleaseError):
+    """A canary is already running; one candidate at a time unless forced."""
+
+    reason = "canary_in_progress"
+
+
+class NoCanary(ReleaseError):
+    """The action needs a canary in progress and there is none."""
+
+    reason = "no_canary"
+
+
+class NothingToRollBack(ReleaseError):
+    """No canary and no earlier release to go back to."""
+
+    reason = "nothing_to_roll_back"
+
+
+class InvalidWeight(ReleaseError):
+    """A canary weight outside 0 < w < 1, or not a number."""
+
+    reason = "invalid_weight"
+
+
+class InvalidRolloutPlan(ReleaseError):
+    """A rollout plan that does not parse or does not end at 100%."""
+
+    reason = "invalid_rollout_plan"
+
+
+class GuardrailTripped(ReleaseError):
+    """A guardrail alarm is in ALARM: the rollout must not go on."""
+
+    reason = "guardrail_alarm"
+
+
+class HistoryConflict(ReleaseError):
+    """A release history record with the same key already exists (write-once)."""
+
+    reason = "history_conflict"

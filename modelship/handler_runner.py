@@ -70,7 +70,8 @@ def load_handler(handler: str, code_root: Path = REPO_ROOT) -> tuple[ModuleType,
         raise FileNotFoundError(f"handler module {module_path} not found under {code_root}")
     unique = f"_modelship_handler_{next(_counter)}_{module_path.replace('.', '_')}"
     spec = importlib.util.spec_from_file_location(unique, file)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file}")
     module = importlib.util.module_from_spec(spec)
     if str(code_root) not in sys.path:
         sys.path.insert(0, str(code_root))

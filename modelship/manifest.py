@@ -1,4 +1,4 @@
-"""The manifest written beside every model artifact: what it is, how it was made, what it expects."""
+"""The manifest beside every model artifact: what it is, how it was made, what it expects."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from modelship.errors import InvalidManifest
 from modelship.names import MODEL_MANIFEST_FILE
-
-MANIFEST_FORMAT_VERSION = 1
 
 FeatureKind = Literal["numeric", "categorical"]
 Task = Literal["classification", "regression"]
@@ -102,7 +100,7 @@ class EstimatorInfo(BaseModel):
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format_version: Literal[1] = MANIFEST_FORMAT_VERSION
+    format_version: Literal[1] = 1
     name: str
     version: str
     created_at: datetime

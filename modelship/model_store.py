@@ -66,7 +66,9 @@ class ModelStore:
     def for_ephemeral_storage(
         cls, s3: Any, bucket: str, cache_dir: Path, ephemeral_mb: int
     ) -> ModelStore:
-        return cls(s3, bucket, cache_dir, int(ephemeral_mb * 1024 * 1024 * CACHE_SHARE_OF_EPHEMERAL))
+        return cls(
+            s3, bucket, cache_dir, int(ephemeral_mb * 1024 * 1024 * CACHE_SHARE_OF_EPHEMERAL)
+        )
 
     def fetch(self, name: str, version: str, sha256: str | None = None) -> LoadedModel:
         """The model for (name, version). With `sha256` given (a release pins it) a warm
@@ -88,7 +90,9 @@ class ModelStore:
             )
         key = (manifest.name, manifest.version, manifest.artifact.sha256)
         if key in self._memory:
-            return replace(self._memory[key], source="memory", seconds=time.perf_counter() - started)
+            return replace(
+                self._memory[key], source="memory", seconds=time.perf_counter() - started
+            )
         check_runtime(manifest)
         path = self._download(manifest)
         return self._remember(self._load(manifest, path), "s3", started)
@@ -154,7 +158,9 @@ class ModelStore:
         entry = self.entry_dir(manifest.name, manifest.version, manifest.artifact.sha256)
         self._make_room(size, keep=entry)
         entry.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=entry, prefix=".download-", delete=False)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+            dir=entry, prefix=".download-", delete=False
+        )
         temp = Path(handle.name)
         try:
             with handle:
@@ -273,12 +279,16 @@ def _encoder_problems(manifest: Manifest, estimator: Any) -> list[str]:
     encoder = transformer.named_transformers_.get("categorical")
     if encoder is None or not hasattr(encoder, "categories_"):
         return []
-    columns = next((cols for name, _, cols in transformer.transformers_ if name == "categorical"), [])
+    columns: list[int] = next(
+        (cols for name, _, cols in transformer.transformers_ if name == "categorical"), []
+    )
     problems = []
     for index, levels in zip(columns, encoder.categories_, strict=False):
         feature = manifest.features[index] if index < len(manifest.features) else None
         if feature is None or feature.kind != "categorical":
-            problems.append(f"column {index} is one-hot encoded but not categorical in the manifest")
+            problems.append(
+                f"column {index} is one-hot encoded but not categorical in the manifest"
+            )
         elif [str(v) for v in levels] != list(feature.categories or ()):
             problems.append(f"categories of {feature.name!r} differ from the manifest's")
     return problems

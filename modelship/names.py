@@ -43,3 +43,28 @@ MODEL_MANIFEST_FILE = "manifest.json"
 # Lambda wiring.
 PREDICT_HANDLER = "functions.predict.app.lambda_handler"
 DEFAULT_ALIAS_NAME = "live"
+
+# Releases. The predict function's environment names the scikit-learn version of its
+# dependency layer (the CDK app reads it from layers/requirements.txt), so a release can
+# refuse a model pickled with another version before any traffic reaches it.
+ENV_LAYER_SKLEARN_VERSION = "LAYER_SKLEARN_VERSION"
+RELEASE_DESCRIPTION_PREFIX = "modelship release"
+# Environment of the release task and rollback functions.
+ENV_PREDICT_FUNCTION = "PREDICT_FUNCTION_NAME"
+ENV_ALIAS_NAME = "ALIAS_NAME"
+ENV_RELEASE_BUCKET = "RELEASE_BUCKET"
+ENV_GUARDRAIL_ERROR_RATE = "GUARDRAIL_ERROR_RATE_PERCENT"
+ENV_GUARDRAIL_P99_LATENCY_MS = "GUARDRAIL_P99_LATENCY_MS"
+ENV_GUARDRAIL_PERIOD_SECONDS = "GUARDRAIL_PERIOD_SECONDS"
+ENV_POST_PROMOTION_GUARD_SECONDS = "POST_PROMOTION_GUARD_SECONDS"
+RELEASE_HANDLER = "functions.release.app.lambda_handler"
+ROLLBACK_HANDLER = "functions.rollback.app.lambda_handler"
+RELEASE_SERVICE_NAME = "release"
+ROLLBACK_SERVICE_NAME = "rollback"
+# Guardrail alarms are named "<prefix><function>-..."; the EventBridge rule matches the prefix.
+GUARDRAIL_ALARM_PREFIX = "modelship-guardrail-"
+CANARY_ALARM_MARKER = "-canary-v"
+DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT = 5.0
+DEFAULT_GUARDRAIL_P99_LATENCY_MS = 500.0
+DEFAULT_GUARDRAIL_PERIOD_SECONDS = 60
+DEFAULT_POST_PROMOTION_GUARD_SECONDS = 3600

@@ -26,7 +26,9 @@ def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
     metrics.add_metric(names.METRIC_PREDICTIONS, MetricUnit.Count, prediction.rows)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 0)
     metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 0)
-    metrics.add_metric(names.METRIC_MODEL_LATENCY, MetricUnit.Milliseconds, prediction.model_latency_ms)
+    metrics.add_metric(
+        names.METRIC_MODEL_LATENCY, MetricUnit.Milliseconds, prediction.model_latency_ms
+    )
 
 
 def record_failed_request(metrics: MetricsSink, model_version: str, status: int) -> None:

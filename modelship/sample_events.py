@@ -25,7 +25,9 @@ def http_api_event(
     method: str, path: str, body: str | None = None, request_id: str = "local-request"
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event, as the gateway would send it."""
-    headers = {"content-type": "application/json", "host": "localhost"} if body else {"host": "localhost"}
+    headers = (
+        {"content-type": "application/json", "host": "localhost"} if body else {"host": "localhost"}
+    )
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",

@@ -14,7 +14,7 @@ from modelship.names import MODEL_MANIFEST_FILE
 SANDBOX_BUCKET = "modelship-sandbox"
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "sandbox",
-    "AWS_SECRET_ACCESS_KEY": "sandbox",  # noqa: S105 - moto accepts any key
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 

@@ -12,6 +12,9 @@ from typing_extensions import TypedDict
 from modelship.errors import SchemaMismatch
 from modelship.manifest import FeatureSpec
 
+# Built at run time from the manifest; typed as Any because checkers need literal TypedDicts.
+_typed_dict: Any = TypedDict
+
 # Strict: a numeric feature sent as "12" or true is a client bug worth a 422, not a guess.
 _Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -29,12 +32,11 @@ class RowSchema:
     def __init__(self, features: Sequence[FeatureSpec]) -> None:
         self.features = tuple(features)
         self.names = [f.name for f in self.features]
-        row_type = TypedDict(  # type: ignore[operator]
-            "Row", {f.name: _field_type(f) for f in self.features}
-        )
+        fields = {f.name: _field_type(f) for f in self.features}
+        row_type: Any = _typed_dict("Row", fields)
         row_type.__pydantic_config__ = ConfigDict(extra="forbid")
-        self._row = TypeAdapter(row_type)
-        self._rows = TypeAdapter(list[row_type])  # type: ignore[valid-type]
+        self._row: TypeAdapter[Any] = TypeAdapter(row_type)
+        self._rows: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(list[row_type])
         self._numeric = [
             (i, f.min, f.max) for i, f in enumerate(self.features) if f.kind == "numeric"
         ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import dataclass
@@ -164,7 +163,9 @@ def build_pipeline(
     )
 
 
-def holdout_split(table: Table, fraction: float, seed: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
+def holdout_split(
+    table: Table, fraction: float, seed: int, task: Task
+) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic train/holdout row indices (stratified for classification)."""
     indices = np.arange(table.n_rows)
     stratify = table.target_values() if task == "classification" else None
@@ -192,9 +193,7 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
     pipeline = build_pipeline(features, spec.algorithm, spec.params)
     x = table.features_matrix()
     pipeline.fit(x[train_rows], y_all[train_rows])
-    classes = (
-        tuple(_plain(c) for c in pipeline.classes_) if task == "classification" else None
-    )
+    classes = tuple(_plain(c) for c in pipeline.classes_) if task == "classification" else None
     metrics = evaluate(pipeline, x[holdout_rows], y_all[holdout_rows], task)
     return TrainedModel(
         pipeline=pipeline,
@@ -203,7 +202,9 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
         classes=classes,
         metrics=metrics,
         profile=profile_table(table, train_rows),
-        estimator=EstimatorInfo(algorithm=spec.algorithm, params={**defaults, **(spec.params or {})}),
+        estimator=EstimatorInfo(
+            algorithm=spec.algorithm, params={**defaults, **(spec.params or {})}
+        ),
         training_data=TrainingData(
             uri=spec.data_uri,
             etag=spec.data_etag,
@@ -232,7 +233,9 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, task: Task) -> dict[str, 
             metrics["roc_auc"] = float(roc_auc_score(y_list == positive, proba[:, 1]))
             binary_truth = y_list == positive
             binary_pred = predicted == positive
-            metrics["precision"] = float(precision_score(binary_truth, binary_pred, zero_division=0))
+            metrics["precision"] = float(
+                precision_score(binary_truth, binary_pred, zero_division=0)
+            )
             metrics["recall"] = float(recall_score(binary_truth, binary_pred, zero_division=0))
             metrics["f1"] = float(f1_score(binary_truth, binary_pred, zero_division=0))
         else:
@@ -280,7 +283,9 @@ def profile_table(
             levels, counts = np.unique(values.astype(str), return_counts=True)
             profile[name] = CategoricalProfile(
                 count=len(values),
-                fractions={str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)},
+                fractions={
+                    str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)
+                },
             )
     return profile
 
@@ -323,12 +328,6 @@ def current_runtime() -> RuntimeInfo:
         sklearn=sklearn.__version__,
         numpy=np.__version__,
         joblib=joblib.__version__,
-    )
-
-
-def manifest_summary(manifest: Manifest) -> dict[str, Any]:
-    return json.loads(
-        manifest.model_dump_json(include={"name", "version", "created_at", "task", "metrics"})
     )
 
 

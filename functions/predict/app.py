@@ -1,6 +1,7 @@
 """Predict function: POST /predict, GET /health, GET /model/info, GET /openapi.json."""
 
 import json
+import warnings
 from typing import Annotated, Any
 
 import boto3
@@ -22,6 +23,9 @@ from modelship.observability import record_failed_request, record_prediction
 from modelship.openapi import PredictRequest, openapi_document
 from modelship.serving import PredictionService
 from modelship.settings import PredictSettings
+
+# /health and /model/info emit no metrics; that is expected, not worth a warning per call.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 settings = PredictSettings.from_env()
 logger = Logger()

@@ -1,0 +1,84 @@
+"""Fixtures shared by every test tier: fake AWS credentials, the reference model, moto S3."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# No test may reach a real AWS account, whatever the developer's shell has configured.
+for _key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MODELSHIP_BUCKET"):
+    os.environ.pop(_key, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "predict",
+        "POWERTOOLS_METRICS_NAMESPACE": "modelship",
+    }
+)
+
+BUCKET = "modelship-test-models"
+
+
+@pytest.fixture(scope="session")
+def reference_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference churn model, trained once per test session (read-only: copy to modify)."""
+    from modelship.data import generate_churn
+    from modelship.training import TrainingSpec, train, write_model
+
+    out = tmp_path_factory.mktemp("reference") / "model"
+    write_model(train(generate_churn(), TrainingSpec(name="churn", version="v1")), out)
+    return out
+
+
+@pytest.fixture
+def model_dir(reference_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the reference model directory."""
+    copy = tmp_path / "model"
+    shutil.copytree(reference_model_dir, copy)
+    return copy
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """A moto S3 client with an empty, versioned model bucket."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+@pytest.fixture
+def published(s3: Any, reference_model_dir: Path) -> Any:
+    """The reference model published as churn/v1; returns its manifest."""
+    from modelship.registry import Registry
+
+    return Registry(s3, BUCKET).publish(reference_model_dir)
+
+
+class GetObjectCounter:
+    """Counts S3 GetObject calls made through one client."""
+
+    def __init__(self, client: Any) -> None:
+        self.keys: list[str] = []
+        client.meta.events.register("before-parameter-build.s3.GetObject", self._count)
+
+    def _count(self, params: dict[str, Any], **_: Any) -> None:
+        self.keys.append(params["Key"])
+
+
+@pytest.fixture
+def get_object_counter(s3: Any) -> GetObjectCounter:
+    return GetObjectCounter(s3)

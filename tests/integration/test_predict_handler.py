@@ -1,0 +1,254 @@
+"""The real predict handler, loaded the way Lambda loads it, against moto S3."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pytest
+
+from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+from modelship.names import PREDICT_HANDLER
+from modelship.registry import artifact_key
+from modelship.sample_events import http_api_event, load_event
+from tests.conftest import BUCKET
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def start_function(s3: Any, tmp_path: Path) -> Callable[..., Invoke]:
+    """Cold-starts the predict function with the given environment; returns its invoker."""
+
+    def start(**env: str) -> Invoke:
+        environment = {
+            "MODEL_BUCKET": BUCKET,
+            "MODEL_NAME": "churn",
+            "MODEL_VERSION": "v1",
+            "MODEL_CACHE_DIR": str(tmp_path / "tmp-cache"),
+            **env,
+        }
+        with patched_environ(environment):
+            module, handler = load_handler(PREDICT_HANDLER)
+
+        def invoke(event: dict[str, Any]) -> dict[str, Any]:
+            with patched_environ(environment):
+                return handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
+
+        invoke.module = module  # type: ignore[attr-defined]
+        return invoke
+
+    return start
+
+
+def _body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+@pytest.fixture
+def function(published: Any, start_function: Callable[..., Invoke]) -> Invoke:
+    return start_function(MODEL_SHA256=published.artifact.sha256)
+
+
+def test_valid_prediction_names_the_model_and_matches_the_pipeline(
+    function: Invoke, reference_model_dir: Path
+) -> None:
+    event = load_event("predict_valid")
+    row = json.loads(event["body"])["instances"][0]
+
+    response = function(event)
+
+    body = _body(response)
+    assert response["statusCode"] == 200
+    assert response["headers"]["X-Model-Version"] == "v1"
+    assert (body["model_name"], body["model_version"]) == ("churn", "v1")
+    pipeline = joblib.load(reference_model_dir / "model.joblib")
+    expected = pipeline.predict_proba(np.array([list(row.values())], dtype=object))[0]
+    assert body["probabilities"][0]["1"] == pytest.approx(expected[1], abs=1e-6)
+    assert body["predictions"] == [int(expected.argmax())]
+
+
+def test_batch_returns_one_prediction_per_row(function: Invoke) -> None:
+    response = function(load_event("predict_batch"))
+
+    body = _body(response)
+    assert response["statusCode"] == 200
+    assert len(body["predictions"]) == len(body["probabilities"]) == 5
+    assert all(abs(sum(p.values()) - 1) < 1e-5 for p in body["probabilities"])
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "code", "row", "field"),
+    [
+        ("predict_missing_feature", 422, "schema_mismatch", 1, "tenure_months"),
+        ("predict_wrong_type", 422, "schema_mismatch", 0, "monthly_charges"),
+        ("predict_unknown_category", 422, "schema_mismatch", 0, "contract"),
+    ],
+)
+def test_schema_violations_are_422_naming_row_and_field(
+    function: Invoke, event: str, status: int, code: str, row: int, field: str
+) -> None:
+    response = function(load_event(event))
+
+    body = _body(response)
+    assert response["statusCode"] == status
+    assert body["error"]["code"] == code
+    assert body["error"]["details"][0]["row"] == row
+    assert body["error"]["details"][0]["field"] == field
+
+
+def test_malformed_json_is_400(function: Invoke) -> None:
+    response = function(load_event("predict_malformed_json"))
+
+    assert response["statusCode"] == 400
+    assert _body(response)["error"]["code"] == "malformed_json"
+
+
+def test_too_many_rows_is_413(function: Invoke) -> None:
+    response = function(load_event("predict_too_many_rows"))
+
+    assert response["statusCode"] == 413
+    assert _body(response)["error"]["code"] == "too_many_rows"
+
+
+def test_row_limit_is_configurable(published: Any, start_function: Callable[..., Invoke]) -> None:
+    function = start_function(MAX_ROWS="3")
+
+    response = function(load_event("predict_batch"))
+
+    assert response["statusCode"] == 413
+
+
+def test_oversized_body_is_413(published: Any, start_function: Callable[..., Invoke]) -> None:
+    function = start_function(MAX_BODY_BYTES="1024")
+
+    response = function(load_event("predict_batch"))
+
+    assert response["statusCode"] == 413
+    assert _body(response)["error"]["code"] == "body_too_large"
+
+
+def test_missing_instances_is_422(function: Invoke) -> None:
+    response = function(http_api_event("POST", "/predict", json.dumps({"rows": []})))
+
+    assert response["statusCode"] == 422
+    assert _body(response)["error"]["details"][0]["field"] == "instances"
+
+
+def test_health_and_model_info(function: Invoke) -> None:
+    health = function(load_event("health"))
+    info = function(load_event("model_info"))
+
+    assert health["statusCode"] == 200
+    assert _body(health)["status"] == "ok"
+    assert _body(health)["load_source"] == "s3"
+    assert info["statusCode"] == 200
+    assert _body(info)["version"] == "v1"
+    assert _body(info)["metrics"]["roc_auc"] >= 0.85
+    assert [f["name"] for f in _body(info)["features"]][:2] == ["tenure_months", "monthly_charges"]
+
+
+def test_openapi_document_carries_the_models_row_schema(function: Invoke) -> None:
+    response = function(load_event("openapi"))
+
+    document = _body(response)
+    assert response["statusCode"] == 200
+    assert set(document["paths"]) >= {"/predict", "/health", "/model/info"}
+    instance = document["components"]["schemas"]["Instance"]
+    assert instance["properties"]["contract"]["enum"] == ["month_to_month", "one_year", "two_year"]
+    instances = document["components"]["schemas"]["PredictRequest"]["properties"]["instances"]
+    assert instances["maxItems"] == 1000
+
+
+def test_corrupted_artifact_answers_503_with_its_reason_and_is_never_loaded(
+    s3: Any, published: Any, start_function: Callable[..., Invoke], tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"), Body=b"\x80\x04corrupt")
+
+    function = start_function()
+
+    health = function(load_event("health"))
+    predict = function(load_event("predict_valid"))
+    assert health["statusCode"] == 503
+    assert _body(health)["reason"] == "truncated_artifact"
+    assert predict["statusCode"] == 503
+    assert _body(predict)["error"]["code"] == "truncated_artifact"
+    assert "corrupt" not in predict["body"]
+    assert not [p for p in (tmp_path / "tmp-cache").rglob("*") if p.is_file()]
+
+
+def test_failed_init_load_is_retried_by_the_next_request(
+    s3: Any, reference_model_dir: Path, start_function: Callable[..., Invoke]
+) -> None:
+    from modelship.registry import Registry
+
+    function = start_function()  # nothing published yet: init load fails
+    assert function(load_event("health"))["statusCode"] == 503
+
+    Registry(s3, BUCKET).publish(reference_model_dir)
+
+    assert function(load_event("predict_valid"))["statusCode"] == 200
+
+
+def test_unpinned_function_answers_503_no_model_pinned(
+    s3: Any, start_function: Callable[..., Invoke]
+) -> None:
+    function = start_function(MODEL_VERSION="")
+
+    response = function(load_event("predict_valid"))
+
+    assert response["statusCode"] == 503
+    assert _body(response)["error"]["code"] == "no_model_pinned"
+    assert response["headers"]["X-Model-Version"] == "unpinned"
+
+
+def test_metrics_are_emitted_per_model_version(
+    capsys: pytest.CaptureFixture[str], function: Invoke
+) -> None:
+    capsys.readouterr()
+    function(load_event("predict_batch"))
+    function(load_event("predict_missing_feature"))
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(blobs) == 2
+    ok, failed = blobs
+    directive = ok["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "modelship"
+    assert ["ModelVersion", "service"] in [sorted(d) for d in directive["Dimensions"]]
+    assert (ok["ModelVersion"], ok["Predictions"], ok["PredictionErrors"]) == ("v1", [5.0], [0.0])
+    assert ok["ModelLatency"][0] > 0
+    assert (failed["ClientErrors"], failed["PredictionErrors"]) == ([1.0], [0.0])
+
+
+def test_logs_carry_the_request_correlation_id(function: Invoke) -> None:
+    function(load_event("predict_missing_feature"))
+
+    assert function.module.logger.get_correlation_id() == "req-missing-feature"  # type: ignore[attr-defined]
+
+
+def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
+    expected = {
+        "predict_valid": 200,
+        "predict_batch": 200,
+        "predict_missing_feature": 422,
+        "predict_wrong_type": 422,
+        "predict_unknown_category": 422,
+        "predict_malformed_json": 400,
+        "predict_too_many_rows": 413,
+        "health": 200,
+        "model_info": 200,
+        "openapi": 200,
+    }
+    events = {
+        p.stem
+        for p in Path("events").glob("*.json")
+        if not p.stem.startswith(
+            ("alarm", "release", "retrain", "s3_", "pipeline", "drift", "schedule")
+        )
+    }
+
+    statuses = {name: function(load_event(name))["statusCode"] for name in sorted(events)}
+
+    assert statuses == expected

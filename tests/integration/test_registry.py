@@ -1,0 +1,103 @@
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
+from modelship.registry import Registry, artifact_key, manifest_key
+from tests.conftest import BUCKET
+
+
+def _retitle(model_dir: Path, tmp_path: Path, version: str) -> Path:
+    """A copy of model_dir whose manifest carries another version id."""
+    copy = tmp_path / f"copy-{version}"
+    shutil.copytree(model_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["version"] = version
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def test_publish_then_list_show_and_resolve_latest(
+    s3: Any, model_dir: Path, tmp_path: Path
+) -> None:
+    registry = Registry(s3, BUCKET)
+
+    first = registry.publish(model_dir)
+    registry.publish(_retitle(model_dir, tmp_path, "v2"))
+
+    assert [e.version for e in registry.list_versions("churn")] == ["v1", "v2"]
+    assert registry.list_models() == ["churn"]
+    assert registry.resolve("churn", "latest") == "v2"
+    assert registry.show("churn", "v1") == first
+
+
+def test_second_publish_of_a_version_conflicts_and_overwrites_nothing(
+    s3: Any, model_dir: Path, tmp_path: Path
+) -> None:
+    registry = Registry(s3, BUCKET)
+    registry.publish(model_dir)
+    before = s3.get_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"))
+    other = tmp_path / "other"
+    shutil.copytree(model_dir, other)
+
+    with pytest.raises(VersionConflict, match="already published"):
+        registry.publish(other)
+
+    after = s3.get_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"))
+    assert after["ETag"] == before["ETag"]
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="models/churn/v1/")["Versions"]
+    assert len(versions) == 2  # one artifact, one manifest: no second write happened
+
+
+def test_racing_publisher_is_stopped_by_the_conditional_put(s3: Any, model_dir: Path) -> None:
+    # Another publisher wrote the artifact after our existence check: S3 refuses ours.
+    registry = Registry(s3, BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"), Body=b"someone else's bytes")
+
+    with pytest.raises(VersionConflict):
+        registry.publish(model_dir)
+
+    body = s3.get_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"))["Body"].read()
+    assert body == b"someone else's bytes"
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=manifest_key("churn", "v1"))
+
+
+def test_publish_completes_after_an_interrupted_publish_of_the_same_bytes(
+    s3: Any, model_dir: Path
+) -> None:
+    registry = Registry(s3, BUCKET)
+    registry.publish(model_dir)
+    s3.delete_object(Bucket=BUCKET, Key=manifest_key("churn", "v1"))  # died before the manifest
+
+    manifest = registry.publish(model_dir)
+
+    assert registry.show("churn", "v1") == manifest
+
+
+def test_tampered_artifact_is_not_published(s3: Any, model_dir: Path) -> None:
+    (model_dir / "model.joblib").write_bytes(b"not the model")
+
+    with pytest.raises(IntegrityError, match="does not match its manifest"):
+        Registry(s3, BUCKET).publish(model_dir)
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/")
+
+
+def test_artifact_is_stored_with_its_sha256(s3: Any, model_dir: Path) -> None:
+    manifest = Registry(s3, BUCKET).publish(model_dir)
+
+    head = s3.head_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"))
+
+    assert head["Metadata"]["sha256"] == manifest.artifact.sha256
+
+
+def test_unknown_model_and_version_are_reported(s3: Any) -> None:
+    registry = Registry(s3, BUCKET)
+
+    with pytest.raises(ModelNotFound, match="no published versions"):
+        registry.resolve("churn", "latest")
+    with pytest.raises(ModelNotFound, match="version v9 is not published"):
+        registry.show("churn", "v9")

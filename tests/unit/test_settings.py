@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from modelship.errors import ConfigurationError
+from modelship.settings import PredictSettings
+
+BASE = {"MODEL_BUCKET": "my-models", "MODEL_NAME": "churn"}
+
+
+def test_defaults_apply_when_only_the_required_variables_are_set() -> None:
+    settings = PredictSettings.from_env(BASE)
+
+    assert settings.max_rows == 1000
+    assert settings.model_version == ""
+    assert settings.cache_dir == Path("/tmp/modelship-cache")
+    assert settings.ephemeral_storage_mb == 512
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MODEL_NAME": "churn"}, "MODEL_BUCKET"),
+        ({**BASE, "MAX_ROWS": "lots"}, "MAX_ROWS"),
+        ({**BASE, "MAX_ROWS": "0"}, "MAX_ROWS"),
+        ({**BASE, "MODEL_SHA256": "abc"}, "MODEL_SHA256"),
+        ({**BASE, "EPHEMERAL_STORAGE_MB": "100"}, "EPHEMERAL_STORAGE_MB"),
+        ({**BASE, "MODEL_NAME": "bad name"}, "MODEL_NAME"),
+    ],
+)
+def test_a_bad_or_missing_variable_fails_naming_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        PredictSettings.from_env(env)
+
+
+def test_values_are_parsed() -> None:
+    settings = PredictSettings.from_env(
+        {**BASE, "MAX_ROWS": "50", "MODEL_VERSION": "v3", "EPHEMERAL_STORAGE_MB": "2048"}
+    )
+
+    assert (settings.max_rows, settings.model_version, settings.ephemeral_storage_mb) == (
+        50,
+        "v3",
+        2048,
+    )
