@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii names the Node majors whose end-of-life banner to silence; Node 20 here.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help install demo test test-unit lint format typecheck synth layer bench clean
@@ -40,10 +42,31 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(MAKE) synth
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Default to cdk.json's context so `make layer` builds what `cdk deploy` will ship.
+cdk_context = $(shell $(PYTHON) -c "import json; print(json.load(open('cdk.json'))['context']['$(1)'])")
+ARCH ?= $(call cdk_context,architecture)
+RUNTIME ?= $(call cdk_context,runtime)
+# The cdk CLI (pinned in package-lock.json) runs the app named in cdk.json, as `cdk deploy` does.
+CDK := node_modules/.bin/cdk
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+layer: $(STAMP)
+	ARCH=$(ARCH) RUNTIME=$(RUNTIME) PY=$(PY) bash layers/build_layer.sh
+
+synth: $(STAMP) $(NODE_STAMP) layer
+	CDK_DISABLE_CLI_TELEMETRY=true $(CDK) synth --quiet --no-notices --no-version-reporting \
+		-c architecture=$(ARCH) -c runtime=$(RUNTIME)
+
 clean:
-	rm -rf $(VENV) cdk.out layers/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out layers/build node_modules .pytest_cache .mypy_cache .ruff_cache

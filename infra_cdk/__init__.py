@@ -1,0 +1,1 @@
+"""The modelship CDK app. Never imported by runtime code."""
