@@ -104,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
-    from modelship import cli_releases
+    from modelship import cli_releases, cli_retraining
 
     cli_releases.register(commands, common)
+    cli_retraining.register(commands, common)
     return parser
 
 

@@ -1,0 +1,60 @@
+"""Retraining state machine tasks. Each handler takes the run state and returns it with its
+own part added; the logic lives in modelship.retraining."""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelship.retraining import Retraining, RetrainingSettings
+from modelship.retraining_run import RunState, notify_outcome
+
+settings = RetrainingSettings.from_env()
+logger = Logger()
+s3 = boto3.client("s3")
+lambda_client = boto3.client("lambda")
+sns = boto3.client("sns")
+
+
+def _pipeline(state: RunState) -> Retraining:
+    return Retraining(settings.with_overrides(state.options), s3=s3, lambda_client=lambda_client)
+
+
+@logger.inject_lambda_context
+def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_event(event)
+    return state.merge(_pipeline(state).prepare(state.run_id, state.dataset_key))
+
+
+@logger.inject_lambda_context
+def train(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_event(event)
+    return state.merge({"candidate": _pipeline(state).train_candidate(state.data)})
+
+
+@logger.inject_lambda_context
+def evaluate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_event(event)
+    return state.merge({"evaluation": _pipeline(state).evaluate_candidate(state.data)})
+
+
+@logger.inject_lambda_context
+def gate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_event(event)
+    decision = _pipeline(state).gate(state.data)
+    logger.info("gate decision", extra=decision)
+    return state.merge({"decision": decision})
+
+
+@logger.inject_lambda_context
+def register(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_event(event)
+    return state.merge({"registered": _pipeline(state).register(state.data)})
+
+
+@logger.inject_lambda_context
+def notify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    summary = notify_outcome(sns, RunState.from_event(event))
+    logger.info("retraining outcome", extra=summary)
+    return summary

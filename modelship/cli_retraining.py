@@ -1,0 +1,104 @@
+"""`modelship retrain`: start the retraining state machine and, with --wait, follow it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from modelship.retrain_trigger import manual_trigger, start_retraining
+
+ENV_CLI_STATE_MACHINE = "MODELSHIP_RETRAIN_STATE_MACHINE"
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    retrain = commands.add_parser(
+        "retrain",
+        parents=[common],
+        help="start the retraining state machine",
+        description=(
+            "Starts a retraining run: prepare data, train, evaluate against the champion, gate, "
+            "register and release. With --wait, prints each state as the run enters it."
+        ),
+    )
+    retrain.add_argument(
+        "--state-machine",
+        default=os.environ.get(ENV_CLI_STATE_MACHINE),
+        help=f"retraining state machine ARN (default: ${ENV_CLI_STATE_MACHINE})",
+    )
+    retrain.add_argument("--dataset-key", help="datasets/<name>/... key (default: newest)")
+    retrain.add_argument("--algorithm", help="override the configured algorithm")
+    retrain.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter"
+    )
+    retrain.add_argument("--plan", help="release plan for the challenger, e.g. 5:5m,25:10m,100")
+    retrain.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    retrain.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+    retrain.set_defaults(run=_retrain)
+
+
+def _retrain(args: argparse.Namespace) -> dict[str, Any]:
+    import boto3
+
+    from modelship.cli import CommandFailed, _params
+    from modelship.rollout import follow
+
+    if not args.state_machine:
+        raise CommandFailed(f"--state-machine is required (or set {ENV_CLI_STATE_MACHINE})")
+    sfn = boto3.client("stepfunctions")
+    trigger = manual_trigger(args.dataset_key, actor=os.environ.get("USER", "cli"))
+    execution_input = trigger.execution_input()
+    options: dict[str, Any] = {}
+    if args.algorithm:
+        options["algorithm"] = args.algorithm
+    if args.param:
+        options["params"] = _params(args.param)
+    if options:
+        execution_input["options"] = options
+    if args.plan:
+        from modelship.rollout import parse_plan
+
+        execution_input["steps"] = [s.as_input() for s in parse_plan(args.plan)]
+    started = start_retraining(sfn, args.state_machine, trigger, execution_input)
+    arn = str(started.execution_arn)
+    if not args.wait:
+        return {"text": f"started {trigger.execution_name}\n{arn}", "json": {"execution_arn": arn}}
+    print(
+        f"started {trigger.execution_name}",
+        file=sys.stderr if args.output == "json" else sys.stdout,
+    )
+    states: list[dict[str, str]] = []
+    final = None
+    try:
+        for progress in follow(sfn, arn, poll_seconds=args.poll):
+            if progress.state is None:
+                final = progress
+                break
+            states.append({"state": progress.state, "detail": progress.detail})
+            if args.output == "text":
+                print(f"  -> {progress.state} {progress.detail}".rstrip(), flush=True)
+    except KeyboardInterrupt:
+        return {
+            "text": f"stopped following; the run goes on: {arn}",
+            "json": {"execution_arn": arn},
+        }
+    output = _final_output(sfn, arn)
+    status = final.status if final else "UNKNOWN"
+    summary = f"{status}: {output.get('outcome', '')} {final.detail if final else ''}".strip()
+    if status != "SUCCEEDED":
+        raise CommandFailed(f"retraining {trigger.execution_name} ended {summary}")
+    return {
+        "text": summary,
+        "json": {"execution_arn": arn, "status": status, "states": states, "output": output},
+    }
+
+
+def _final_output(sfn: Any, arn: str) -> dict[str, Any]:
+    raw = sfn.describe_execution(executionArn=arn).get("output") or "{}"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,210 @@
+"""Training datasets in S3 under datasets/<name>/: found, read (CSV or Parquet) and checked
+against the declared schema before any training starts."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelship.data import Table, read_csv
+from modelship.errors import DatasetError
+from modelship.manifest import FeatureKind, Manifest
+from modelship.names import DATASETS_PREFIX
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+SCHEMA_FILE = "schema.json"
+# A task's memory holds the whole table; refuse what cannot fit rather than die mid-read.
+DEFAULT_MAX_DATASET_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """One exact dataset object: later reads use IfMatch=etag, so a replaced file is noticed."""
+
+    bucket: str
+    key: str
+    etag: str
+    size_bytes: int
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "size_bytes": self.size_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DatasetRef:
+        return cls(raw["bucket"], raw["key"], raw["etag"], int(raw["size_bytes"]))
+
+
+class DeclaredSchema(BaseModel):
+    """What a dataset must contain: the target and the feature columns with their kinds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str = Field(min_length=1)
+    features: dict[str, FeatureKind] = Field(min_length=1)
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest) -> DeclaredSchema:
+        return cls(
+            target=manifest.training_data.target,
+            features={f.name: f.kind for f in manifest.features},
+        )
+
+
+def dataset_prefix(name: str) -> str:
+    return f"{DATASETS_PREFIX}/{name}/"
+
+
+def find_dataset(s3: Any, bucket: str, name: str, key: str | None = None) -> DatasetRef:
+    """The given key, or the most recently written dataset under datasets/<name>/."""
+    prefix = dataset_prefix(name)
+    if key is not None:
+        if not key.startswith(prefix) or not key.endswith(SUPPORTED_SUFFIXES):
+            raise DatasetError(
+                f"s3://{bucket}/{key} is not a dataset of {name}: "
+                f"expected {prefix}*.csv or *.parquet"
+            )
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise DatasetError(f"no dataset at s3://{bucket}/{key}") from None
+            raise
+        return DatasetRef(bucket, key, head["ETag"].strip('"'), int(head["ContentLength"]))
+    newest: dict[str, Any] | None = None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            # Same-second uploads tie on LastModified; the key breaks the tie (date-named files).
+            if item["Key"].endswith(SUPPORTED_SUFFIXES) and (
+                newest is None
+                or (item["LastModified"], item["Key"]) > (newest["LastModified"], newest["Key"])
+            ):
+                newest = item
+    if newest is None:
+        raise DatasetError(f"no .csv or .parquet dataset under s3://{bucket}/{prefix}")
+    return DatasetRef(bucket, newest["Key"], newest["ETag"].strip('"'), int(newest["Size"]))
+
+
+def declared_schema(s3: Any, bucket: str, name: str) -> DeclaredSchema | None:
+    """datasets/<name>/schema.json when present (it wins over the champion's features)."""
+    key = dataset_prefix(name) + SCHEMA_FILE
+    try:
+        raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+            return None
+        raise
+    try:
+        return DeclaredSchema.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        raise DatasetError(f"s3://{bucket}/{key} is not a valid schema: {exc}") from None
+
+
+def read_dataset(
+    s3: Any,
+    ref: DatasetRef,
+    schema: DeclaredSchema | None,
+    default_target: str,
+    max_bytes: int = DEFAULT_MAX_DATASET_BYTES,
+) -> Table:
+    """Reads exactly the object `ref` names and checks it against `schema`: every declared
+    column present with its kind; undeclared columns are dropped."""
+    if ref.size_bytes == 0:
+        raise DatasetError(f"{ref.uri} is empty")
+    if ref.size_bytes > max_bytes:
+        raise DatasetError(
+            f"{ref.uri} is {ref.size_bytes} bytes, more than the {max_bytes} this trainer "
+            "reads; use the SageMaker training backend for large datasets"
+        )
+    try:
+        body = s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
+            raise DatasetError(
+                f"{ref.uri} changed since it was prepared (ETag {ref.etag})"
+            ) from None
+        raise
+    target = schema.target if schema else default_target
+    if ref.key.endswith(".parquet"):
+        table = _read_parquet(body, ref.uri, target)
+    else:
+        categorical = [
+            n for n, k in (schema.features.items() if schema else []) if k == "categorical"
+        ]
+        numeric = [n for n, k in (schema.features.items() if schema else []) if k == "numeric"]
+        header = body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+        columns = {c.strip() for c in header.split(",")}
+        _check_columns(ref.uri, columns, schema, target)
+        table = read_csv(body, target=target, categorical=categorical, numeric=numeric)
+    return _conform(table, schema, ref.uri)
+
+
+def _check_columns(uri: str, columns: set[str], schema: DeclaredSchema | None, target: str) -> None:
+    expected = {target, *(schema.features if schema else {})}
+    missing = sorted(expected - columns)
+    if missing:
+        raise DatasetError(f"{uri} is missing column(s): {', '.join(missing)}")
+
+
+def _conform(table: Table, schema: DeclaredSchema | None, uri: str) -> Table:
+    if schema is None:
+        return table
+    _check_columns(uri, set(table.columns), schema, table.target)
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, FeatureKind] = {}
+    for name, kind in schema.features.items():
+        if table.kinds[name] != kind:
+            raise DatasetError(
+                f"{uri}: column {name!r} should be {kind} but holds {table.kinds[name]} values"
+            )
+        columns[name] = table.columns[name]
+        kinds[name] = kind
+    columns[table.target] = table.columns[table.target]
+    return Table(columns=columns, kinds=kinds, target=table.target)
+
+
+def _read_parquet(body: bytes, uri: str, target: str) -> Table:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DatasetError(
+            f"{uri} is Parquet, and this runtime has no pyarrow; upload CSV or add pyarrow"
+        ) from None
+    try:
+        arrow = pq.read_table(io.BytesIO(body))
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DatasetError(f"{uri} is not a readable Parquet file: {type(exc).__name__}") from None
+    if arrow.num_rows == 0:
+        raise DatasetError(f"{uri} has no rows")
+    if target not in arrow.column_names:
+        raise DatasetError(f"{uri} is missing column(s): {target}")
+    columns: dict[str, np.ndarray] = {}
+    kinds: dict[str, FeatureKind] = {}
+    for name in arrow.column_names:
+        values = arrow.column(name).to_pylist()
+        if any(v is None for v in values):
+            raise DatasetError(f"{uri}: column {name!r} has missing values")
+        if name == target:
+            columns[name] = np.array(values)
+            continue
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            columns[name] = np.array(values, dtype=float)
+            kinds[name] = "numeric"
+        else:
+            columns[name] = np.array([str(v) for v in values], dtype=object)
+            kinds[name] = "categorical"
+    return Table(columns=columns, kinds=kinds, target=target)

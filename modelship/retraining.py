@@ -1,0 +1,342 @@
+"""Retraining tasks: prepare -> train -> evaluate -> gate -> register (-> release -> notify).
+
+Each task is a function of the run state (a JSON dict passed between Step Functions
+states) and returns what it adds. Nothing reaches the registry before the gate passed, and
+the registry is written once; the release itself is the release state machine's job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelship import names
+from modelship.data import CHURN_TARGET, Table
+from modelship.datasets import (
+    DatasetRef,
+    DeclaredSchema,
+    declared_schema,
+    find_dataset,
+    read_dataset,
+)
+from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
+from modelship.manifest import Manifest, read_manifest_dir
+from modelship.model_store import ModelStore
+from modelship.quality_gates import GateConfig, decide
+from modelship.registry import Registry
+from modelship.schema import RowSchema
+from modelship.training import ALGORITHMS, TrainingSpec, evaluate, holdout_split, train, write_model
+
+logger = logging.getLogger(__name__)
+
+CANDIDATES_PREFIX = "candidates"
+RUNS_PREFIX = "retraining"
+SINGLE_ROW_SAMPLES = 50
+
+
+class RetrainingSettings(BaseModel):
+    """Pipeline task configuration from the environment; execution input may override
+    `algorithm`, `params`, `gates`, `holdout_fraction` and `seed`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model_bucket: str = Field(min_length=3)
+    model_name: str = Field(min_length=1)
+    predict_function: str = ""
+    alias_name: str = names.DEFAULT_ALIAS_NAME
+    algorithm: str = "logistic_regression"
+    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+    gates: GateConfig = Field(default_factory=GateConfig)
+    work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetrainingSettings:
+        env = os.environ if environ is None else environ
+        raw: dict[str, Any] = {
+            "model_bucket": env.get(names.ENV_MODEL_BUCKET, ""),
+            "model_name": env.get(names.ENV_MODEL_NAME, ""),
+            "predict_function": env.get(names.ENV_PREDICT_FUNCTION, ""),
+            "alias_name": env.get(names.ENV_ALIAS_NAME) or names.DEFAULT_ALIAS_NAME,
+        }
+        if env.get("TRAINING_ALGORITHM"):
+            raw["algorithm"] = env["TRAINING_ALGORITHM"]
+        try:
+            if env.get("TRAINING_PARAMS"):
+                raw["params"] = json.loads(env["TRAINING_PARAMS"])
+            if env.get("QUALITY_GATES"):
+                raw["gates"] = json.loads(env["QUALITY_GATES"])
+            return cls.model_validate(raw)
+        except (ValueError, ValidationError) as exc:
+            raise ConfigurationError(f"invalid retraining configuration: {exc}") from None
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> RetrainingSettings:
+        allowed = {"algorithm", "params", "gates", "holdout_fraction", "seed"}
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise ConfigurationError(f"unknown retraining options: {sorted(unknown)}")
+        try:
+            return self.model_validate({**self.model_dump(), **overrides})
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid retraining options: {exc}") from None
+
+
+class Retraining:
+    """The pipeline's task logic for one model. Clients are passed in."""
+
+    def __init__(self, settings: RetrainingSettings, *, s3: Any, lambda_client: Any = None) -> None:
+        if settings.algorithm not in ALGORITHMS:
+            raise ConfigurationError(f"unknown training algorithm {settings.algorithm!r}")
+        self.settings = settings
+        self.s3 = s3
+        self.lambda_ = lambda_client
+        self.registry = Registry(s3, settings.model_bucket)
+
+    # ---- prepare
+
+    def prepare(self, run_id: str, dataset_key: str | None = None) -> dict[str, Any]:
+        """Finds the dataset, checks it against the declared schema, fixes the holdout."""
+        settings = self.settings
+        ref = find_dataset(self.s3, settings.model_bucket, settings.model_name, dataset_key)
+        champion = self.champion()
+        schema = declared_schema(self.s3, settings.model_bucket, settings.model_name)
+        if schema is None and champion is not None:
+            schema = DeclaredSchema.from_manifest(champion)
+        table = read_dataset(self.s3, ref, schema, default_target=CHURN_TARGET)
+        train_rows, holdout_rows = holdout_split(
+            table, settings.holdout_fraction, settings.seed, _task_of(settings.algorithm)
+        )
+        if len(train_rows) < 10 or len(holdout_rows) < 5:
+            raise TrainingError(f"{ref.uri} has only {table.n_rows} rows; too few to train")
+        return {
+            "run_id": run_id,
+            "model_name": settings.model_name,
+            "dataset": ref.to_dict(),
+            "data_uri": ref.uri,
+            "rows": table.n_rows,
+            "holdout_rows": len(holdout_rows),
+            "schema": {"target": table.target, "features": table.kinds},
+            "champion": _version_of(champion),
+        }
+
+    # ---- train
+
+    def train_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        settings = self.settings
+        ref = DatasetRef.from_dict(state["dataset"])
+        table = self._table(state)
+        champion = state.get("champion")
+        spec = TrainingSpec(
+            name=settings.model_name,
+            algorithm=settings.algorithm,
+            params=settings.params or None,
+            holdout_fraction=settings.holdout_fraction,
+            seed=settings.seed,
+            parent_version=champion["version"] if champion else None,
+            data_uri=ref.uri,
+            data_etag=ref.etag,
+        )
+        out = self._work_dir(state["run_id"]) / "candidate"
+        shutil.rmtree(out, ignore_errors=True)
+        manifest = write_model(train(table, spec), out)
+        prefix = f"{CANDIDATES_PREFIX}/{settings.model_name}/{state['run_id']}/"
+        for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
+            self.s3.upload_file(str(out / file), settings.model_bucket, prefix + file)
+        return {
+            "prefix": prefix,
+            "version": manifest.version,
+            "sha256": manifest.artifact.sha256,
+            "size_bytes": manifest.artifact.size_bytes,
+            "metrics": manifest.metrics,
+        }
+
+    # ---- evaluate
+
+    def evaluate_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Scores challenger and champion on the same holdout rows."""
+        settings = self.settings
+        table = self._table(state)
+        task = _task_of(settings.algorithm)
+        _, holdout = holdout_split(table, settings.holdout_fraction, settings.seed, task)
+        y = table.target_values()[holdout]
+        candidate_dir = self._download_candidate(state)
+        challenger_manifest = read_manifest_dir(candidate_dir)
+        import joblib
+
+        challenger = joblib.load(candidate_dir / names.MODEL_ARTIFACT_FILE)
+        result: dict[str, Any] = {
+            "challenger": _score(challenger, challenger_manifest, table, holdout, y, task),
+            "champion": None,
+        }
+        champion = state.get("champion")
+        if champion:
+            store = ModelStore(
+                self.s3,
+                settings.model_bucket,
+                self._work_dir(state["run_id"]) / "champion-cache",
+                max_cache_bytes=8 * 1024**3,
+            )
+            loaded = store.fetch(settings.model_name, champion["version"], champion["sha256"])
+            result["champion"] = _score(loaded.estimator, loaded.manifest, table, holdout, y, task)
+        return result
+
+    # ---- gate
+
+    def gate(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Decides, and records the decision write-once under retraining/<name>/<run>/."""
+        evaluation = state["evaluation"]
+        decision = decide(
+            evaluation["challenger"],
+            evaluation.get("champion"),
+            int(state["candidate"]["size_bytes"]),
+            self.settings.gates,
+        )
+        record = {
+            "run_id": state["run_id"],
+            "model_name": self.settings.model_name,
+            "candidate_version": state["candidate"]["version"],
+            "champion_version": (state.get("champion") or {}).get("version"),
+            "data_uri": state["data_uri"],
+            "passed": decision.passed,
+            "summary": decision.summary(),
+            "reasons": decision.reasons,
+            "checks": [c.model_dump() for c in decision.checks],
+            "gates": self.settings.gates.model_dump(),
+            "evaluation": evaluation,
+            "decided_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        key = f"{RUNS_PREFIX}/{self.settings.model_name}/{state['run_id']}/decision.json"
+        try:
+            self.s3.put_object(
+                Bucket=self.settings.model_bucket,
+                Key=key,
+                Body=json.dumps(record, indent=2).encode(),
+                IfNoneMatch="*",
+                ContentType="application/json",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+            logger.info("decision for run %s already recorded", state["run_id"])
+        return {
+            "passed": decision.passed,
+            "summary": decision.summary(),
+            "reasons": decision.reasons,
+            "record": f"s3://{self.settings.model_bucket}/{key}",
+        }
+
+    # ---- register
+
+    def register(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Publishes the gated candidate; a retried task finding its own bytes is fine."""
+        if not state.get("decision", {}).get("passed"):
+            raise TrainingError("refusing to register a candidate that did not pass the gates")
+        candidate = state["candidate"]
+        model_dir = self._download_candidate(state)
+        try:
+            manifest = self.registry.publish(model_dir)
+        except VersionConflict:
+            manifest = self.registry.show(self.settings.model_name, candidate["version"])
+            if manifest.artifact.sha256 != candidate["sha256"]:
+                raise
+        return {"version": manifest.version, "sha256": manifest.artifact.sha256}
+
+    # ---- helpers
+
+    def champion(self) -> Manifest | None:
+        """The model on the alias's stable version; else the newest published; else none."""
+        version = self._live_model_version()
+        try:
+            if version:
+                return self.registry.show(self.settings.model_name, version)
+            return self.registry.show(self.settings.model_name, "latest")
+        except ModelNotFound:
+            return None
+
+    def _live_model_version(self) -> str | None:
+        if self.lambda_ is None or not self.settings.predict_function:
+            return None
+        try:
+            alias = self.lambda_.get_alias(
+                FunctionName=self.settings.predict_function, Name=self.settings.alias_name
+            )
+            config = self.lambda_.get_function_configuration(
+                FunctionName=self.settings.predict_function, Qualifier=alias["FunctionVersion"]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+        env = (config.get("Environment") or {}).get("Variables") or {}
+        return env.get(names.ENV_MODEL_VERSION) or None
+
+    def _table(self, state: Mapping[str, Any]) -> Table:
+        schema = DeclaredSchema.model_validate(state["schema"])
+        return read_dataset(
+            self.s3, DatasetRef.from_dict(state["dataset"]), schema, default_target=schema.target
+        )
+
+    def _work_dir(self, run_id: str) -> Path:
+        path = self.settings.work_dir / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _download_candidate(self, state: Mapping[str, Any]) -> Path:
+        candidate = state["candidate"]
+        target = self._work_dir(state["run_id"]) / "downloaded"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
+            self.s3.download_file(
+                self.settings.model_bucket, candidate["prefix"] + file, str(target / file)
+            )
+        manifest = read_manifest_dir(target)
+        if manifest.artifact.sha256 != candidate["sha256"]:
+            raise TrainingError(f"candidate at {candidate['prefix']} changed since training")
+        return target
+
+
+def _task_of(algorithm: str) -> Any:
+    return ALGORITHMS[algorithm][0]
+
+
+def _version_of(manifest: Manifest | None) -> dict[str, str] | None:
+    if manifest is None:
+        return None
+    return {"version": manifest.version, "sha256": manifest.artifact.sha256}
+
+
+def _score(
+    estimator: Any, manifest: Manifest, table: Table, holdout: np.ndarray, y: np.ndarray, task: Any
+) -> dict[str, float]:
+    """Metrics on the holdout rows, in the feature order this model was trained with."""
+    columns = manifest.feature_names
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise TrainingError(f"{manifest.version} needs column(s) the dataset lacks: {missing}")
+    matrix = np.empty((len(holdout), len(columns)), dtype=object)
+    for j, name in enumerate(columns):
+        matrix[:, j] = table.columns[name][holdout]
+    metrics = evaluate(estimator, matrix, y, task)
+    one_row = RowSchema(manifest.features).to_matrix([dict(zip(columns, matrix[0], strict=True))])
+    predict = estimator.predict_proba if task == "classification" else estimator.predict
+    samples = []
+    for _ in range(SINGLE_ROW_SAMPLES):
+        started = time.perf_counter()
+        predict(one_row)
+        samples.append((time.perf_counter() - started) * 1000.0)
+    metrics["single_row_latency_ms"] = float(np.median(samples))
+    metrics["artifact_bytes"] = float(manifest.artifact.size_bytes)
+    return metrics

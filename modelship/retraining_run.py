@@ -1,0 +1,94 @@
+"""The retraining run state passed between Step Functions tasks, and the outcome notice."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+ENV_NOTIFY_TOPIC = "NOTIFY_TOPIC_ARN"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The JSON document a run carries: execution input plus what each task added."""
+
+    data: dict[str, Any]
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> RunState:
+        if "run_id" not in event:
+            raise ValueError("retraining task input needs run_id (the execution name)")
+        return cls(dict(event))
+
+    @property
+    def run_id(self) -> str:
+        return str(self.data["run_id"])
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.data.get("options") or {})
+
+    @property
+    def dataset_key(self) -> str | None:
+        key = self.data.get("dataset_key")
+        return str(key) if key else None
+
+    def merge(self, added: dict[str, Any]) -> dict[str, Any]:
+        return {**self.data, **added}
+
+
+def outcome_of(state: RunState) -> dict[str, Any]:
+    """promoted | rolled_back | rejected | failed, with what the run knew."""
+    data = state.data
+    decision = data.get("decision") or {}
+    release = data.get("release") or {}
+    error = data.get("error")
+    if error:
+        outcome = "failed"
+    elif decision and not decision.get("passed"):
+        outcome = "rejected"
+    elif release.get("outcome"):
+        outcome = str(release["outcome"])
+    elif data.get("registered"):
+        outcome = "registered"
+    else:
+        outcome = "failed"
+    return {
+        "run_id": state.run_id,
+        "outcome": outcome,
+        "model_name": data.get("model_name"),
+        "candidate_version": (data.get("candidate") or {}).get("version"),
+        "champion_version": (data.get("champion") or {}).get("version"),
+        "data_uri": data.get("data_uri"),
+        "gate_summary": decision.get("summary"),
+        "reasons": decision.get("reasons", []),
+        "release": release or None,
+        "error": _error_text(error) if error else None,
+    }
+
+
+def notify_outcome(sns: Any, state: RunState, topic_arn: str | None = None) -> dict[str, Any]:
+    summary = outcome_of(state)
+    topic = topic_arn or os.environ.get(ENV_NOTIFY_TOPIC, "")
+    if topic:
+        sns.publish(
+            TopicArn=topic,
+            Subject=f"modelship retraining {summary['outcome']}: {state.run_id}"[:100],
+            Message=json.dumps(summary, indent=2, default=str),
+        )
+    return summary
+
+
+def _error_text(error: Any) -> str:
+    """Step Functions Catch output: {"Error": ..., "Cause": ...}; Cause may be Lambda's JSON."""
+    if not isinstance(error, dict):
+        return str(error)
+    cause = error.get("Cause", "")
+    try:
+        parsed = json.loads(cause)
+        cause = parsed.get("errorMessage", cause)
+    except (TypeError, ValueError):
+        pass
+    return f"{error.get('Error', 'Error')}: {cause}"
