@@ -32,6 +32,9 @@ METRIC_PREDICTION_ERRORS = "PredictionErrors"
 METRIC_CLIENT_ERRORS = "ClientErrors"
 METRIC_MODEL_LATENCY = "ModelLatency"
 METRIC_MODEL_LOAD_SECONDS = "ModelLoadSeconds"
+# Drift signal: numeric inputs outside the training range, over all numeric inputs.
+METRIC_OUT_OF_RANGE_VALUES = "OutOfRangeValues"
+METRIC_NUMERIC_VALUES = "NumericValues"
 
 # S3 layout of the model bucket.
 MODELS_PREFIX = "models"

@@ -29,6 +29,10 @@ def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
     metrics.add_metric(
         names.METRIC_MODEL_LATENCY, MetricUnit.Milliseconds, prediction.model_latency_ms
     )
+    metrics.add_metric(
+        names.METRIC_OUT_OF_RANGE_VALUES, MetricUnit.Count, prediction.out_of_range_values
+    )
+    metrics.add_metric(names.METRIC_NUMERIC_VALUES, MetricUnit.Count, prediction.numeric_values)
 
 
 def record_failed_request(metrics: MetricsSink, model_version: str, status: int) -> None:

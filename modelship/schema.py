@@ -41,6 +41,10 @@ class RowSchema:
             (i, f.min, f.max) for i, f in enumerate(self.features) if f.kind == "numeric"
         ]
 
+    @property
+    def numeric_count(self) -> int:
+        return len(self._numeric)
+
     def json_schema(self) -> dict[str, Any]:
         """JSON schema of one row, for the OpenAPI document."""
         schema = self._row.json_schema()

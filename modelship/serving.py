@@ -26,6 +26,7 @@ class Prediction:
     rows: int
     model_latency_ms: float
     out_of_range_values: int
+    numeric_values: int
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -195,6 +196,7 @@ class PredictionService:
             rows=len(rows),
             model_latency_ms=elapsed * 1000.0,
             out_of_range_values=loaded.schema.count_out_of_range(matrix),
+            numeric_values=len(rows) * loaded.schema.numeric_count,
         )
 
 

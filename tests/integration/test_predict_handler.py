@@ -219,6 +219,8 @@ def test_metrics_are_emitted_per_model_version(
     assert ["ModelVersion", "service"] in [sorted(d) for d in directive["Dimensions"]]
     assert (ok["ModelVersion"], ok["Predictions"], ok["PredictionErrors"]) == ("v1", [5.0], [0.0])
     assert ok["ModelLatency"][0] > 0
+    assert ok["NumericValues"] == [30.0]  # 5 rows x 6 numeric features
+    assert ok["OutOfRangeValues"][0] >= 0
     assert (failed["ClientErrors"], failed["PredictionErrors"]) == ([1.0], [0.0])
 
 
