@@ -38,6 +38,10 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
+# Not part of `make test`: timings are machine-dependent and nothing asserts them.
+bench: $(STAMP)
+	$(PY) -m tests.benchmarks.run
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -20,16 +20,22 @@ def handler_file(root: Path) -> Path:
 
 
 def stage_predict_source(root: Path = REPO_ROOT) -> Path:
-    """Copy functions/__init__.py, functions/predict/ and modelship/ into a fresh directory.
-
-    CDK hashes and zips the directory it is given, so a narrow copy keeps tests, docs and
-    virtualenvs out of the bundle and keeps the asset hash stable across unrelated edits.
-    """
+    """The predict function's code: functions/predict/ and modelship/."""
     if not handler_file(root).is_file():
         raise FileNotFoundError(
             f"predict handler {names.PREDICT_HANDLER} not found at {handler_file(root)}"
         )
-    staging = Path(tempfile.mkdtemp(prefix="modelship-predict-"))
+    return stage_function_source(("predict",), root)
+
+
+def stage_function_source(function_dirs: tuple[str, ...], root: Path = REPO_ROOT) -> Path:
+    """Copy functions/__init__.py, the named functions/<dir>/ and modelship/ into a fresh
+    directory.
+
+    CDK hashes and zips the directory it is given, so a narrow copy keeps tests, docs and
+    virtualenvs out of the bundle and keeps the asset hash stable across unrelated edits.
+    """
+    staging = Path(tempfile.mkdtemp(prefix="modelship-code-"))
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
     (staging / "functions").mkdir()
     init = root / "functions" / "__init__.py"
@@ -37,8 +43,9 @@ def stage_predict_source(root: Path = REPO_ROOT) -> Path:
         shutil.copy2(init, staging / "functions" / "__init__.py")
     else:
         (staging / "functions" / "__init__.py").touch()
-    shutil.copytree(
-        root / "functions" / "predict", staging / "functions" / "predict", ignore=_IGNORE
-    )
+    for function_dir in function_dirs:
+        shutil.copytree(
+            root / "functions" / function_dir, staging / "functions" / function_dir, ignore=_IGNORE
+        )
     shutil.copytree(root / "modelship", staging / "modelship", ignore=_IGNORE)
     return staging

@@ -110,11 +110,12 @@ find "$SITE" -type f \( -name '*.pyc' -o -name '*.pyi' -o -name '*.pxd' -o -name
   -o -name '*.c' -o -name '*.cpp' -o -name '*.h' -o -name '*.hpp' \) -delete
 rm -rf "$SITE"/bin "$SITE"/numpy/_core/include "$SITE"/numpy/f2py/src
 
-# botocore ships models for every AWS service (~28 MiB). The predict role may call S3 only, so
-# keep the S3 and STS models and botocore's shared files; any other client would fail on
-# permissions anyway. boto3 stays in the layer, pinned, so Lambda runs the tested SDK version
-# rather than whatever the managed runtime carries this month.
-BOTOCORE_SERVICES=(s3 sts)
+# botocore ships models for every AWS service (~28 MiB). Keep the models of the services the
+# layer's functions call (tests/infra/test_layer_services.py checks this list against every
+# boto3.client(...) in functions/ and modelship/) plus X-Ray, which Powertools' Tracer needs at
+# init, and botocore's shared files. boto3 stays in the layer, pinned, so Lambda runs the
+# tested SDK version rather than whatever the managed runtime carries this month.
+BOTOCORE_SERVICES=(s3 sts xray lambda cloudwatch sns stepfunctions)
 for service_dir in "$SITE"/botocore/data/*/; do
   service=$(basename "$service_dir")
   [[ " ${BOTOCORE_SERVICES[*]} " == *" $service "* ]] || rm -rf "$service_dir"

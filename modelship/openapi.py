@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from modelship.errors import ModelshipError
 from modelship.serving import PredictionService
@@ -29,14 +29,24 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
             description="Predictions from a scikit-learn model pinned to this Lambda version.",
         )
     )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    request = TypeAdapter(PredictRequest).json_schema()
+    instances = request["properties"]["instances"]
+    instances["maxItems"] = service.settings.max_rows
     try:
         loaded = service.model()
     except ModelshipError:
-        return document
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Instance"] = loaded.schema.json_schema()
-    request = schemas.get("PredictRequest", {}).get("properties", {}).get("instances")
-    if request is not None:
-        request["items"] = {"$ref": "#/components/schemas/Instance"}
-        request["maxItems"] = service.settings.max_rows
+        loaded = None
+    if loaded is not None:
+        schemas["Instance"] = loaded.schema.json_schema()
+        instances["items"] = {"$ref": "#/components/schemas/Instance"}
+    schemas["PredictRequest"] = request
+    operation = document.get("paths", {}).get("/predict", {}).get("post")
+    if operation is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+            },
+        }
     return document

@@ -167,10 +167,24 @@ class PredictionService:
                 reason="too_many_rows",
             )
 
+    def predict_body(self, body: str | bytes) -> Prediction:
+        """A raw `{"instances": [...]}` request body: size first, then one validating parse."""
+        if len(body) > self.settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"body of {len(body)} bytes exceeds {self.settings.max_body_bytes}",
+                reason="body_too_large",
+            )
+        loaded = self.model()
+        rows = loaded.schema.parse_request(body, self.settings.max_rows)
+        return self._predict(loaded, rows)
+
     def predict(self, instances: Sequence[Any], body_bytes: int) -> Prediction:
+        """Already-decoded rows (the emulator's and tests' entry)."""
         self.check_size(len(instances), body_bytes)
         loaded = self.model()
-        rows = loaded.schema.validate(instances)
+        return self._predict(loaded, loaded.schema.validate(instances))
+
+    def _predict(self, loaded: LoadedModel, rows: list[dict[str, Any]]) -> Prediction:
         matrix = loaded.schema.to_matrix(rows)
         manifest = loaded.manifest
         started = time.perf_counter()
@@ -180,9 +194,10 @@ class PredictionService:
             elapsed = time.perf_counter() - started
             classes = loaded.estimator.classes_
             labels = [str(c) for c in classes]
-            predictions = [_plain(classes[i]) for i in np.argmax(proba, axis=1)]
+            predictions = np.asarray(classes)[np.argmax(proba, axis=1)].tolist()
+            # One numpy round and tolist: per-element float() calls cost more than predicting.
             probabilities = [
-                dict(zip(labels, (round(float(p), 6) for p in row), strict=True)) for row in proba
+                dict(zip(labels, row, strict=True)) for row in np.round(proba, 6).tolist()
             ]
         else:
             values = loaded.estimator.predict(matrix)
@@ -198,7 +213,3 @@ class PredictionService:
             out_of_range_values=loaded.schema.count_out_of_range(matrix),
             numeric_values=len(rows) * loaded.schema.numeric_count,
         )
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -2,13 +2,12 @@
 
 import json
 import warnings
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,7 +19,7 @@ from modelship.error_responses import (
 from modelship.errors import ModelshipError
 from modelship.model_store import ModelStore
 from modelship.observability import record_failed_request, record_prediction
-from modelship.openapi import PredictRequest, openapi_document
+from modelship.openapi import openapi_document
 from modelship.serving import PredictionService
 from modelship.settings import PredictSettings
 
@@ -56,10 +55,11 @@ def _error(answer: ErrorResponse):
     return _json(answer.status, answer.body)
 
 
+# The body is parsed and validated in one pass against the model's own row schema (see
+# PredictionService.predict_body); the OpenAPI document still describes it.
 @app.post("/predict")
-@tracer.capture_method
-def predict(request: Annotated[PredictRequest, Body()]):
-    prediction = service.predict(request.instances, body_bytes=len(app.current_event.body or ""))
+def predict():
+    prediction = service.predict_body(app.current_event.decoded_body or "")
     record_prediction(metrics, prediction)
     return _json(200, prediction.body())
 

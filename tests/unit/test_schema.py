@@ -1,7 +1,9 @@
+import json
+
 import numpy as np
 import pytest
 
-from modelship.errors import SchemaMismatch
+from modelship.errors import MalformedRequest, PayloadTooLarge, SchemaMismatch
 from modelship.manifest import FeatureSpec
 from modelship.schema import RowSchema
 
@@ -96,3 +98,46 @@ def test_out_of_training_range_values_are_counted(schema: RowSchema) -> None:
 
     assert schema.count_out_of_range(schema.to_matrix(rows)) == 2
     assert schema.count_out_of_range(np.array([[1, 20.0, "one_year"]], dtype=object)) == 0
+
+
+def test_request_body_is_parsed_and_validated_in_one_pass(schema: RowSchema) -> None:
+    body = json.dumps({"instances": [VALID, VALID]})
+
+    rows = schema.parse_request(body, max_rows=10)
+
+    assert rows == [VALID, VALID]
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "code"),
+    [
+        ('{"instances": [', MalformedRequest, "malformed_json"),
+        (json.dumps({"instances": [VALID] * 4}), PayloadTooLarge, "too_many_rows"),
+        (json.dumps({"rows": [VALID]}), SchemaMismatch, "schema_mismatch"),
+        (json.dumps({"instances": []}), SchemaMismatch, "schema_mismatch"),
+        (json.dumps([VALID]), SchemaMismatch, "schema_mismatch"),
+    ],
+)
+def test_request_envelope_errors(
+    schema: RowSchema, body: str, error: type[Exception], code: str
+) -> None:
+    with pytest.raises(error) as caught:
+        schema.parse_request(body, max_rows=3)
+
+    assert caught.value.reason == code  # type: ignore[attr-defined]
+
+
+def test_row_errors_in_a_body_name_row_and_field(schema: RowSchema) -> None:
+    body = json.dumps({"instances": [VALID, {**VALID, "contract": "weekly"}]})
+
+    with pytest.raises(SchemaMismatch) as caught:
+        schema.parse_request(body, max_rows=10)
+
+    assert caught.value.errors == [
+        {
+            "row": 1,
+            "field": "contract",
+            "type": "literal_error",
+            "message": "Input should be 'month_to_month', 'one_year' or 'two_year'",
+        }
+    ]

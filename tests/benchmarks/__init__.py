@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`; they write docs/performance.md. Not collected by pytest."""

@@ -1,0 +1,191 @@
+"""Cold starts in fresh processes against a moto S3 server on loopback, plus peak memory.
+
+Every process gets the same bytecode cache (PYTHONPYCACHEPREFIX, primed once), as a layer
+with precompiled bytecode would give it, so the figures compare loading strategies rather than
+compilation. Configurations are interleaved repetition by repetition so machine drift hits
+them all alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelship.handler_runner import REPO_ROOT
+from modelship.names import PREDICT_HANDLER
+from modelship.registry import artifact_key
+from modelship.sample_events import load_event
+from tests.benchmarks.models import BUCKET, BenchModel, function_environment
+from tests.benchmarks.stats import Summary, summarize
+
+PROBE = Path(__file__).with_name("cold_probe.py")
+PHASES = ("interpreter", "imports", "init", "fetch", "load", "first_response")
+# Predictions after the first before peak RSS is read: a warm, steady process.
+EXTRA_PREDICTIONS = 20
+
+
+@dataclass(frozen=True)
+class ColdRun:
+    phases: dict[str, float]
+    total: float
+    maxrss_mb: float
+    source: str | None
+
+
+@dataclass(frozen=True)
+class ColdFigure:
+    model: str
+    configuration: str
+    runs: list[ColdRun]
+
+    @property
+    def total(self) -> Summary:
+        return summarize([run.total for run in self.runs])
+
+    def phase(self, name: str) -> Summary | None:
+        values = [run.phases[name] for run in self.runs if name in run.phases]
+        return summarize(values) if values else None
+
+    @property
+    def maxrss(self) -> Summary:
+        return summarize([run.maxrss_mb for run in self.runs])
+
+
+def handler_imports(handler: str = PREDICT_HANDLER) -> list[str]:
+    """The modules the handler's file imports, in order: what any cold start pays for."""
+    source = REPO_ROOT / (handler.rpartition(".")[0].replace(".", "/") + ".py")
+    modules: list[str] = []
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.append(node.module)
+    return list(dict.fromkeys(modules))
+
+
+class ColdStartBench:
+    def __init__(self, workdir: Path, endpoint: str) -> None:
+        self.workdir = workdir / "cold"
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        self.endpoint = endpoint
+        self.pycache = self.workdir / "pycache"
+        self.imports = handler_imports()
+        self.event = load_event("predict_valid")
+        self._runs = 0
+
+    def _environment(
+        self, model: BenchModel, cache_dir: Path, write_bytecode: bool
+    ) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AWS_", "MODEL_", "POWERTOOLS_", "PYTHON"))
+        }
+        env.update(function_environment(self.endpoint, model, cache_dir))
+        env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
+        if not write_bytecode:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    def run(
+        self,
+        mode: str,
+        model: BenchModel,
+        cache_dir: Path,
+        modules: list[str] | None = None,
+        write_bytecode: bool = False,
+    ) -> tuple[ColdRun, dict[str, Any]]:
+        self._runs += 1
+        result_file = self.workdir / f"result-{self._runs}.json"
+        config = {
+            "mode": mode,
+            "modules": self.imports if modules is None else modules,
+            "handler": PREDICT_HANDLER,
+            "repo_root": str(REPO_ROOT),
+            "event": self.event,
+            "extra_predictions": EXTRA_PREDICTIONS,
+            "bucket": BUCKET,
+            "key": artifact_key(model.manifest.name, model.manifest.version),
+            "features": model.manifest.feature_names,
+            "result_file": str(result_file),
+        }
+        spawned = time.monotonic()
+        completed = subprocess.run(
+            [sys.executable, "-P", str(PROBE), json.dumps(config)],
+            env=self._environment(model, cache_dir, write_bytecode),
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if completed.returncode != 0 or not result_file.is_file():
+            raise RuntimeError(f"cold start probe ({mode}) failed:\n{completed.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(result_file.read_text())
+        result_file.unlink()
+        return self._phases(result, spawned), result
+
+    @staticmethod
+    def _phases(result: dict[str, Any], spawned: float) -> ColdRun:
+        marks = result["marks"]
+        phases = {
+            "interpreter": marks["start"] - spawned,
+            "imports": marks["imports"] - marks["start"],
+        }
+        end = marks["imports"]
+        if "init" in marks:
+            fetch_load = result["fetch_load_seconds"]
+            phases["init"] = marks["init"] - marks["imports"] - fetch_load
+            phases["fetch"] = fetch_load - result["load_seconds"]
+            phases["load"] = result["load_seconds"]
+            phases["first_response"] = marks["first_response"] - marks["init"]
+            end = marks["first_response"]
+        return ColdRun(
+            phases=phases,
+            total=end - spawned,
+            maxrss_mb=result["maxrss_kb"] / 1024.0,
+            source=result.get("source"),
+        )
+
+    def measure(self, models: list[BenchModel], repetitions: int) -> list[ColdFigure]:
+        """Per model: handler with an empty and a warm /tmp cache, the naive loader and the
+        import floor; plus the floor of the handler file's own imports."""
+        floors: dict[str, list[str]] = {}
+        warm_dirs: dict[str, Path] = {}
+        for model in models:
+            # Priming: writes bytecode, fills the warm cache, and lists every module a process
+            # that has served a prediction holds (the floor imports exactly those).
+            warm_dirs[model.label] = self.workdir / "tmp-warm" / model.label
+            _, result = self.run("handler", model, warm_dirs[model.label], write_bytecode=True)
+            floors[model.label] = result["modules"]
+            self.run("naive", model, self.workdir / "unused", write_bytecode=True)
+        runs: dict[tuple[str, str], list[ColdRun]] = {}
+        for repetition in range(repetitions):
+            for model in models:
+                empty = self.workdir / "tmp-empty" / f"{model.label}-{repetition}"
+                configurations: list[tuple[str, str, Path, list[str] | None]] = [
+                    ("handler, empty /tmp", "handler", empty, None),
+                    ("handler, warm /tmp", "handler", warm_dirs[model.label], None),
+                    ("naive loader", "naive", empty, None),
+                    ("import floor", "floor", empty, floors[model.label]),
+                ]
+                for name, mode, cache_dir, modules in configurations:
+                    run, _ = self.run(mode, model, cache_dir, modules)
+                    expected = {"handler, empty /tmp": "s3", "handler, warm /tmp": "tmp"}
+                    if name in expected and run.source != expected[name]:
+                        raise RuntimeError(f"{name}: model came from {run.source}")
+                    runs.setdefault((model.label, name), []).append(run)
+                shutil.rmtree(empty, ignore_errors=True)
+            run, _ = self.run("floor", models[0], self.workdir / "unused")
+            runs.setdefault(("any", "handler file's imports only"), []).append(run)
+        return [ColdFigure(model, name, values) for (model, name), values in runs.items()]

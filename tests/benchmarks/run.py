@@ -1,0 +1,100 @@
+"""`make bench`: runs every figure and writes docs/performance.md.
+
+    .venv/bin/python -m tests.benchmarks.run [--quick] [--out docs/performance.md]
+
+--quick cuts repetitions for a smoke run of the benchmark code itself; its numbers are not
+worth publishing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modelship.handler_runner import REPO_ROOT
+from tests.benchmarks.cold_start import ColdStartBench
+from tests.benchmarks.machine import describe_machine
+from tests.benchmarks.models import build_models, moto_s3
+from tests.benchmarks.package import (
+    function_code_size,
+    function_compile_seconds,
+    import_figures,
+    layer_sizes,
+)
+from tests.benchmarks.report import Results, render, verdicts
+from tests.benchmarks.warm import measure_warm
+
+WORKDIR = Path("/tmp/bench-work/run")
+LATENCY_CALLS = 3000
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _isolate_from_aws() -> None:
+    """No figure may touch a real account, whatever the shell has configured."""
+    for key in [k for k in os.environ if k.startswith(("AWS_", "MODEL_", "POWERTOOLS_"))]:
+        del os.environ[key]
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions, smoke run only")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "performance.md")
+    args = parser.parse_args(argv)
+    scale = 0.1 if args.quick else 1.0
+    repetitions = 2 if args.quick else 5
+
+    _isolate_from_aws()
+    started_at, started = datetime.now(UTC), time.monotonic()
+    machine = describe_machine()
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    WORKDIR.mkdir(parents=True)
+    _progress("training the reference and the large model")
+    models = build_models(WORKDIR)
+    with moto_s3(models) as endpoint:
+        _progress("warm latency and batch throughput")
+        warm = measure_warm(
+            endpoint, models[0], WORKDIR / "warm-cache", int(LATENCY_CALLS * scale), scale
+        )
+        _progress(f"cold starts, {repetitions} per configuration")
+        cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
+    _progress("package sizes and import times")
+    imports, tracer_error = import_figures(WORKDIR, repetitions)
+    results = Results(
+        machine=machine,
+        started_at=started_at,
+        seconds=time.monotonic() - started,
+        load_average_end=" ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        models=models,
+        warm=warm,
+        cold=cold,
+        sizes=layer_sizes(),
+        function_size=function_code_size(),
+        imports=imports,
+        tracer_error=tracer_error,
+        function_compile_seconds=function_compile_seconds(repetitions),
+        repetitions=repetitions,
+    )
+    args.out.write_text(render(results))
+    for verdict in verdicts(results):
+        status = "met" if verdict.met else "MISSED"
+        _progress(f"{verdict.figure}: {status}: {verdict.measured}")
+    _progress(f"wrote {args.out} in {results.seconds / 60:.1f} minutes")
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""Warm invocations in one process: the whole handler against bare `predict_proba`.
+
+Both sides are timed call by call, interleaved, so drift in the machine hits them equally.
+The handler's stdout (EMF metrics, logs) goes to /dev/null: in Lambda it is a pipe to the
+runtime, here it would only be terminal noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelship.data import generate_churn
+from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+from modelship.names import PREDICT_HANDLER
+from modelship.openapi import PredictRequest
+from modelship.sample_events import http_api_event, load_event
+from tests.benchmarks.models import BenchModel, function_environment
+from tests.benchmarks.stats import Summary, summarize
+
+# Rows per request and how many requests of that size are timed.
+BATCH_CALLS = {1: 500, 100: 200, 1000: 50}
+
+
+@dataclass(frozen=True)
+class LatencyFigure:
+    handler: Summary
+    bare: Summary
+
+
+@dataclass(frozen=True)
+class BatchFigure:
+    rows: int
+    calls: int
+    handler: Summary
+    bare: Summary
+
+    @property
+    def handler_rows_per_second(self) -> float:
+        return self.rows / self.handler.p50
+
+    @property
+    def bare_rows_per_second(self) -> float:
+        return self.rows / self.bare.p50
+
+
+@dataclass(frozen=True)
+class WarmResults:
+    latency: LatencyFigure
+    batches: list[BatchFigure]
+    # (stage, median seconds) of one request at the largest batch size.
+    stages: list[tuple[str, float]]
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+class WarmFunction:
+    """The predict handler after its cold start, plus the pipeline it serves."""
+
+    def __init__(self, endpoint: str, model: BenchModel, cache_dir: Path) -> None:
+        self.environment = function_environment(endpoint, model, cache_dir)
+        with patched_environ(self.environment):
+            self.module, self.handler = load_handler(PREDICT_HANDLER)
+        loaded = self.module.service.model()
+        self.schema = loaded.schema
+        self.pipeline = loaded.estimator
+        self.context = FakeLambdaContext()
+
+    def request(self, instances: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray]:
+        """The API Gateway event for `instances` and the matrix bare predict_proba gets."""
+        event = http_api_event("POST", "/predict", json.dumps({"instances": instances}))
+        matrix = self.schema.to_matrix(self.schema.validate(instances))
+        return event, matrix
+
+    def call_handler(self, event: dict[str, Any]) -> None:
+        response = self.handler(event, self.context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"handler answered {response['statusCode']}: {response['body']}")
+
+    def compare(
+        self, event: dict[str, Any], matrix: np.ndarray, calls: int, warmup: int
+    ) -> tuple[list[float], list[float]]:
+        handler_times: list[float] = []
+        bare_times: list[float] = []
+        for i in range(warmup + calls):
+            handler_s = _timed(lambda: self.call_handler(event))
+            bare_s = _timed(lambda: self.pipeline.predict_proba(matrix))
+            if i >= warmup:
+                handler_times.append(handler_s)
+                bare_times.append(bare_s)
+        return handler_times, bare_times
+
+
+def _median_seconds(fn: Callable[[], Any], calls: int) -> float:
+    for _ in range(3):
+        fn()
+    return summarize([_timed(fn) for _ in range(calls)]).p50
+
+
+def stage_breakdown(
+    function: WarmFunction, instances: list[dict[str, Any]], calls: int
+) -> list[tuple[str, float]]:
+    """Each step of a request timed on its own, to show where the handler's time goes."""
+    event, matrix = function.request(instances)
+    body = event["body"]
+    payload = json.loads(body)
+    request = PredictRequest.model_validate(payload)
+    rows = function.schema.validate(instances)
+    service = function.module.service
+    prediction = service.predict(instances, len(body))
+    stages = [
+        ("decode the body (json.loads, in Powertools)", lambda: json.loads(body)),
+        ("envelope validation (PredictRequest)", lambda: PredictRequest.model_validate(payload)),
+        ("repr of the request (Powertools debug f-string)", lambda: repr({"request": request})),
+        ("row validation (RowSchema.validate)", lambda: function.schema.validate(instances)),
+        ("object matrix (RowSchema.to_matrix)", lambda: function.schema.to_matrix(rows)),
+        ("predict_proba", lambda: function.pipeline.predict_proba(matrix)),
+        (
+            "PredictionService.predict (all of the above from row validation)",
+            lambda: service.predict(instances, len(body)),
+        ),
+        (
+            "response JSON (json.dumps)",
+            lambda: json.dumps(prediction.body(), separators=(",", ":")),
+        ),
+        ("whole handler", lambda: function.call_handler(event)),
+    ]
+    return [(name, _median_seconds(fn, calls)) for name, fn in stages]
+
+
+def measure_warm(
+    endpoint: str, model: BenchModel, cache_dir: Path, latency_calls: int, scale: float = 1.0
+) -> WarmResults:
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        function = WarmFunction(endpoint, model, cache_dir)
+        with patched_environ(function.environment):
+            row = json.loads(load_event("predict_valid")["body"])["instances"][0]
+            event, matrix = function.request([row])
+            handler_times, bare_times = function.compare(event, matrix, latency_calls, 200)
+            latency = LatencyFigure(summarize(handler_times), summarize(bare_times))
+            records = generate_churn(n_rows=max(BATCH_CALLS), seed=11).records()
+            batches = []
+            for rows, full_calls in BATCH_CALLS.items():
+                calls = max(10, int(full_calls * scale))
+                event, matrix = function.request(records[:rows])
+                handler_times, bare_times = function.compare(event, matrix, calls, 5)
+                batches.append(
+                    BatchFigure(rows, calls, summarize(handler_times), summarize(bare_times))
+                )
+            stages = stage_breakdown(
+                function, records[: max(BATCH_CALLS)], max(10, int(50 * scale))
+            )
+    return WarmResults(latency, batches, stages)

@@ -1,0 +1,31 @@
+"""The layer keeps only some botocore service models; every client the code creates needs one."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _kept_services() -> set[str]:
+    script = (ROOT / "layers" / "build_layer.sh").read_text()
+    match = re.search(r"^BOTOCORE_SERVICES=\(([^)]*)\)", script, re.MULTILINE)
+    assert match, "BOTOCORE_SERVICES not found in layers/build_layer.sh"
+    return set(match.group(1).split())
+
+
+def _used_services() -> set[str]:
+    used: set[str] = set()
+    for path in [*ROOT.glob("functions/**/*.py"), *ROOT.glob("modelship/**/*.py")]:
+        used |= set(re.findall(r"boto3\.client\(\s*\"([a-z0-9-]+)\"", path.read_text()))
+    return used
+
+
+def test_every_client_the_functions_create_has_its_service_model_in_the_layer() -> None:
+    used = _used_services()
+
+    assert {"s3", "lambda"} <= used  # the scan finds clients at all
+    assert used <= _kept_services(), f"missing from the layer: {sorted(used - _kept_services())}"
+
+
+def test_xray_is_kept_for_the_powertools_tracer() -> None:
+    assert "xray" in _kept_services()
