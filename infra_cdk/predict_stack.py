@@ -24,8 +24,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from infra_cdk.guardrails import Guardrails
 from infra_cdk.layer_recipe import pinned_version
 from infra_cdk.predict_source import stage_predict_source
+from infra_cdk.release_machine import ReleaseFunctions, ReleaseMachine
 from infra_cdk.settings import LOG_RETENTION_DAYS, Settings
 from modelship import names
 
@@ -77,12 +79,59 @@ class PredictStack(Stack):
         self.function = self._predict_function(layer, source_dir or stage_predict_source())
         self.alias = self._live_alias()
         self.stage = self._http_api()
+        self.release_functions, self.release_machine, self.guardrails = self._releases(layer)
 
         CfnOutput(self, "ApiUrl", value=self.stage.url, description="Base URL of the HTTP API")
         CfnOutput(self, "PredictFunctionName", value=self.function.function_name)
         CfnOutput(self, "LiveAliasName", value=self.alias.alias_name)
         CfnOutput(self, "LiveAliasArn", value=self.alias.function_arn)
         CfnOutput(self, "ModelBucketName", value=self.model_bucket.bucket_name)
+        CfnOutput(
+            self,
+            "ReleaseStateMachineArn",
+            value=self.release_machine.state_machine.state_machine_arn,
+            description="modelship rollout --state-machine (MODELSHIP_RELEASE_STATE_MACHINE)",
+        )
+
+    def _releases(
+        self, layer: lambda_.ILayerVersion
+    ) -> tuple[ReleaseFunctions, ReleaseMachine, Guardrails]:
+        """Release task and rollback functions, release state machine, guardrails."""
+        settings = self.settings
+        retention = _retention(settings.log_retention_days)
+        functions = ReleaseFunctions(
+            self,
+            "Releases",
+            function=self.function,
+            alias=self.alias,
+            bucket=self.model_bucket,
+            layer=layer,
+            runtime=self._runtime(),
+            architecture=self._architecture(),
+            error_rate_percent=settings.guardrail_error_rate_percent,
+            p99_latency_ms=settings.guardrail_p99_latency_ms,
+            guardrail_period_seconds=settings.guardrail_period_seconds,
+            post_promotion_guard_seconds=settings.post_promotion_guard_seconds,
+            log_retention=retention,
+        )
+        machine = ReleaseMachine(
+            self,
+            "ReleaseMachine",
+            release_function=functions.release_function,
+            timeout=Duration.hours(settings.release_timeout_hours),
+            log_retention=retention,
+        )
+        guardrails = Guardrails(
+            self,
+            "Guardrails",
+            function=self.function,
+            alias=self.alias,
+            rollback_function=functions.rollback_function,
+            release_machine=machine.state_machine,
+            error_rate_percent=settings.guardrail_error_rate_percent,
+            period_seconds=settings.guardrail_period_seconds,
+        )
+        return functions, machine, guardrails
 
     def _model_bucket(self) -> s3.Bucket:
         access_logs = s3.Bucket(

@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "throttleBurstLimit": 100,
     "modelVersion": "",
     "modelSha256": "",
+    "guardrailErrorRatePercent": names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
+    "guardrailP99LatencyMs": names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
+    "guardrailPeriodSeconds": names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
+    "postPromotionGuardSeconds": names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
+    "releaseTimeoutHours": 24,
 }
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -87,6 +92,11 @@ class Settings:
     throttle_burst_limit: int
     model_version: str
     model_sha256: str
+    guardrail_error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+    guardrail_p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
+    guardrail_period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS
+    post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS
+    release_timeout_hours: int = 24
 
     @property
     def stack_name(self) -> str:
@@ -123,6 +133,11 @@ class Settings:
             throttle_burst_limit=_int(get, "throttleBurstLimit", 1, 5_000),
             model_version=str(get("modelVersion")).strip(),
             model_sha256=str(get("modelSha256")).strip().lower(),
+            guardrail_error_rate_percent=_number(get, "guardrailErrorRatePercent", 0.01, 100),
+            guardrail_p99_latency_ms=_number(get, "guardrailP99LatencyMs", 1, 900_000),
+            guardrail_period_seconds=_int(get, "guardrailPeriodSeconds", 10, 86_400),
+            post_promotion_guard_seconds=_int(get, "postPromotionGuardSeconds", 0, 7 * 86_400),
+            release_timeout_hours=_int(get, "releaseTimeoutHours", 1, 24 * 365),
         )
         settings._check_combinations()
         return settings

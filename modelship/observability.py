@@ -15,6 +15,8 @@ from modelship.serving import Prediction
 class MetricsSink(Protocol):
     def add_dimension(self, name: str, value: str) -> None: ...
 
+    def add_dimensions(self, **dimensions: str) -> None: ...
+
     def add_metric(self, name: str, unit: Any, value: float) -> None: ...
 
 
@@ -22,6 +24,8 @@ def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, prediction.model_version)
+    # A second dimension set without ModelVersion: function-wide alarms read it.
+    metrics.add_dimensions(service=names.PREDICT_SERVICE_NAME)
     metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
     metrics.add_metric(names.METRIC_PREDICTIONS, MetricUnit.Count, prediction.rows)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 0)
@@ -40,6 +44,7 @@ def record_failed_request(metrics: MetricsSink, model_version: str, status: int)
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, model_version)
+    metrics.add_dimensions(service=names.PREDICT_SERVICE_NAME)
     metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 1 if status < 500 else 0)

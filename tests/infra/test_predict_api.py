@@ -18,7 +18,10 @@ def test_integration_targets_the_alias_not_latest(template: Template) -> None:
 
 def test_invoke_permissions_are_scoped_to_the_alias(template: Template) -> None:
     alias_id = logical_id(template, "AWS::Lambda::Alias")
-    permissions = template.find_resources("AWS::Lambda::Permission")
+    # The API's permissions (the release rules' permissions target the rollback function).
+    permissions = template.find_resources(
+        "AWS::Lambda::Permission", {"Properties": {"Principal": "apigateway.amazonaws.com"}}
+    )
     assert permissions
     for permission in permissions.values():
         assert permission["Properties"]["FunctionName"] == {"Ref": alias_id}

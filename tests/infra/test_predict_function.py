@@ -9,15 +9,16 @@ from infra_cdk.layer_recipe import pinned_version
 from infra_cdk.predict_source import stage_predict_source
 from infra_cdk.settings import SettingsError
 from modelship import names
-from tests.infra.template_queries import Synth, logical_id, logical_id_starting, only
+from tests.infra.template_queries import Synth, logical_id_starting, only
 
 
 def function_props(template: Template) -> dict:
-    return only(template, "AWS::Lambda::Function")[1]["Properties"]
+    function_id = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+    return template.to_json()["Resources"][function_id]["Properties"]
 
 
 def predict_policy(template: Template) -> list[dict]:
-    role_id = logical_id(template, "AWS::IAM::Role")
+    role_id = logical_id_starting(template, "AWS::IAM::Role", "PredictRole")
     policies = [
         policy["Properties"]
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -126,7 +127,9 @@ def test_predict_role_reads_only_its_model_prefix(template: Template) -> None:
 
 
 def test_predict_role_has_no_managed_policies(template: Template) -> None:
-    _, role = only(template, "AWS::IAM::Role")
+    role = template.to_json()["Resources"][
+        logical_id_starting(template, "AWS::IAM::Role", "PredictRole")
+    ]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"

@@ -217,6 +217,7 @@ def test_metrics_are_emitted_per_model_version(
     directive = ok["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "modelship"
     assert ["ModelVersion", "service"] in [sorted(d) for d in directive["Dimensions"]]
+    assert ["service"] in directive["Dimensions"]  # the function-wide set
     assert (ok["ModelVersion"], ok["Predictions"], ok["PredictionErrors"]) == ("v1", [5.0], [0.0])
     assert ok["ModelLatency"][0] > 0
     assert ok["NumericValues"] == [30.0]  # 5 rows x 6 numeric features

@@ -1,0 +1,31 @@
+"""Release task function: one step of the release state machine (apply a weight, check the
+guardrails, promote, roll back), chosen by the task input's `action`."""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelship.release_settings import ReleaseSettings
+from modelship.releases import Releases
+from modelship.rollout import RolloutTask, perform_task
+
+settings = ReleaseSettings.from_env()
+logger = Logger()
+releases = Releases(
+    settings.target,
+    lambda_client=boto3.client("lambda"),
+    s3=boto3.client("s3"),
+    cloudwatch=boto3.client("cloudwatch"),
+    sts=boto3.client("sts"),
+    thresholds=settings.thresholds,
+    post_promotion_guard=settings.post_promotion_guard,
+)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = perform_task(releases, RolloutTask.model_validate(event))
+    logger.info("release task done", extra={"task": result})
+    return result

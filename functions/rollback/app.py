@@ -1,0 +1,33 @@
+"""Rollback function: a guardrail alarm in ALARM, or a failed, stopped or timed-out rollout,
+takes the candidate's traffic away and records why in the release history."""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelship.release_settings import ReleaseSettings
+from modelship.releases import Releases
+from modelship.rollback_events import handle_rollback_event, parse_rollback_event
+
+settings = ReleaseSettings.from_env()
+logger = Logger()
+releases = Releases(
+    settings.target,
+    lambda_client=boto3.client("lambda"),
+    s3=boto3.client("s3"),
+    cloudwatch=boto3.client("cloudwatch"),
+    sts=boto3.client("sts"),
+    thresholds=settings.thresholds,
+    post_promotion_guard=settings.post_promotion_guard,
+)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    outcome = handle_rollback_event(releases, parse_rollback_event(event))
+    logger.info(
+        "rollback event handled", extra={"changed": outcome.changed, "detail": outcome.message}
+    )
+    return {"changed": outcome.changed, "message": outcome.message}

@@ -1,0 +1,292 @@
+"""The release state machine: canary steps from the execution input, guardrail checks,
+promotion, and a rollback on any failure.
+
+Input: {"candidate": "7", "steps": [{"weight": 0.05, "bake_seconds": 300}, ...]}; `modelship
+rollout --plan 5:5m,25:10m,100` writes it. For each step (a Map with MaxConcurrency 1, in
+order): set the weight, wait the bake time, check the guardrail alarms. Then promote. Every
+failure (an alarm, a refused step, a task error) lands in Rollback, then a Fail state with the
+cause. Stopped and timed-out executions skip the Catch; the rollback function hears of them
+through EventBridge (see guardrails.py).
+
+All logic runs in one release task function (functions/release) over modelship.releases, so
+the same code backs the CLI and the machine, and the machine runs under moto in the tests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct, IConstruct
+
+from infra_cdk.release_chain import build_release_chain
+from modelship import names
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
+
+
+def _acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def _logical_id(construct: IConstruct) -> str:
+    child = construct.node.default_child
+    assert child is not None, f"{construct.node.path} has no CloudFormation resource"
+    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
+
+
+def stage_release_source(root: Path = REPO_ROOT) -> Path:
+    """functions/release, functions/rollback and modelship/ in a fresh directory (the asset)."""
+    staging = Path(tempfile.mkdtemp(prefix="modelship-release-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    (staging / "functions").mkdir()
+    (staging / "functions" / "__init__.py").touch()
+    for function in ("release", "rollback"):
+        shutil.copytree(
+            root / "functions" / function, staging / "functions" / function, ignore=_IGNORE
+        )
+    shutil.copytree(root / "modelship", staging / "modelship", ignore=_IGNORE)
+    return staging
+
+
+def guardrail_alarm_prefix(function_name: str) -> str:
+    """Same formula as modelship.guardrails.alarm_prefix (infra imports only names)."""
+    return f"{names.GUARDRAIL_ALARM_PREFIX}{function_name}-"
+
+
+class ReleaseFunctions(Construct):
+    """The release task function and the rollback function, each with its own least-privilege
+    role over one predict function's alias, its guardrail alarms and its release history."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        alias: lambda_.IAlias,
+        bucket: s3.IBucket,
+        layer: lambda_.ILayerVersion,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
+        p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
+        guardrail_period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
+        post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        source_dir: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        code = lambda_.Code.from_asset(str(source_dir or stage_release_source()))
+        environment = {
+            names.ENV_PREDICT_FUNCTION: function.function_name,
+            names.ENV_ALIAS_NAME: alias.alias_name,
+            names.ENV_RELEASE_BUCKET: bucket.bucket_name,
+            names.ENV_GUARDRAIL_ERROR_RATE: f"{error_rate_percent:g}",
+            names.ENV_GUARDRAIL_P99_LATENCY_MS: f"{p99_latency_ms:g}",
+            names.ENV_GUARDRAIL_PERIOD_SECONDS: str(guardrail_period_seconds),
+            names.ENV_POST_PROMOTION_GUARD_SECONDS: str(post_promotion_guard_seconds),
+        }
+        alarm_arns = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=guardrail_alarm_prefix(function.function_name) + "*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        history_objects = bucket.arn_for_objects(
+            f"{names.RELEASES_PREFIX}/{function.function_name}/*"
+        )
+
+        fn_id = _logical_id(function)
+        bucket_id = _logical_id(bucket)
+
+        def make(name: str, handler: str, service: str, description: str) -> lambda_.Function:
+            log_group = logs.LogGroup(
+                self,
+                f"{name}LogGroup",
+                retention=log_retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            role = iam.Role(
+                self,
+                f"{name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"modelship {service}: one alias, its guardrail alarms and history",
+            )
+            log_group.grant_write(role)
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadReleases",
+                    actions=["lambda:GetFunctionConfiguration"],
+                    resources=[function.function_arn, f"{function.function_arn}:*"],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RouteAlias",
+                    actions=["lambda:GetAlias", "lambda:UpdateAlias"],
+                    resources=[alias.function_arn],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="History",
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[history_objects],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ListHistory",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={
+                        "StringLike": {
+                            "s3:prefix": [f"{names.RELEASES_PREFIX}/{function.function_name}/*"]
+                        }
+                    },
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="CanaryAlarms",
+                    actions=["cloudwatch:DeleteAlarms"],
+                    resources=[alarm_arns],
+                )
+            )
+            if bucket.encryption_key is not None:
+                bucket.encryption_key.grant_encrypt_decrypt(role)
+            created = lambda_.Function(
+                self,
+                name,
+                description=description,
+                code=code,
+                handler=handler,
+                runtime=runtime,
+                architecture=architecture,
+                layers=[layer],
+                role=role,
+                memory_size=256,
+                timeout=Duration.seconds(60),
+                environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: service},
+                log_group=log_group,
+                tracing=lambda_.Tracing.ACTIVE,
+            )
+            _acknowledge(
+                created,
+                "AwsSolutions-L1",
+                "The runtime matches the dependency layer's wheels (context 'runtime').",
+            )
+            scoped = {
+                f"<{fn_id}.Arn>:*": "the published versions of the predict function only",
+                f"<{bucket_id}.Arn>/{names.RELEASES_PREFIX}/<{fn_id}>/*": (
+                    "write-once history records of this function only"
+                ),
+                "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:"
+                f"{names.GUARDRAIL_ALARM_PREFIX}<{fn_id}>-*": (
+                    "this function's guardrail alarms, by their name prefix"
+                ),
+                "*": "X-Ray and cloudwatch:DescribeAlarms support no resource-level permissions",
+            }
+            for resource, reason in scoped.items():
+                _acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+            return created
+
+        self.release_function = make(
+            "ReleaseTask",
+            names.RELEASE_HANDLER,
+            names.RELEASE_SERVICE_NAME,
+            "modelship release task: canary step, guardrail check, promote, rollback",
+        )
+        self.rollback_function = make(
+            "Rollback",
+            names.ROLLBACK_HANDLER,
+            names.ROLLBACK_SERVICE_NAME,
+            "modelship rollback: clears the canary on a guardrail alarm or failed rollout",
+        )
+        # Only the release task creates canary alarms and reads alarm states.
+        self.release_function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="CreateCanaryAlarms",
+                actions=["cloudwatch:PutMetricAlarm"],
+                resources=[alarm_arns],
+            )
+        )
+        self.release_function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadAlarmStates",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=["*"],  # DescribeAlarms has no resource-level permissions
+            )
+        )
+
+
+class ReleaseMachine(Construct):
+    """The release state machine over a release task function."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        release_function: lambda_.IFunction,
+        timeout: Duration | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        rolled_back = sfn.Fail(
+            self,
+            "RolledBack",
+            error="RolloutFailed",
+            cause_path=sfn.JsonPath.string_at("$.error.Cause"),
+        )
+        rollback_failed = sfn.Fail(
+            self,
+            "RollbackFailed",
+            error="RollbackFailed",
+            cause="the rollback task failed; the rollback function retries from the "
+            "execution's FAILED event. Check `modelship status`",
+        )
+        chain = build_release_chain(
+            self,
+            release_function=release_function,
+            on_promoted=sfn.Succeed(self, "Promoted"),
+            on_rolled_back=rolled_back,
+            on_rollback_failed=rollback_failed,
+        )
+        definition = chain.start
+
+        log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=timeout or Duration.hours(24),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
+            comment="modelship release: canary steps, guardrail checks, promote or roll back",
+        )
+        task_id = _logical_id(release_function)
+        _acknowledge(
+            self.state_machine.role,
+            f"AwsSolutions-IAM5[Resource::<{task_id}.Arn>:*]",
+            "Generated by CDK for the Lambda task: versions of the release task function only.",
+        )
+        _acknowledge(
+            self.state_machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Log delivery and X-Ray support no resource-level permissions.",
+        )

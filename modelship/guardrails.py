@@ -1,0 +1,181 @@
+"""Guardrail alarms of a canary: error rate and p99 latency of the candidate's own model version.
+
+The predict function scores every request under its ModelVersion dimension, so the candidate's
+numbers are not diluted by the stable version's traffic: at 5% weight a candidate failing 20%
+of its requests moves the alias-wide error rate by only 1%, but its own rate reads 20%.
+
+Every guardrail alarm of a function is named `modelship-guardrail-<function>-...`; the
+EventBridge rule that triggers the rollback function matches that prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelship import names
+
+
+@dataclass(frozen=True)
+class GuardrailThresholds:
+    error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+    p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
+    period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS
+    evaluation_periods: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GuardrailThresholds:
+        def number(key: str, default: float) -> float:
+            raw = env.get(key, "")
+            return float(raw) if raw else default
+
+        return cls(
+            error_rate_percent=number(
+                names.ENV_GUARDRAIL_ERROR_RATE, names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+            ),
+            p99_latency_ms=number(
+                names.ENV_GUARDRAIL_P99_LATENCY_MS, names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
+            ),
+            period_seconds=int(
+                number(names.ENV_GUARDRAIL_PERIOD_SECONDS, names.DEFAULT_GUARDRAIL_PERIOD_SECONDS)
+            ),
+        )
+
+
+def alarm_prefix(function_name: str) -> str:
+    """Every guardrail alarm of this function starts with this."""
+    return f"{names.GUARDRAIL_ALARM_PREFIX}{function_name}-"
+
+
+def canary_alarm_prefix(function_name: str, lambda_version: str) -> str:
+    return f"{alarm_prefix(function_name)}{names.CANARY_ALARM_MARKER.lstrip('-')}{lambda_version}-"
+
+
+def canary_alarm_names(function_name: str, lambda_version: str) -> tuple[str, str]:
+    prefix = canary_alarm_prefix(function_name, lambda_version)
+    return f"{prefix}error-rate", f"{prefix}p99-latency"
+
+
+def canary_version_of(alarm_name: str, function_name: str) -> str | None:
+    """The Lambda version a canary alarm guards, or None for a static (alias) alarm."""
+    head = f"{alarm_prefix(function_name)}{names.CANARY_ALARM_MARKER.lstrip('-')}"
+    if not alarm_name.startswith(head):
+        return None
+    version, _, _ = alarm_name[len(head) :].partition("-")
+    return version if version.isdigit() else None
+
+
+def _dimensions(model_version: str) -> list[dict[str, str]]:
+    return [
+        {"Name": "service", "Value": names.PREDICT_SERVICE_NAME},
+        {"Name": names.METRIC_DIMENSION_MODEL_VERSION, "Value": model_version},
+    ]
+
+
+def _stat(query_id: str, metric: str, model_version: str, period: int) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": names.METRICS_NAMESPACE,
+                "MetricName": metric,
+                "Dimensions": _dimensions(model_version),
+            },
+            "Period": period,
+            "Stat": "Sum",
+        },
+        "ReturnData": False,
+    }
+
+
+def create_canary_alarms(
+    cloudwatch: Any,
+    function_name: str,
+    lambda_version: str,
+    model_version: str,
+    thresholds: GuardrailThresholds,
+) -> tuple[str, str]:
+    """Creates (or updates, put_metric_alarm is an upsert) the candidate's two alarms."""
+    error_alarm, latency_alarm = canary_alarm_names(function_name, lambda_version)
+    description = (
+        f"modelship canary guardrail: {function_name} version {lambda_version} "
+        f"(model {model_version})"
+    )
+    period = thresholds.period_seconds
+    cloudwatch.put_metric_alarm(
+        AlarmName=error_alarm,
+        AlarmDescription=description + f", error rate > {thresholds.error_rate_percent:g}%",
+        Metrics=[
+            _stat("errors", names.METRIC_PREDICTION_ERRORS, model_version, period),
+            _stat("requests", names.METRIC_REQUESTS, model_version, period),
+            {
+                "Id": "error_rate",
+                "Expression": "100 * errors / requests",
+                "Label": "candidate error rate (%)",
+                "ReturnData": True,
+            },
+        ],
+        Threshold=thresholds.error_rate_percent,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=thresholds.evaluation_periods,
+        DatapointsToAlarm=thresholds.evaluation_periods,
+        TreatMissingData="notBreaching",
+        ActionsEnabled=False,
+    )
+    cloudwatch.put_metric_alarm(
+        AlarmName=latency_alarm,
+        AlarmDescription=description + f", p99 model latency > {thresholds.p99_latency_ms:g} ms",
+        Namespace=names.METRICS_NAMESPACE,
+        MetricName=names.METRIC_MODEL_LATENCY,
+        Dimensions=_dimensions(model_version),
+        ExtendedStatistic="p99",
+        Period=period,
+        Threshold=thresholds.p99_latency_ms,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=thresholds.evaluation_periods,
+        DatapointsToAlarm=thresholds.evaluation_periods,
+        TreatMissingData="notBreaching",
+        Unit="Milliseconds",
+        ActionsEnabled=False,
+    )
+    return error_alarm, latency_alarm
+
+
+def delete_canary_alarms(cloudwatch: Any, function_name: str, lambda_version: str) -> None:
+    """Deleting alarms that do not exist is not an error, so this is safe to repeat."""
+    cloudwatch.delete_alarms(AlarmNames=list(canary_alarm_names(function_name, lambda_version)))
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    name: str
+    state: str
+    reason: str
+
+    @property
+    def firing(self) -> bool:
+        return self.state == "ALARM"
+
+
+def alarm_states(cloudwatch: Any, function_name: str) -> list[AlarmState]:
+    """Every guardrail alarm of the function (canary and static), with its state."""
+    states: list[AlarmState] = []
+    paginator = cloudwatch.get_paginator("describe_alarms")
+    for page in paginator.paginate(
+        AlarmNamePrefix=alarm_prefix(function_name), AlarmTypes=["MetricAlarm"]
+    ):
+        for alarm in page.get("MetricAlarms", []):
+            states.append(
+                AlarmState(alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", ""))
+            )
+    return sorted(states, key=lambda s: s.name)
+
+
+def firing_for(states: list[AlarmState], function_name: str, candidate: str) -> list[AlarmState]:
+    """Alarms that should stop a rollout of `candidate`: its own and the static ones."""
+    return [
+        s
+        for s in states
+        if s.firing and canary_version_of(s.name, function_name) in (None, candidate)
+    ]

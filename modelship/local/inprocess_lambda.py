@@ -1,0 +1,151 @@
+"""Runs moto's Lambda invocations with the real handler code, in this process.
+
+moto without Docker answers `invoke` with a canned payload. `InProcessLambda` replaces the
+Lambda backend's `invoke`, so anything that invokes a function through moto (boto3, a Step
+Functions Task executed by moto) runs the function's handler from the repository with that
+version's environment. Like a warm Lambda container, a loaded handler is reused per function
+version and environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from modelship.handler_runner import REPO_ROOT, FakeLambdaContext, load_handler, patched_environ
+
+# Set for every handler: no X-Ray daemon here.
+_BASE_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+
+
+@dataclass
+class Invocation:
+    function_name: str
+    version: str
+    event: Any
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass
+class InProcessLambda:
+    """Patch moto's Lambda backend while active (use as a context manager)."""
+
+    code_root: Path = REPO_ROOT
+    # Called before every invocation with (function name, version, event): e.g. evaluate alarms.
+    before_invoke: Callable[[str, str, Any], None] | None = None
+    capture_output: bool = True
+    invocations: list[Invocation] = field(default_factory=list)
+    _handlers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    _patches: list[Any] = field(default_factory=list)
+
+    def __enter__(self) -> InProcessLambda:
+        from moto.awslambda.models import LambdaBackend
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        runner = self
+
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            function = backend.get_function(function_name, qualifier)
+            return runner._invoke(function, body, response_headers)
+
+        # Without Docker moto uses LambdaSimpleBackend, which overrides invoke: patch both.
+        self._patches = [
+            mock.patch.object(LambdaBackend, "invoke", invoke),
+            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
+        ]
+        for patch in self._patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._patches = []
+
+    def _invoke(self, function: Any, body: Any, response_headers: Any) -> bytes:
+        event = json.loads(body) if body else {}
+        version = str(function.version)
+        env = {
+            **_BASE_ENV,
+            **dict(function.environment_vars or {}),
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": version,
+        }
+        if self.before_invoke is not None:
+            self.before_invoke(function.function_name, version, event)
+        call = Invocation(function.function_name, version, event)
+        self.invocations.append(call)
+        context = FakeLambdaContext(
+            function_name=function.function_name,
+            function_version=version,
+            timeout_seconds=float(function.timeout or 30),
+        )
+        output = io.StringIO()
+        redirect = (
+            contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
+        )
+        with patched_environ(env), redirect:
+            try:
+                handler = self._handler(function, env)
+                call.result = handler(event, context)
+                payload = json.dumps(call.result, default=str)
+            except Exception as exc:  # a Lambda function error, reported like Lambda does
+                call.error = type(exc).__name__
+                response_headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps(
+                    {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
+                    }
+                )
+        data = payload.encode()
+        response_headers["Content-Length"] = str(len(data))
+        return data
+
+    def _handler(self, function: Any, env: dict[str, str]) -> Any:
+        digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+        key = (function.function_arn, str(function.version), digest)
+        if key not in self._handlers:
+            _, handler = load_handler(function.handler, self.code_root)
+            self._handlers[key] = handler
+        return self._handlers[key]
+
+    def errors(self) -> list[Invocation]:
+        return [i for i in self.invocations if i.error is not None]
+
+
+@contextlib.contextmanager
+def fake_credentials(region: str = "us-east-1") -> Iterator[None]:
+    """Credentials moto accepts, without touching a real profile."""
+    values = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+    saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with patched_environ(values):
+            yield
+    finally:
+        if saved_endpoint is not None:
+            os.environ["AWS_ENDPOINT_URL"] = saved_endpoint

@@ -1,0 +1,225 @@
+"""Rollout plans and the release state machine's tasks.
+
+A plan is text like `5:5m,25:10m,100`: set 5% and bake 5 minutes, 25% for 10 minutes, then
+promote. The state machine gets it as execution input (`steps`), so any number of steps and
+durations works without redeploying; each task calls `perform_task` through the release
+function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelship.errors import CanaryInProgress, InvalidRolloutPlan, InvalidWeight, NoCanary
+from modelship.releases import Releases
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def parse_weight(text: str) -> float:
+    """`0.05` or `5%` -> 0.05. A bare number above 1 is refused: it is ambiguous."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise InvalidWeight(f"weight {text!r} is not a number like 0.05 or 5%") from None
+    if not raw.endswith("%") and value > 1:
+        raise InvalidWeight(f"weight {text!r} is ambiguous: write {raw}% or {value / 100:g}")
+    return value
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InvalidRolloutPlan(f"bake time {text!r} is not like 30s, 5m or 1h")
+    return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    weight: float
+    bake_seconds: int
+
+    def as_input(self) -> dict[str, Any]:
+        return {"weight": self.weight, "bake_seconds": self.bake_seconds}
+
+
+def parse_plan(text: str) -> list[RolloutStep]:
+    """`5:5m,25:10m,100` -> canary steps (weight, bake); the final `100` means promote."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or parts[-1].rstrip("%") != "100":
+        raise InvalidRolloutPlan(f"plan {text!r} must end with 100 (promote), e.g. 5:5m,25:10m,100")
+    steps: list[RolloutStep] = []
+    for part in parts[:-1]:
+        weight_text, sep, bake_text = part.partition(":")
+        if not sep:
+            raise InvalidRolloutPlan(f"plan step {part!r} needs a bake time, e.g. {part}:5m")
+        try:
+            percent = float(weight_text.rstrip("%"))
+        except ValueError:
+            raise InvalidRolloutPlan(
+                f"plan step {part!r}: {weight_text!r} is not a percentage"
+            ) from None
+        if not 0 < percent < 100:
+            raise InvalidRolloutPlan(f"plan step {part!r}: weights must be between 0 and 100")
+        if steps and percent / 100 <= steps[-1].weight:
+            raise InvalidRolloutPlan(f"plan {text!r}: weights must increase step by step")
+        steps.append(RolloutStep(round(percent / 100, 6), parse_duration(bake_text)))
+    if not steps:
+        raise InvalidRolloutPlan(f"plan {text!r} has no canary step before 100")
+    return steps
+
+
+def format_plan(steps: list[RolloutStep]) -> str:
+    return ", ".join(f"{s.weight:.0%} for {s.bake_seconds}s" for s in steps) + ", then promote"
+
+
+def rollout_input(
+    candidate: str, steps: list[RolloutStep], *, reason: str = "", requested_by: str = ""
+) -> dict[str, Any]:
+    """The release state machine's execution input."""
+    return {
+        "candidate": candidate,
+        "steps": [s.as_input() for s in steps],
+        "reason": reason,
+        "requested_by": requested_by,
+    }
+
+
+def start_rollout(sfn: Any, state_machine_arn: str, execution_input: dict[str, Any]) -> str:
+    moment = datetime.now(UTC)
+    name = f"rollout-v{execution_input['candidate']}-{moment:%Y%m%dT%H%M%S}"
+    response = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+    )
+    return str(response["executionArn"])
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One line of a followed rollout: a state entered, or the end."""
+
+    status: str
+    state: str | None
+    detail: str
+
+
+def follow(
+    sfn: Any,
+    execution_arn: str,
+    *,
+    poll_seconds: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Progress]:
+    """Yields states as the execution enters them, then its final status."""
+    seen = 0
+    while True:
+        events = _history(sfn, execution_arn)
+        for event in events[seen:]:
+            entered = event.get("stateEnteredEventDetails")
+            if entered:
+                yield Progress(
+                    "RUNNING", entered.get("name"), _describe_input(entered.get("input"))
+                )
+        seen = len(events)
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        status = execution["status"]
+        if status in TERMINAL:
+            detail = execution.get("cause") or execution.get("error") or ""
+            yield Progress(status, None, detail)
+            return
+        sleep(poll_seconds)
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page.get("events", []))
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _describe_input(raw: str | None) -> str:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return ""
+    if isinstance(data, dict) and "weight" in data:
+        return f"weight {float(data['weight']):.0%}, bake {data.get('bake_seconds', 0)}s"
+    return ""
+
+
+class RolloutTask(BaseModel):
+    """The input of one release state machine task."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action: Literal["apply_step", "check", "promote", "rollback"]
+    candidate: str = Field(pattern=r"^\d+$")
+    weight: float | None = None
+    # Index of the plan step: only the first step may start the canary, so a later step
+    # never brings back a candidate the guardrails have already rolled back.
+    step: int = 0
+    cause: str | None = None
+    execution: str | None = None
+
+
+def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
+    """One task of the release state machine. Errors propagate: the machine catches them,
+    rolls back and fails with the cause."""
+    if task.action == "apply_step":
+        if task.weight is None:
+            raise InvalidWeight("apply_step needs a weight")
+        state = releases.alias_state()
+        if state.candidate is None and task.step == 0:
+            outcome = releases.start_canary(
+                task.weight, task.candidate, reason=f"rollout {task.execution or ''}".strip()
+            )
+        elif state.candidate == task.candidate:
+            outcome = releases.shift(task.weight, candidate=task.candidate, reason="rollout step")
+        elif state.candidate is None:
+            raise NoCanary(
+                f"the canary of version {task.candidate} is gone (rolled back?); rollout stopped"
+            )
+        else:
+            raise CanaryInProgress(
+                f"another canary (version {state.candidate}) is running; rollout of "
+                f"{task.candidate} refused"
+            )
+        return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
+    if task.action == "check":
+        states = releases.check_guardrails(task.candidate)
+        return {"action": task.action, "alarms": {s.name: s.state for s in states}}
+    if task.action == "promote":
+        outcome = releases.promote(candidate=task.candidate, reason="rollout complete")
+        return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
+    outcome = releases.abort_rollout(
+        task.candidate, reason=_cause(task.cause), execution=task.execution
+    )
+    return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
+
+
+def _cause(raw: str | None) -> str:
+    """The Catch hands over the failed task's Cause: for a Lambda error, a JSON object."""
+    if not raw:
+        return "rollout failed"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return f"rollout failed: {raw[:500]}"
+    if isinstance(data, dict) and "errorMessage" in data:
+        return f"rollout failed: {data.get('errorType', 'Error')}: {data['errorMessage']}"[:500]
+    return f"rollout failed: {raw[:500]}"

@@ -1,0 +1,93 @@
+"""The synthesized release resources, and moto resources created from them.
+
+The template comes from the CDK app as `make synth` builds it (infra_cdk.app.build_app, with a
+stub layer); the state machine's definition and the release functions' environment are read
+from it, so the tests run what would be deployed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from modelship.local.template import resolve, resources_of_type, state_machine_definition
+from tests.conftest import BUCKET
+from tests.integration.release_world import ALIAS, FUNCTION, World
+
+
+@cache
+def release_template() -> dict[str, Any]:
+    from aws_cdk import App
+
+    from infra_cdk.app import build_app
+
+    work = Path(tempfile.mkdtemp(prefix="modelship-release-synth-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    layer = work / "layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "placeholder.txt").write_text("stub layer\n")
+    app = App(outdir=str(work / "cdk.out"))
+    stack = build_app(app, layer_asset=layer)
+    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
+    return template
+
+
+def _logical(
+    template: dict[str, Any], kind: str, handler: str | None = None, prefix: str = ""
+) -> str:
+    matches = [
+        logical
+        for logical, resource in resources_of_type(template, kind).items()
+        if (handler is None or resource["Properties"].get("Handler") == handler)
+        and logical.startswith(prefix)
+    ]
+    assert len(matches) == 1, f"expected one {kind} {handler or ''}, found {matches}"
+    return matches[0]
+
+
+def refs(template: dict[str, Any]) -> dict[str, str]:
+    """What Ref returns for the resources the release resources point at, in the moto world."""
+    from modelship import names
+
+    mapping = {
+        _logical(template, "AWS::Lambda::Function", names.PREDICT_HANDLER): FUNCTION,
+        _logical(template, "AWS::S3::Bucket", prefix="ModelBucket"): BUCKET,
+    }
+    for logical in resources_of_type(template, "AWS::Lambda::Alias"):
+        mapping[logical] = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}:{ALIAS}"
+    return mapping
+
+
+def function_env(template: dict[str, Any], handler: str) -> dict[str, str]:
+    logical = _logical(template, "AWS::Lambda::Function", handler)
+    variables = template["Resources"][logical]["Properties"]["Environment"]["Variables"]
+    resolved: dict[str, str] = resolve(variables, refs(template), {})
+    return resolved
+
+
+def deploy_release_resources(world: World) -> str:
+    """Creates the release task and rollback functions and the release state machine in moto,
+    as the template defines them; returns the state machine ARN."""
+    from modelship import names
+
+    template = release_template()
+    attributes: dict[str, str] = {}
+    for handler in (names.RELEASE_HANDLER, names.ROLLBACK_HANDLER):
+        logical = _logical(template, "AWS::Lambda::Function", handler)
+        name = handler.split(".")[1]
+        arn = world.create_function(f"modelship-{name}", handler, function_env(template, handler))
+        attributes[f"{logical}.Arn"] = arn
+    machine_id = _logical(template, "AWS::StepFunctions::StateMachine", prefix="ReleaseMachine")
+    definition = state_machine_definition(template, refs(template), attributes, machine_id)
+    json.loads(definition)  # resolved completely
+    machine = world.sfn.create_state_machine(
+        name="modelship-release",
+        definition=definition,
+        roleArn=world.role_arn,
+    )
+    return str(machine["stateMachineArn"])
