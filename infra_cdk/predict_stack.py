@@ -26,8 +26,9 @@ from constructs import Construct, IConstruct
 
 from infra_cdk.guardrails import Guardrails
 from infra_cdk.layer_recipe import pinned_version
-from infra_cdk.predict_source import stage_predict_source
+from infra_cdk.predict_source import stage_function_source, stage_predict_source
 from infra_cdk.release_machine import ReleaseFunctions, ReleaseMachine
+from infra_cdk.retraining import RetrainingOptions, RetrainingPipeline
 from infra_cdk.settings import LOG_RETENTION_DAYS, Settings
 from modelship import names
 
@@ -80,6 +81,7 @@ class PredictStack(Stack):
         self.alias = self._live_alias()
         self.stage = self._http_api()
         self.release_functions, self.release_machine, self.guardrails = self._releases(layer)
+        self.retraining = self._retraining(layer)
 
         CfnOutput(self, "ApiUrl", value=self.stage.url, description="Base URL of the HTTP API")
         CfnOutput(self, "PredictFunctionName", value=self.function.function_name)
@@ -91,6 +93,36 @@ class PredictStack(Stack):
             "ReleaseStateMachineArn",
             value=self.release_machine.state_machine.state_machine_arn,
             description="modelship rollout --state-machine (MODELSHIP_RELEASE_STATE_MACHINE)",
+        )
+        CfnOutput(
+            self,
+            "RetrainStateMachineArn",
+            value=self.retraining.state_machine.state_machine_arn,
+            description="modelship retrain --state-machine (MODELSHIP_RETRAIN_STATE_MACHINE)",
+        )
+        CfnOutput(
+            self,
+            "RetrainOutcomeTopicArn",
+            value=self.retraining.topic.topic_arn,
+            description="subscribe to get each retraining run's outcome",
+        )
+
+    def _retraining(self, layer: lambda_.ILayerVersion) -> RetrainingPipeline:
+        """Retraining tasks, state machine (with its own copy of the canary chain), triggers."""
+        return RetrainingPipeline(
+            self,
+            "RetrainingPipeline",
+            options=RetrainingOptions.from_context(self.node),
+            model_name=self.settings.model_name,
+            bucket=self.model_bucket,
+            predict_function=self.function,
+            alias=self.alias,
+            release_function=self.release_functions.release_function,
+            layer=layer,
+            runtime=self._runtime(),
+            architecture=self._architecture(),
+            code=lambda_.Code.from_asset(str(stage_function_source(("pipeline",)))),
+            log_retention=_retention(self.settings.log_retention_days),
         )
 
     def _releases(

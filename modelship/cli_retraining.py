@@ -101,4 +101,8 @@ def _final_output(sfn: Any, arn: str) -> dict[str, Any]:
         data = json.loads(raw)
     except ValueError:
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    notice = data.get("notice")
+    outcome = notice.get("outcome", "") if isinstance(notice, dict) else ""
+    return {"outcome": outcome, **data}

@@ -129,6 +129,7 @@ class Retraining:
             "holdout_rows": len(holdout_rows),
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
+            "parent_version": champion.version if champion else "",
         }
 
     # ---- train
@@ -151,9 +152,40 @@ class Retraining:
         out = self._work_dir(state["run_id"]) / "candidate"
         shutil.rmtree(out, ignore_errors=True)
         manifest = write_model(train(table, spec), out)
-        prefix = f"{CANDIDATES_PREFIX}/{settings.model_name}/{state['run_id']}/"
+        return self._upload_candidate(state["run_id"], out, manifest)
+
+    def collect_sagemaker_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Files a SageMaker training job's model.tar.gz as the challenger, as train would."""
+        import tarfile
+
+        artifact_uri = state["sagemaker"]["ModelArtifacts"]["S3ModelArtifacts"]
+        bucket, _, key = artifact_uri.removeprefix("s3://").partition("/")
+        work = self._work_dir(state["run_id"])
+        archive = work / "model.tar.gz"
+        self.s3.download_file(bucket, key, str(archive))
+        out = work / "candidate"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        with tarfile.open(archive) as tar:
+            wanted = {names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE}
+            members = [m for m in tar.getmembers() if m.isfile() and Path(m.name).name in wanted]
+            if {Path(m.name).name for m in members} != wanted:
+                raise TrainingError(f"{artifact_uri} lacks model.joblib or manifest.json")
+            for member in members:
+                source = tar.extractfile(member)
+                assert source is not None
+                (out / Path(member.name).name).write_bytes(source.read())
+        manifest = read_manifest_dir(out)
+        from modelship.digest import file_digest
+
+        if file_digest(out / names.MODEL_ARTIFACT_FILE)[0] != manifest.artifact.sha256:
+            raise TrainingError(f"{artifact_uri}: model.joblib does not match its manifest")
+        return self._upload_candidate(state["run_id"], out, manifest)
+
+    def _upload_candidate(self, run_id: str, out: Path, manifest: Manifest) -> dict[str, Any]:
+        prefix = f"{CANDIDATES_PREFIX}/{self.settings.model_name}/{run_id}/"
         for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
-            self.s3.upload_file(str(out / file), settings.model_bucket, prefix + file)
+            self.s3.upload_file(str(out / file), self.settings.model_bucket, prefix + file)
         return {
             "prefix": prefix,
             "version": manifest.version,
@@ -200,13 +232,13 @@ class Retraining:
         decision = decide(
             evaluation["challenger"],
             evaluation.get("champion"),
-            int(state["candidate"]["size_bytes"]),
+            int(state["challenger"]["size_bytes"]),
             self.settings.gates,
         )
         record = {
             "run_id": state["run_id"],
             "model_name": self.settings.model_name,
-            "candidate_version": state["candidate"]["version"],
+            "candidate_version": state["challenger"]["version"],
             "champion_version": (state.get("champion") or {}).get("version"),
             "data_uri": state["data_uri"],
             "passed": decision.passed,
@@ -243,7 +275,7 @@ class Retraining:
         """Publishes the gated candidate; a retried task finding its own bytes is fine."""
         if not state.get("decision", {}).get("passed"):
             raise TrainingError("refusing to register a candidate that did not pass the gates")
-        candidate = state["candidate"]
+        candidate = state["challenger"]
         model_dir = self._download_candidate(state)
         try:
             manifest = self.registry.publish(model_dir)
@@ -294,7 +326,7 @@ class Retraining:
         return path
 
     def _download_candidate(self, state: Mapping[str, Any]) -> Path:
-        candidate = state["candidate"]
+        candidate = state["challenger"]
         target = self._work_dir(state["run_id"]) / "downloaded"
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)

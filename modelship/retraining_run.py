@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ENV_NOTIFY_TOPIC = "NOTIFY_TOPIC_ARN"
+ENV_RELEASE_PLAN = "RELEASE_PLAN"
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,20 @@ class RunState:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> RunState:
+        """A task's input: the state so far, or, for the first task, {run_id, input} with the
+        execution input as given (its optional keys may be missing)."""
         if "run_id" not in event:
             raise ValueError("retraining task input needs run_id (the execution name)")
+        if isinstance(event.get("input"), dict):
+            return cls({**event["input"], "run_id": event["run_id"]})
         return cls(dict(event))
+
+    def steps(self, default_plan: str | None = None) -> list[dict[str, Any]]:
+        """The release plan for the challenger: execution input, else the configured plan."""
+        given = self.data.get("steps")
+        if isinstance(given, list) and given:
+            return given
+        return list(json.loads(default_plan or os.environ.get(ENV_RELEASE_PLAN, "[]")))
 
     @property
     def run_id(self) -> str:
@@ -59,7 +71,7 @@ def outcome_of(state: RunState) -> dict[str, Any]:
         "run_id": state.run_id,
         "outcome": outcome,
         "model_name": data.get("model_name"),
-        "candidate_version": (data.get("candidate") or {}).get("version"),
+        "candidate_version": (data.get("challenger") or {}).get("version"),
         "champion_version": (data.get("champion") or {}).get("version"),
         "data_uri": data.get("data_uri"),
         "gate_summary": decision.get("summary"),

@@ -122,16 +122,17 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Progress]:
     """Yields states as the execution enters them, then its final status."""
-    seen = 0
+    reported: set[int] = set()
     while True:
-        events = _history(sfn, execution_arn)
-        for event in events[seen:]:
+        # Re-scan every poll: an event can appear before its details are filled in.
+        events = sorted(_history(sfn, execution_arn), key=lambda e: int(e.get("id", 0)))
+        for event in events:
             entered = event.get("stateEnteredEventDetails")
-            if entered:
+            if entered and int(event.get("id", 0)) not in reported:
+                reported.add(int(event.get("id", 0)))
                 yield Progress(
                     "RUNNING", entered.get("name"), _describe_input(entered.get("input"))
                 )
-        seen = len(events)
         execution = sfn.describe_execution(executionArn=execution_arn)
         status = execution["status"]
         if status in TERMINAL:

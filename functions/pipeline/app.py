@@ -1,5 +1,5 @@
 """Retraining state machine tasks. Each handler takes the run state and returns it with its
-own part added; the logic lives in modelship.retraining."""
+own part added; the logic lives in modelship.retraining and modelship.releases."""
 
 from typing import Any
 
@@ -7,6 +7,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelship.release_settings import ReleaseSettings
+from modelship.releases import Releases
 from modelship.retraining import Retraining, RetrainingSettings
 from modelship.retraining_run import RunState, notify_outcome
 
@@ -14,7 +16,6 @@ settings = RetrainingSettings.from_env()
 logger = Logger()
 s3 = boto3.client("s3")
 lambda_client = boto3.client("lambda")
-sns = boto3.client("sns")
 
 
 def _pipeline(state: RunState) -> Retraining:
@@ -24,13 +25,21 @@ def _pipeline(state: RunState) -> Retraining:
 @logger.inject_lambda_context
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    return state.merge(_pipeline(state).prepare(state.run_id, state.dataset_key))
+    prepared = _pipeline(state).prepare(state.run_id, state.dataset_key)
+    return state.merge({**prepared, "steps": state.steps()})
 
 
 @logger.inject_lambda_context
 def train(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    return state.merge({"candidate": _pipeline(state).train_candidate(state.data)})
+    return state.merge({"challenger": _pipeline(state).train_candidate(state.data)})
+
+
+@logger.inject_lambda_context
+def collect_candidate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """SageMaker backend: files the training job's output as the challenger."""
+    state = RunState.from_event(event)
+    return state.merge({"challenger": _pipeline(state).collect_sagemaker_candidate(state.data)})
 
 
 @logger.inject_lambda_context
@@ -54,7 +63,28 @@ def register(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+def create_release(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Publishes a Lambda version pinned to the registered model: the canary candidate."""
+    state = RunState.from_event(event)
+    release_settings = ReleaseSettings.from_env()
+    releases = Releases(
+        release_settings.target,
+        lambda_client=lambda_client,
+        s3=s3,
+        cloudwatch=boto3.client("cloudwatch"),
+        sts=boto3.client("sts"),
+    )
+    registered = state.data["registered"]
+    info, _ = releases.create(
+        registered["version"],
+        expected_sha256=registered["sha256"],
+        reason=f"retraining run {state.run_id}",
+    )
+    return state.merge({"candidate_release": info.version, "candidate": info.version})
+
+
+@logger.inject_lambda_context
 def notify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = notify_outcome(sns, RunState.from_event(event))
+    summary = notify_outcome(boto3.client("sns"), RunState.from_event(event))
     logger.info("retraining outcome", extra=summary)
     return summary

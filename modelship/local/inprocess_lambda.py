@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import os
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,38 @@ from modelship.handler_runner import REPO_ROOT, FakeLambdaContext, load_handler,
 
 # Set for every handler: no X-Ray daemon here.
 _BASE_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+
+
+class _PerThreadStdout(io.TextIOBase):
+    """sys.stdout that sends a thread's writes to that thread's capture buffer, if it has one.
+
+    moto runs Step Functions executions in background threads; swapping sys.stdout for one
+    handler (contextlib.redirect_stdout) would swallow what the main thread prints meanwhile.
+    """
+
+    def __init__(self, fallback: Any) -> None:
+        self.fallback = fallback
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        target = getattr(self.local, "buffer", None) or self.fallback
+        return int(target.write(text))
+
+    def flush(self) -> None:
+        target = getattr(self.local, "buffer", None) or self.fallback
+        target.flush()
+
+
+@contextlib.contextmanager
+def _captured_stdout(proxy: _PerThreadStdout | None) -> Iterator[None]:
+    if proxy is None:
+        yield
+        return
+    proxy.local.buffer = io.StringIO()
+    try:
+        yield
+    finally:
+        proxy.local.buffer = None
 
 
 @dataclass
@@ -47,6 +81,8 @@ class InProcessLambda:
     invocations: list[Invocation] = field(default_factory=list)
     _handlers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     _patches: list[Any] = field(default_factory=list)
+    _stdout: _PerThreadStdout | None = None
+    _saved_stdout: Any = None
 
     def __enter__(self) -> InProcessLambda:
         from moto.awslambda.models import LambdaBackend
@@ -72,12 +108,19 @@ class InProcessLambda:
         ]
         for patch in self._patches:
             patch.start()
+        if self.capture_output:
+            self._saved_stdout = sys.stdout
+            self._stdout = _PerThreadStdout(sys.stdout)
+            sys.stdout = self._stdout
         return self
 
     def __exit__(self, *exc: object) -> None:
         for patch in reversed(self._patches):
             patch.stop()
         self._patches = []
+        if self._stdout is not None and sys.stdout is self._stdout:
+            sys.stdout = self._saved_stdout
+        self._stdout = None
 
     def _invoke(self, function: Any, body: Any, response_headers: Any) -> bytes:
         event = json.loads(body) if body else {}
@@ -97,11 +140,7 @@ class InProcessLambda:
             function_version=version,
             timeout_seconds=float(function.timeout or 30),
         )
-        output = io.StringIO()
-        redirect = (
-            contextlib.redirect_stdout(output) if self.capture_output else contextlib.nullcontext()
-        )
-        with patched_environ(env), redirect:
+        with patched_environ(env), _captured_stdout(self._stdout):
             try:
                 handler = self._handler(function, env)
                 call.result = handler(event, context)

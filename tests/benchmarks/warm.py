@@ -21,7 +21,6 @@ import numpy as np
 from modelship.data import generate_churn
 from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import PREDICT_HANDLER
-from modelship.openapi import PredictRequest
 from modelship.sample_events import http_api_event, load_event
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import Summary, summarize
@@ -115,21 +114,25 @@ def stage_breakdown(
     """Each step of a request timed on its own, to show where the handler's time goes."""
     event, matrix = function.request(instances)
     body = event["body"]
-    payload = json.loads(body)
-    request = PredictRequest.model_validate(payload)
-    rows = function.schema.validate(instances)
+    max_rows = function.module.settings.max_rows
+    rows = function.schema.parse_request(body, max_rows)
     service = function.module.service
-    prediction = service.predict(instances, len(body))
+    prediction = service.predict_body(body)
+    proba = function.pipeline.predict_proba(matrix)
     stages = [
-        ("decode the body (json.loads, in Powertools)", lambda: json.loads(body)),
-        ("envelope validation (PredictRequest)", lambda: PredictRequest.model_validate(payload)),
-        ("repr of the request (Powertools debug f-string)", lambda: repr({"request": request})),
-        ("row validation (RowSchema.validate)", lambda: function.schema.validate(instances)),
+        (
+            "parse and validate the body in one pass (RowSchema.parse_request)",
+            lambda: function.schema.parse_request(body, max_rows),
+        ),
         ("object matrix (RowSchema.to_matrix)", lambda: function.schema.to_matrix(rows)),
         ("predict_proba", lambda: function.pipeline.predict_proba(matrix)),
         (
-            "PredictionService.predict (all of the above from row validation)",
-            lambda: service.predict(instances, len(body)),
+            "probabilities as one dict per row",
+            lambda: [dict(zip(("0", "1"), r, strict=True)) for r in proba.round(6).tolist()],
+        ),
+        (
+            "PredictionService.predict_body (all of the above)",
+            lambda: service.predict_body(body),
         ),
         (
             "response JSON (json.dumps)",

@@ -105,12 +105,17 @@ def test_abandoned_rollouts_of_the_release_machine_go_to_the_rollback_function(
 
 def test_only_eventbridge_rules_may_invoke_the_rollback_function(template: Template) -> None:
     rollback = _function_id(template, names.ROLLBACK_HANDLER)
+    # The retraining trigger is the only other function EventBridge may invoke.
+    trigger = _function_id(template, "functions.pipeline.trigger.lambda_handler")
     alias = logical_id(template, "AWS::Lambda::Alias")
     rules = set(template.find_resources("AWS::Events::Rule"))
     for permission in template.find_resources("AWS::Lambda::Permission").values():
         props = permission["Properties"]
         if props["Principal"] == "events.amazonaws.com":
-            assert props["FunctionName"] == {"Fn::GetAtt": [rollback, "Arn"]}
+            assert props["FunctionName"] in (
+                {"Fn::GetAtt": [rollback, "Arn"]},
+                {"Fn::GetAtt": [trigger, "Arn"]},
+            )
             assert props["SourceArn"]["Fn::GetAtt"][0] in rules
         else:
             assert props["Principal"] == "apigateway.amazonaws.com"

@@ -70,6 +70,8 @@ class World:
     model_dir: Path
     work: Path
     manifests: dict[str, Manifest] = field(default_factory=dict)
+    sns: Any = None
+    sqs: Any = None
 
     def releases(self, **kwargs: Any) -> Releases:
         return Releases(
@@ -195,6 +197,8 @@ def open_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
             runner=runner,
             model_dir=reference_model_dir,
             work=tmp_path,
+            sns=boto3.client("sns", region_name="us-east-1"),
+            sqs=boto3.client("sqs", region_name="us-east-1"),
         )
         world.create_function(
             FUNCTION,

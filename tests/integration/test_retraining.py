@@ -30,7 +30,7 @@ def _upload(s3: Any, key: str, body: bytes) -> str:
 
 def _run(pipeline: Retraining, run_id: str, key: str | None = None) -> dict[str, Any]:
     state = pipeline.prepare(run_id, key)
-    state["candidate"] = pipeline.train_candidate(state)
+    state["challenger"] = pipeline.train_candidate(state)
     state["evaluation"] = pipeline.evaluate_candidate(state)
     state["decision"] = pipeline.gate(state)
     return state
@@ -208,3 +208,42 @@ def test_one_upload_starts_one_execution_however_often_the_event_arrives(s3: Any
     assert again["execution_name"] == first["execution_name"]
     assert other_model["started"] is False
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+def test_sagemaker_job_output_is_filed_as_the_challenger(
+    s3: Any, pipeline: Retraining, tmp_path: Path
+) -> None:
+    import tarfile
+
+    from modelship.data import write_csv
+    from modelship.sagemaker_entry import run
+
+    root = tmp_path / "opt-ml"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "data" / "train").mkdir(parents=True)
+    write_csv(generate_churn(n_rows=800, seed=3), root / "input" / "data" / "train" / "d.csv")
+    (root / "input" / "config" / "hyperparameters.json").write_text(
+        json.dumps({"model_name": "churn", "params": "{}", "parent_version": "v1"})
+    )
+    assert run(root) == 0
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for file in (root / "model").iterdir():
+            tar.add(file, arcname=file.name)
+    s3.upload_file(str(archive), BUCKET, "candidates/churn/sagemaker/job/output/model.tar.gz")
+    state = {
+        "run_id": "run-sm",
+        "sagemaker": {
+            "ModelArtifacts": {
+                "S3ModelArtifacts": f"s3://{BUCKET}/candidates/churn/sagemaker/job/output/model.tar.gz"
+            }
+        },
+    }
+
+    challenger = pipeline.collect_sagemaker_candidate(state)
+
+    assert challenger["prefix"] == "candidates/churn/run-sm/"
+    stored = s3.get_object(Bucket=BUCKET, Key="candidates/churn/run-sm/manifest.json")["Body"]
+    manifest = json.loads(stored.read())
+    assert manifest["artifact"]["sha256"] == challenger["sha256"]
+    assert manifest["parent_version"] == "v1"

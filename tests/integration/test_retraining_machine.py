@@ -1,0 +1,206 @@
+"""The synthesized retraining state machine, executed by moto with its tasks running the real
+pipeline and release handlers in-process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelship.data import generate_churn, table_to_csv_bytes
+from modelship.registry import Registry
+from modelship.sample_events import load_event
+from tests.conftest import BUCKET
+from tests.integration.release_world import World, open_world, stable_on
+from tests.integration.retraining_template import deploy_retraining, outcome_messages
+
+FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds": 0}]
+
+
+@pytest.fixture
+def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
+    with open_world(reference_model_dir, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def pipeline(world: World) -> dict[str, str]:
+    deployed = deploy_retraining(world, release_plan=FAST_PLAN)
+    stable_on(world, "v1")
+    return deployed
+
+
+def _upload(world: World, key: str, body: bytes) -> None:
+    world.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def _run(world: World, machine: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    arn = world.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
+    return _wait(world, arn)
+
+
+def _wait(world: World, arn: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = world.sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    pytest.fail("the retraining state machine did not finish in 120 s")
+
+
+def _states(world: World, arn: str) -> list[str]:
+    events = world.sfn.get_execution_history(executionArn=arn)["events"]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+
+
+def test_a_better_model_is_registered_canaried_and_promoted(
+    world: World, pipeline: dict[str, str]
+) -> None:
+    _upload(
+        world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
+    )
+    stable = world.alias()["FunctionVersion"]
+
+    result = _run(world, pipeline["machine"], {"steps": FAST_PLAN})
+
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    new_model = output["registered"]["version"]
+    manifest = Registry(world.s3, BUCKET).show("churn", new_model)
+    assert manifest.parent_version == "v1"
+    live = world.alias()
+    assert live["FunctionVersion"] != stable
+    assert world.weights() == {}
+    config = world.lambda_.get_function_configuration(
+        FunctionName="modelship-predict", Qualifier=live["FunctionVersion"]
+    )
+    assert config["Environment"]["Variables"]["MODEL_VERSION"] == new_model
+    states = _states(world, result["executionArn"])
+    assert states[:5] == ["Prepare", "Train", "Evaluate", "Gate", "GatesPassed?"]
+    assert {"Register", "CreateRelease", "CanarySteps", "Promote", "Promoted"} <= set(states)
+    (notice,) = outcome_messages(world, pipeline["queue"])
+    assert notice["outcome"] == "promoted"
+    assert notice["candidate_version"] == new_model
+    assert world.runner.errors() == []
+
+
+def test_a_worse_model_is_rejected_and_the_alias_is_untouched(
+    world: World, pipeline: dict[str, str]
+) -> None:
+    _upload(world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(seed=5)))
+    before = world.alias()
+    versions_before = [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")]
+    weak = {"algorithm": "gradient_boosting", "params": {"max_iter": 1, "max_depth": 1}}
+
+    result = _run(world, pipeline["machine"], {"options": weak, "steps": FAST_PLAN})
+
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["decision"]["passed"] is False
+    assert any("< 0.85" in reason for reason in output["decision"]["reasons"])
+    assert world.alias()["FunctionVersion"] == before["FunctionVersion"]
+    assert world.weights() == {}
+    assert [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")] == versions_before
+    run_id = result["executionArn"].rsplit(":", 1)[-1]
+    decision = json.loads(
+        world.s3.get_object(Bucket=BUCKET, Key=f"retraining/churn/{run_id}/decision.json")[
+            "Body"
+        ].read()
+    )
+    assert decision["reasons"] == output["decision"]["reasons"]
+    (notice,) = outcome_messages(world, pipeline["queue"])
+    assert notice["outcome"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("body", "cause"),
+    [
+        (b"tenure_months,churned\n1,0\n2,1\n", "missing column"),
+        (b"", "is empty"),
+        (
+            table_to_csv_bytes(generate_churn(n_rows=300, seed=2)).replace(b"\n1", b"\nx1", 1),
+            "numeric",
+        ),
+    ],
+    ids=["missing-column", "empty-file", "wrong-type"],
+)
+def test_a_bad_dataset_fails_with_a_clear_cause_and_registers_nothing(
+    world: World, pipeline: dict[str, str], body: bytes, cause: str
+) -> None:
+    _upload(world, "datasets/churn/bad.csv", body)
+    before = world.alias()
+    versions_before = [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")]
+
+    result = _run(world, pipeline["machine"], {"steps": FAST_PLAN})
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "RetrainingFailed"
+    assert "DatasetError" in result["cause"]
+    assert cause in result["cause"]
+    assert world.alias()["FunctionVersion"] == before["FunctionVersion"]
+    assert [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")] == versions_before
+    (notice,) = outcome_messages(world, pipeline["queue"])
+    assert notice["outcome"] == "failed"
+    assert cause in notice["error"]
+
+
+def test_a_repeated_s3_event_starts_one_execution(world: World, pipeline: dict[str, str]) -> None:
+    event = load_event("s3_dataset_created")
+    key = event["detail"]["object"]["key"]
+    _upload(world, key, table_to_csv_bytes(generate_churn(drift=0.8, seed=21)))
+
+    answers = [
+        json.loads(
+            world.lambda_.invoke(FunctionName=pipeline["trigger"], Payload=json.dumps(event))[
+                "Payload"
+            ].read()
+        )
+        for _ in range(3)
+    ]
+
+    assert [a["started"] for a in answers] == [True, False, False]
+    executions = world.sfn.list_executions(stateMachineArn=pipeline["machine"])["executions"]
+    assert len(executions) == 1
+    result = _wait(world, executions[0]["executionArn"])
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["dataset"]["key"] == key
+
+
+def test_cli_retrain_wait_reports_each_state(
+    world: World, pipeline: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelship.cli import main
+
+    _upload(
+        world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
+    )
+
+    code = main(
+        [
+            "retrain",
+            "--state-machine",
+            pipeline["machine"],
+            "--wait",
+            "--poll",
+            "0.1",
+            "--plan",
+            "10:0s,100",
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line.strip() for line in out.splitlines()]
+    entered = [line.split()[1] for line in lines if line.startswith("->")]
+    assert entered[:4] == ["Prepare", "Train", "Evaluate", "Gate"]
+    assert "Promote" in entered
+    assert lines[-1].startswith("SUCCEEDED: promoted")
