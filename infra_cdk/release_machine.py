@@ -14,9 +14,6 @@ the same code backs the CLI and the machine, and the machine runs under moto in 
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
@@ -27,11 +24,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from infra_cdk.predict_source import REPO_ROOT, stage_function_source
 from infra_cdk.release_chain import build_release_chain
 from modelship import names
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
 
 
 def _acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
@@ -46,16 +41,7 @@ def _logical_id(construct: IConstruct) -> str:
 
 def stage_release_source(root: Path = REPO_ROOT) -> Path:
     """functions/release, functions/rollback and modelship/ in a fresh directory (the asset)."""
-    staging = Path(tempfile.mkdtemp(prefix="modelship-release-"))
-    atexit.register(shutil.rmtree, staging, ignore_errors=True)
-    (staging / "functions").mkdir()
-    (staging / "functions" / "__init__.py").touch()
-    for function in ("release", "rollback"):
-        shutil.copytree(
-            root / "functions" / function, staging / "functions" / function, ignore=_IGNORE
-        )
-    shutil.copytree(root / "modelship", staging / "modelship", ignore=_IGNORE)
-    return staging
+    return stage_function_source(("release", "rollback"), root)
 
 
 def guardrail_alarm_prefix(function_name: str) -> str:
