@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelship import names
-from modelship.errors import ConfigurationError
 from modelship.guardrails import GuardrailThresholds
-from modelship.releases import ReleaseTarget
+from modelship.releases import Releases, ReleaseTarget
+from modelship.settings import settings_from_env
 
 _ENV_OF_FIELD = {
     "function_name": names.ENV_PREDICT_FUNCTION,
@@ -57,15 +57,18 @@ class ReleaseSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReleaseSettings:
-        env = os.environ if environ is None else environ
-        raw = {field: env[var] for field, var in _ENV_OF_FIELD.items() if env.get(var, "") != ""}
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = []
-            for error in exc.errors(include_url=False, include_input=False):
-                field = str(error["loc"][0]) if error["loc"] else ""
-                problems.append(f"{_ENV_OF_FIELD.get(field, field)}: {error['msg']}")
-            raise ConfigurationError(
-                "invalid release function configuration: " + "; ".join(problems)
-            ) from None
+        return settings_from_env(cls, _ENV_OF_FIELD, "release function", environ)
+
+
+def releases_for(settings: ReleaseSettings, client: Callable[[str], Any]) -> Releases:
+    """The Releases of a release, rollback or pipeline function; `client` is boto3.client (or
+    a moto-backed stand-in), called here once per service at init."""
+    return Releases(
+        settings.target,
+        lambda_client=client("lambda"),
+        s3=client("s3"),
+        cloudwatch=client("cloudwatch"),
+        sts=client("sts"),
+        thresholds=settings.thresholds,
+        post_promotion_guard=settings.post_promotion_guard,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -23,6 +24,28 @@ _ENV_OF_FIELD = {
 }
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def settings_from_env(
+    model: type[SettingsT],
+    env_of_field: Mapping[str, str],
+    what: str,
+    environ: Mapping[str, str] | None = None,
+) -> SettingsT:
+    """Validates a settings model from environment variables; an error names the variable."""
+    env = os.environ if environ is None else environ
+    raw = {field: env[var] for field, var in env_of_field.items() if env.get(var, "") != ""}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{env_of_field.get(field, field)}: {error['msg']}")
+        raise ConfigurationError(f"invalid {what} configuration: " + "; ".join(problems)) from None
+
+
 class PredictSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
@@ -38,15 +61,4 @@ class PredictSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PredictSettings:
-        env = os.environ if environ is None else environ
-        raw = {field: env[var] for field, var in _ENV_OF_FIELD.items() if env.get(var, "") != ""}
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = []
-            for error in exc.errors(include_url=False, include_input=False):
-                field = str(error["loc"][0]) if error["loc"] else ""
-                problems.append(f"{_ENV_OF_FIELD.get(field, field)}: {error['msg']}")
-            raise ConfigurationError(
-                "invalid predict function configuration: " + "; ".join(problems)
-            ) from None
+        return settings_from_env(cls, _ENV_OF_FIELD, "predict function", environ)

@@ -7,8 +7,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.release_settings import ReleaseSettings
-from modelship.releases import Releases
+from modelship.release_settings import ReleaseSettings, releases_for
 from modelship.retraining import Retraining, RetrainingSettings
 from modelship.retraining_run import RunState, notify_outcome
 
@@ -66,14 +65,7 @@ def register(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def create_release(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publishes a Lambda version pinned to the registered model: the canary candidate."""
     state = RunState.from_event(event)
-    release_settings = ReleaseSettings.from_env()
-    releases = Releases(
-        release_settings.target,
-        lambda_client=lambda_client,
-        s3=s3,
-        cloudwatch=boto3.client("cloudwatch"),
-        sts=boto3.client("sts"),
-    )
+    releases = releases_for(ReleaseSettings.from_env(), boto3.client)
     registered = state.data["registered"]
     info, _ = releases.create(
         registered["version"],

@@ -7,21 +7,12 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.release_settings import ReleaseSettings
-from modelship.releases import Releases
+from modelship.release_settings import ReleaseSettings, releases_for
 from modelship.rollout import RolloutTask, perform_task
 
 settings = ReleaseSettings.from_env()
 logger = Logger()
-releases = Releases(
-    settings.target,
-    lambda_client=boto3.client("lambda"),
-    s3=boto3.client("s3"),
-    cloudwatch=boto3.client("cloudwatch"),
-    sts=boto3.client("sts"),
-    thresholds=settings.thresholds,
-    post_promotion_guard=settings.post_promotion_guard,
-)
+releases = releases_for(settings, boto3.client)
 
 
 @logger.inject_lambda_context
