@@ -26,6 +26,7 @@ from constructs import Construct, IConstruct
 
 from infra_cdk.predict_source import REPO_ROOT, stage_function_source
 from infra_cdk.release_chain import build_release_chain
+from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
 
 
@@ -96,20 +97,18 @@ class ReleaseFunctions(Construct):
         fn_id = _logical_id(function)
         bucket_id = _logical_id(bucket)
 
+        base = FunctionBase(code, layer, runtime, architecture, log_retention)
+
         def make(name: str, handler: str, service: str, description: str) -> lambda_.Function:
-            log_group = logs.LogGroup(
+            created, role = task_function(
                 self,
-                f"{name}LogGroup",
-                retention=log_retention,
-                removal_policy=RemovalPolicy.DESTROY,
+                name,
+                base=base,
+                handler=handler,
+                description=description,
+                role_description=f"modelship {service}: one alias, its alarms and history",
+                environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: service},
             )
-            role = iam.Role(
-                self,
-                f"{name}Role",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"modelship {service}: one alias, its guardrail alarms and history",
-            )
-            log_group.grant_write(role)
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ReadReleases",
@@ -152,27 +151,6 @@ class ReleaseFunctions(Construct):
             )
             if bucket.encryption_key is not None:
                 bucket.encryption_key.grant_encrypt_decrypt(role)
-            created = lambda_.Function(
-                self,
-                name,
-                description=description,
-                code=code,
-                handler=handler,
-                runtime=runtime,
-                architecture=architecture,
-                layers=[layer],
-                role=role,
-                memory_size=256,
-                timeout=Duration.seconds(60),
-                environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: service},
-                log_group=log_group,
-                tracing=lambda_.Tracing.ACTIVE,
-            )
-            _acknowledge(
-                created,
-                "AwsSolutions-L1",
-                "The runtime matches the dependency layer's wheels (context 'runtime').",
-            )
             scoped = {
                 f"<{fn_id}.Arn>:*": "the published versions of the predict function only",
                 f"<{bucket_id}.Arn>/{names.RELEASES_PREFIX}/<{fn_id}>/*": (

@@ -29,6 +29,7 @@ from constructs import Construct, IConstruct
 
 from infra_cdk.release_chain import build_release_chain, with_transient_retries
 from infra_cdk.settings import SettingsError
+from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
 
 PIPELINE_MODULE = "functions.pipeline.app"
@@ -188,43 +189,23 @@ class RetrainingPipeline(Construct):
             "NOTIFY_TOPIC_ARN": self.topic.topic_arn,
         }
 
+        base = FunctionBase(code, layer, runtime, architecture, log_retention)
+
         def function(
             name: str, handler: str, memory: int, timeout: Duration, storage_mb: int = 512
         ) -> lambda_.Function:
-            log_group = logs.LogGroup(
+            created, role = task_function(
                 self,
-                f"{name}LogGroup",
-                retention=log_retention,
-                removal_policy=RemovalPolicy.DESTROY,
-            )
-            role = iam.Role(
-                self,
-                f"{name}Role",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"modelship retraining {name} ({model_name})",
-            )
-            log_group.grant_write(role)
-            created = lambda_.Function(
-                self,
-                f"{name}Function",
-                description=f"modelship retraining: {name} ({model_name})",
-                code=code,
+                name,
+                base=base,
                 handler=handler,
-                runtime=runtime,
-                architecture=architecture,
-                layers=[layer],
-                role=role,
-                memory_size=memory,
-                timeout=timeout,
-                ephemeral_storage_size=Size.mebibytes(storage_mb),
+                description=f"modelship retraining: {name} ({model_name})",
+                role_description=f"modelship retraining {name} ({model_name})",
                 environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: "retraining"},
-                log_group=log_group,
-                tracing=lambda_.Tracing.ACTIVE,
-            )
-            _acknowledge(
-                created,
-                "AwsSolutions-L1",
-                "The runtime matches the dependency layer's wheels (context 'runtime').",
+                memory_mb=memory,
+                timeout=timeout,
+                storage_mb=storage_mb,
+                function_id=f"{name}Function",
             )
             self._roles.append(role)
             return created
@@ -265,7 +246,7 @@ class RetrainingPipeline(Construct):
                 )
             )
         self.state_machine = self._state_machine(release_function, log_retention)
-        self.trigger = self._triggers(code, layer, runtime, architecture, log_retention)
+        self.trigger = self._triggers(base)
         self.drift_alarm = self._drift_alarm(predict_function)
         self._acknowledge_scoped_wildcards(predict_function, release_function)
 
@@ -662,45 +643,22 @@ class RetrainingPipeline(Construct):
             )
         return role
 
-    def _triggers(
-        self,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        runtime: lambda_.Runtime,
-        architecture: lambda_.Architecture,
-        log_retention: logs.RetentionDays,
-    ) -> lambda_.Function:
+    def _triggers(self, base: FunctionBase) -> lambda_.Function:
         """New data in S3, a schedule, or the drift alarm start a run through one function
         that names the execution after its cause (a repeated event starts nothing)."""
-        log_group = logs.LogGroup(
-            self, "TriggerLogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        role = iam.Role(
-            self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"modelship retraining trigger ({self.model_name})",
-        )
-        log_group.grant_write(role)
-        trigger = lambda_.Function(
+        trigger, role = task_function(
             self,
             "Trigger",
-            description=f"modelship retraining trigger ({self.model_name})",
-            code=code,
+            base=base,
             handler=TRIGGER_HANDLER,
-            runtime=runtime,
-            architecture=architecture,
-            layers=[layer],
-            role=role,
-            memory_size=256,
-            timeout=Duration.seconds(30),
+            description=f"modelship retraining trigger ({self.model_name})",
+            role_description=f"modelship retraining trigger ({self.model_name})",
             environment={
                 names.ENV_MODEL_NAME: self.model_name,
                 "RETRAIN_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
                 names.ENV_POWERTOOLS_SERVICE_NAME: "retraining-trigger",
             },
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            timeout=Duration.seconds(30),
         )
         self.state_machine.grant_start_execution(trigger)
         executions = Stack.of(self).format_arn(
@@ -714,7 +672,6 @@ class RetrainingPipeline(Construct):
                 sid="SeeDuplicateRuns", actions=["states:DescribeExecution"], resources=[executions]
             )
         )
-        _acknowledge(trigger, "AwsSolutions-L1", "The runtime matches the dependency layer.")
         _acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
