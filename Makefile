@@ -29,7 +29,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) synth
 	$(PY) -m modelship.demo
 
 test: $(STAMP)

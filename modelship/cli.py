@@ -12,14 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelship.errors import ModelshipError
+from modelship.errors import CommandFailed, ModelshipError
 
 Handler = Callable[[argparse.Namespace], Any]
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
-
-
-class CommandFailed(Exception):
-    """A command's expected failure: printed as one line, exit status 1."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -104,10 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
-    from modelship import cli_releases, cli_retraining
+    from modelship import cli_local, cli_releases, cli_retraining
 
     cli_releases.register(commands, common)
     cli_retraining.register(commands, common)
+    cli_local.register(commands, common)
     return parser
 
 
@@ -118,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--bucket is required (or set MODELSHIP_BUCKET)")
     try:
         result = args.run(args)
-    except (ModelshipError, CommandFailed) as exc:
+    except ModelshipError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
@@ -345,4 +342,8 @@ def _parse_scalar(raw: str) -> float | int | str | bool | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m modelship.cli`: delegate to the imported module, so the exception
+    # classes the subcommand modules raise are the ones main() catches.
+    from modelship.cli import main as imported_main
+
+    sys.exit(imported_main())

@@ -111,7 +111,7 @@ def _state_machine_arg(parser: argparse.ArgumentParser) -> None:
 def _releases(args: argparse.Namespace) -> Any:
     import boto3
 
-    from modelship.cli import CommandFailed
+    from modelship.errors import CommandFailed
     from modelship.releases import Releases, ReleaseTarget
 
     if not args.function:
@@ -224,7 +224,7 @@ def _history(args: argparse.Namespace) -> dict[str, Any]:
 def _rollout(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
-    from modelship.cli import CommandFailed
+    from modelship.errors import CommandFailed
     from modelship.rollout import follow, format_plan, parse_plan, rollout_input, start_rollout
 
     if not args.state_machine:

@@ -42,7 +42,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
-    from modelship.cli import CommandFailed, _params
+    from modelship.cli import _params
+    from modelship.errors import CommandFailed
     from modelship.rollout import follow
 
     if not args.state_machine:

@@ -20,6 +20,12 @@ class ModelshipError(Exception):
             self.reason = reason
 
 
+class CommandFailed(ModelshipError):
+    """A CLI command's expected failure (bad flag combination, failed run): one line, exit 1."""
+
+    reason = "command_failed"
+
+
 class ConfigurationError(ModelshipError):
     """A setting is missing or invalid (raised at cold start)."""
 

@@ -551,7 +551,31 @@ class Releases:
             return Outcome(
                 "rollback", False, None, f"no canary and no recent promotion; {alarm_name} ignored"
             )
+        cleared = self._canary_cleared_since(promotion.time)
+        if cleared is not None and self.clock() - cleared.time <= self._attribution_window():
+            # A failing canary trips the function-wide alarms too; those errors were the
+            # canary's, already rolled back, not the promoted release's.
+            return Outcome(
+                "rollback",
+                False,
+                None,
+                f"{alarm_name} fired within {self._attribution_window().seconds} s of the rollback "
+                f"of canary v{cleared.from_version}; attributed to it, ignored",
+            )
         return self._roll_to(state, promotion.from_version, reason=reason, alarm=alarm_name)
+
+    def _attribution_window(self) -> timedelta:
+        """How long after a canary rollback an alarm may still be counting its errors: the
+        breaching period and the one in progress."""
+        return timedelta(seconds=2 * self.thresholds.period_seconds)
+
+    def _canary_cleared_since(self, since: datetime) -> HistoryRecord | None:
+        for record in self.history.newest_first():
+            if record.time < since:
+                return None
+            if record.action == "rollback" and record.from_version in record.weights_before:
+                return record
+        return None
 
     def abort_rollout(
         self, candidate: str, *, reason: str, execution: str | None = None

@@ -1,10 +1,13 @@
 """Alarm evaluation for moto, which stores alarms and metrics but never evaluates them.
 
-`evaluate_alarms` reads each metric alarm's metric (or metric math) over its last evaluation
-window, compares it with the threshold, and moves the alarm's state like CloudWatch would.
-Limits: metric math supports + - * / over the query ids and numbers; a percentile statistic
-(p99) is approximated by Maximum, which is never lower, so a local alarm can fire earlier
-than AWS would, never later.
+`evaluate_alarms` reads each metric alarm's metric (or metric math) for each of its last
+EvaluationPeriods periods, counts the breaching datapoints, and moves the alarm's state like
+CloudWatch would: ALARM when at least DatapointsToAlarm of them breach, missing datapoints
+treated as TreatMissingData says. `time_scale` shrinks every period by that factor (the
+emulator's time compression; 1 is faithful).
+Limits: metric math supports + - * /, comparisons and IF over the query ids and numbers; a
+percentile statistic (p99) is approximated by Maximum, which is never lower, so a local alarm
+can fire earlier than AWS would, never later.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ _OPERATORS: dict[type[ast.operator], Any] = {
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
+}
+_RELATIONS: dict[type[ast.cmpop], Any] = {
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
 _COMPARE = {
     "GreaterThanThreshold": operator.gt,
@@ -53,6 +64,17 @@ def evaluate_math(expression: str, values: Mapping[str, float]) -> float | None:
             return float(_OPERATORS[type(node.op)](walk(node.left), walk(node.right)))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _RELATIONS:
+            relation = _RELATIONS[type(node.ops[0])]
+            return 1.0 if relation(walk(node.left), walk(node.comparators[0])) else 0.0
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "IF"
+            and len(node.args) == 3
+        ):
+            condition, then, otherwise = node.args
+            return walk(then) if walk(condition) != 0 else walk(otherwise)
         raise ValueError(f"unsupported metric math: {expression!r}")
 
     try:
@@ -91,38 +113,89 @@ def _stat_value(
     return float(values[0])
 
 
-def alarm_value(cloudwatch: Any, alarm: Mapping[str, Any], now: datetime) -> float | None:
-    """The alarm's metric over its evaluation window ending `now`."""
+def _window_value(
+    cloudwatch: Any, alarm: Mapping[str, Any], start: datetime, end: datetime
+) -> float | None:
+    """The alarm's metric (or metric math) over one period, [start, end)."""
     if alarm.get("Metrics"):
         queries = alarm["Metrics"]
-        period = max(int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q)
-        start = now - timedelta(seconds=period * int(alarm.get("EvaluationPeriods", 1)))
         values: dict[str, float] = {}
         for query in queries:
             if "MetricStat" in query:
                 stat = query["MetricStat"]
                 value = _stat_value(
-                    cloudwatch, stat["Metric"], stat["Stat"], int(stat["Period"]), start, now
+                    cloudwatch, stat["Metric"], stat["Stat"], int(stat["Period"]), start, end
                 )
                 if value is not None:
                     values[query["Id"]] = value
         results = [q for q in queries if q.get("ReturnData", True) and "Expression" in q]
-        if not results:
+        if not results or not values:
             return None
         return evaluate_math(results[0]["Expression"], values)
-    period = int(alarm["Period"])
-    start = now - timedelta(seconds=period * int(alarm.get("EvaluationPeriods", 1)))
     metric = {
         "Namespace": alarm["Namespace"],
         "MetricName": alarm["MetricName"],
         "Dimensions": alarm.get("Dimensions", []),
     }
     stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic") or "Average"
-    return _stat_value(cloudwatch, metric, stat, period, start, now)
+    return _stat_value(cloudwatch, metric, stat, int(alarm["Period"]), start, end)
+
+
+def alarm_period(alarm: Mapping[str, Any]) -> int:
+    if alarm.get("Metrics"):
+        return max(int(q["MetricStat"]["Period"]) for q in alarm["Metrics"] if "MetricStat" in q)
+    return int(alarm["Period"])
+
+
+def alarm_datapoints(
+    cloudwatch: Any, alarm: Mapping[str, Any], now: datetime, time_scale: float = 1.0
+) -> list[float | None]:
+    """One datapoint (None: missing) per evaluation period, oldest first, ending `now`."""
+    # Timestamps travel with whole seconds: so do the compressed periods.
+    period = timedelta(seconds=max(1, round(alarm_period(alarm) / time_scale)))
+    count = int(alarm.get("EvaluationPeriods", 1))
+    return [
+        _window_value(cloudwatch, alarm, now - period * (i + 1), now - period * i)
+        for i in reversed(range(count))
+    ]
+
+
+def alarm_value(cloudwatch: Any, alarm: Mapping[str, Any], now: datetime) -> float | None:
+    """The alarm's metric over its latest period ending `now`."""
+    return alarm_datapoints(cloudwatch, {**alarm, "EvaluationPeriods": 1}, now)[-1]
+
+
+def next_state(alarm: Mapping[str, Any], datapoints: list[float | None]) -> tuple[str, str]:
+    """(state, reason) for these datapoints, as CloudWatch decides it: at least
+    DatapointsToAlarm breaching datapoints of the evaluated ones means ALARM."""
+    compare = _COMPARE[alarm["ComparisonOperator"]]
+    threshold = float(alarm["Threshold"])
+    needed = int(alarm.get("DatapointsToAlarm") or alarm.get("EvaluationPeriods", 1))
+    missing = alarm.get("TreatMissingData", "missing")
+    present = [v for v in datapoints if v is not None]
+    if not present:
+        if missing == "ignore":
+            return str(alarm["StateValue"]), "no datapoints (TreatMissingData ignore)"
+        state = {"breaching": "ALARM", "notBreaching": "OK"}.get(missing, "INSUFFICIENT_DATA")
+        return state, f"no datapoints (TreatMissingData {missing})"
+    breaching = sum(1 for v in present if compare(v, threshold))
+    if missing == "breaching":
+        breaching += len(datapoints) - len(present)
+    state = "ALARM" if breaching >= needed else "OK"
+    shown = ", ".join("missing" if v is None else f"{v:g}" for v in datapoints)
+    reason = (
+        f"Threshold Crossed: {breaching} of {len(datapoints)} datapoints [{shown}] "
+        f"{'breached' if state == 'ALARM' else 'did not breach enough of'} "
+        f"threshold {threshold:g} ({needed} needed)"
+    )
+    return state, reason
 
 
 def evaluate_alarms(
-    cloudwatch: Any, prefix: str = "", now: datetime | None = None
+    cloudwatch: Any,
+    prefix: str = "",
+    now: datetime | None = None,
+    time_scale: float = 1.0,
 ) -> list[Transition]:
     """Evaluates every metric alarm (with this name prefix) once; returns state changes."""
     # Timestamps travel with whole seconds: end the window after the current second.
@@ -132,23 +205,13 @@ def evaluate_alarms(
     if prefix:
         kwargs["AlarmNamePrefix"] = prefix
     for alarm in cloudwatch.describe_alarms(**kwargs).get("MetricAlarms", []):
-        value = alarm_value(cloudwatch, alarm, moment)
-        if value is None:
-            missing = alarm.get("TreatMissingData", "missing")
-            new = {"breaching": "ALARM", "notBreaching": "OK"}.get(missing, "INSUFFICIENT_DATA")
-            reason = f"no datapoints (TreatMissingData {missing})"
-        else:
-            compare = _COMPARE[alarm["ComparisonOperator"]]
-            new = "ALARM" if compare(value, float(alarm["Threshold"])) else "OK"
-            reason = (
-                f"Threshold Crossed: datapoint {value:g} {'>' if new == 'ALARM' else '<='} "
-                f"threshold {float(alarm['Threshold']):g}"
-            )
+        datapoints = alarm_datapoints(cloudwatch, alarm, moment, time_scale)
+        new, reason = next_state(alarm, datapoints)
         if new != alarm["StateValue"]:
             cloudwatch.set_alarm_state(
-                AlarmName=alarm["AlarmName"], StateValue=new, StateReason=reason
+                AlarmName=alarm["AlarmName"], StateValue=new, StateReason=reason[:1000]
             )
             transitions.append(
-                Transition(alarm["AlarmName"], alarm["StateValue"], new, value, reason)
+                Transition(alarm["AlarmName"], alarm["StateValue"], new, datapoints[-1], reason)
             )
     return transitions

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from modelship import names
-from modelship.guardrails import canary_alarm_names
+from modelship.guardrails import alarm_prefix, canary_alarm_names
 from modelship.sample_events import load_event
 from tests.integration.release_world import (
     FUNCTION,
@@ -207,19 +208,41 @@ def test_rollout_of_another_candidate_does_not_touch_this_canary(world: World) -
     assert world.weights() == {mine: 0.05}
 
 
-def test_static_alarm_after_a_promotion_and_a_new_release_still_returns(
+def test_static_alarm_right_after_a_canary_rollback_is_attributed_to_the_canary(
+    world: World, canary: tuple[str, str]
+) -> None:
+    # A failing canary trips its own alarm and the function-wide one; whichever arrives
+    # second must not undo the earlier promotion of a healthy release.
+    _, candidate = canary
+    releases = world.releases()
+    releases.promote()
+    (newer,) = released(world, "v3")
+    releases.start_canary(0.05, newer)
+    releases.rollback(reason="canary alarm")
+
+    assert _invoke(world, load_event("alarm_live_errors"))["changed"] is False
+    assert world.alias()["FunctionVersion"] == candidate
+    assert world.history()[-1].action == "rollback"
+
+
+def test_static_alarm_long_after_a_canary_rollback_still_returns(
     world: World, canary: tuple[str, str]
 ) -> None:
     # A release created (and a canary of it rolled back) since the promotion does not change
-    # which release was stable before it.
+    # which release was stable before it, once the canary's errors are out of the window.
     stable, candidate = canary
     releases = world.releases()
     releases.promote()
     (newer,) = released(world, "v3")
     releases.start_canary(0.05, newer)
     releases.rollback(reason="not yet")
+    later = world.history()[-1].time + timedelta(minutes=5)
 
-    assert _invoke(world, load_event("alarm_live_errors"))["changed"] is True
+    outcome = world.releases(clock=lambda: later).rollback_on_alarm(
+        f"{alarm_prefix(FUNCTION)}live-errors", "Threshold Crossed"
+    )
+
+    assert outcome.changed is True
     assert world.alias()["FunctionVersion"] == stable
     assert candidate != stable
 

@@ -1,0 +1,7 @@
+"""`python -m modelship`: the same as the `modelship` command."""
+
+import sys
+
+from modelship.cli import main
+
+sys.exit(main())

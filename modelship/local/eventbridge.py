@@ -1,0 +1,122 @@
+"""EventBridge delivery for the local emulator.
+
+moto stores rules and matches event patterns (prefix, anything-but, numeric, exists ...) but
+delivers only to log groups, SQS and buses; S3's EventBridge notifications reach the same
+matching code. `EventBridgeDelivery.serve_moto` extends it to the targets modelship uses:
+Lambda functions (invoked asynchronously through the executor) and Step Functions state
+machines (an execution started with the event as input). Alarm state changes and execution
+status changes, which moto never emits, enter through `put`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+from modelship.local.executor import LambdaExecutor
+
+ActivityRecorder = Callable[[str, dict[str, Any]], None]
+
+
+def as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a target receives it from AWS: ISO time, an id, S3's `etag` spelling."""
+    delivered = json.loads(json.dumps(event, default=str))
+    moment = delivered.get("time")
+    if isinstance(moment, int | float):
+        delivered["time"] = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not delivered.get("id") or delivered.get("id") == "17793124-05d4-b198-2fde-7ededc63b103":
+        delivered["id"] = str(uuid.uuid4())
+    obj = (delivered.get("detail") or {}).get("object")
+    if delivered.get("source") == "aws.s3" and isinstance(obj, dict) and "eTag" in obj:
+        obj["etag"] = obj.pop("eTag")
+    return dict(delivered)
+
+
+class EventBridgeDelivery:
+    def __init__(
+        self,
+        executor: LambdaExecutor,
+        sfn: Any,
+        record: ActivityRecorder,
+        account: str = "123456789012",
+        region: str = "us-east-1",
+    ) -> None:
+        self.executor = executor
+        self.sfn = sfn
+        self.record = record
+        self.account = account
+        self.region = region
+
+    def put(self, event: Any) -> int:
+        """Sends an AWS service event to every matching rule of every bus; returns how many
+        rules matched."""
+        from moto.events.models import events_backends
+
+        backend = events_backends[self.account][self.region]
+        matched = 0
+        for bus in list(backend.event_buses.values()):
+            for rule in list(bus.rules.values()):
+                if rule.event_pattern.matches_event(event) and rule.state == "ENABLED":
+                    matched += 1
+                    rule.send_to_targets(event, transform_input=False)
+        return matched
+
+    def deliver(self, rule: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sends a matched event to the rule's Lambda and Step Functions targets; returns the
+        targets it could not deliver to (moto handles those)."""
+        from moto.awslambda.utils import get_backend
+
+        delivered = as_delivered(event)
+        others = []
+        for target in rule.targets:
+            arn = str(target["Arn"])
+            payload = json.loads(target["Input"]) if target.get("Input") else delivered
+            what = {"rule": rule.name, "target": arn, "detail-type": event.get("detail-type")}
+            if arn.startswith("arn:aws:lambda:"):
+                backend = get_backend(self.account, self.region)
+                self.record("event-delivered", what)
+                threading.Thread(
+                    target=self._invoke, args=(backend, arn, payload, what), daemon=True
+                ).start()
+            elif arn.startswith("arn:aws:states:"):
+                self.record("event-delivered", what)
+                threading.Thread(target=self._start, args=(arn, payload, what), daemon=True).start()
+            else:
+                others.append(target)
+        return others
+
+    def _invoke(self, backend: Any, arn: str, payload: Any, what: dict[str, Any]) -> None:
+        result = self.executor.invoke_moto(backend, arn, None, payload)
+        outcome = {**what, "version": result.function.version, "error": result.error}
+        if not result.failed:
+            outcome["result"] = result.payload
+        self.record("event-handled", outcome)
+
+    def _start(self, arn: str, payload: Any, what: dict[str, Any]) -> None:
+        started = self.sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))
+        self.record("event-handled", {**what, "execution": started["executionArn"]})
+
+    @contextlib.contextmanager
+    def serve_moto(self) -> Iterator[None]:
+        """While active, moto's rules deliver to Lambda and Step Functions targets."""
+        from moto.events.models import Rule
+
+        original = Rule.send_to_targets
+        delivery = self
+
+        def send_to_targets(rule: Any, event: Any, transform_input: bool = True) -> None:
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                return
+            others = delivery.deliver(rule, event)
+            if others:
+                with mock.patch.object(rule, "targets", others):
+                    original(rule, event, transform_input)
+
+        with mock.patch.object(Rule, "send_to_targets", send_to_targets):
+            yield

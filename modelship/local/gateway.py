@@ -1,0 +1,113 @@
+"""The local HTTP gateway: API Gateway HTTP API (payload format 2.0) in front of the alias.
+
+Each request on a route of the template becomes a v2.0 event; the Lambda version is picked
+per request by the alias's weights, read from moto for every request, so a shift or a
+rollback takes effect on the next request. The handler's answer is returned as API Gateway
+returns it; an unhandled function error is a 500 `{"message":"Internal Server Error"}`.
+Not emulated: authorizers (routes marked AWS_IAM or JWT are served without auth), throttling
+and custom domains.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from modelship.local.executor import InvocationResult
+from modelship.sample_events import http_api_event
+
+# An HTTP API v2.0 event -> the invocation of the version the alias's weights picked.
+Invoke = Callable[[dict[str, Any]], InvocationResult]
+_NOT_FOUND = b'{"message":"Not Found"}'
+_INTERNAL = b'{"message":"Internal Server Error"}'
+
+
+def route_keys(routes: list[str]) -> set[tuple[str, str]]:
+    keys = set()
+    for route in routes:
+        method, _, path = route.partition(" ")
+        keys.add((method.upper(), path))
+    return keys
+
+
+class Gateway:
+    def __init__(self, invoke: Invoke, routes: list[str], host: str, port: int) -> None:
+        self.invoke = invoke
+        self.routes = route_keys(routes)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                gateway.handle(self)
+
+            def do_POST(self) -> None:
+                gateway.handle(self)
+
+            def do_PUT(self) -> None:
+                gateway.handle(self)
+
+            def do_DELETE(self) -> None:
+                gateway.handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        path, _, query = request.path.partition("?")
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length).decode("utf-8", "replace") if length else None
+        request_id = str(uuid.uuid4())
+        if (request.command, path) not in self.routes:
+            self._answer(request, 404, {"content-type": "application/json"}, _NOT_FOUND, request_id)
+            return
+        event = http_api_event(request.command, path, body, request_id=request_id)
+        event["rawQueryString"] = query
+        event["headers"] = {k.lower(): v for k, v in request.headers.items()}
+        result = self.invoke(event)
+        if result.failed or not isinstance(result.payload, dict):
+            self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)
+            return
+        answer = result.payload
+        raw = answer.get("body") or ""
+        data = base64.b64decode(raw) if answer.get("isBase64Encoded") else str(raw).encode()
+        headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+        self._answer(request, int(answer.get("statusCode", 200)), headers, data, request_id)
+
+    @staticmethod
+    def _answer(
+        request: BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str],
+        data: bytes,
+        request_id: str,
+    ) -> None:
+        request.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in {"content-length", "connection"}:
+                request.send_header(name, value)
+        request.send_header("apigw-requestid", request_id)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)

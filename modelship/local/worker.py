@@ -1,0 +1,119 @@
+"""One Lambda execution environment of the local emulator: a process that runs one function
+version's handler, like a Lambda container.
+
+Run as a script (`python worker.py CODE_ROOT HANDLER`), not imported: it uses the standard
+library only, so the function's own code, including its copy of `modelship` from the asset
+directory, is what the handler imports. The process environment is the version's
+environment, set by the executor. Requests arrive as one JSON line each on stdin; answers
+leave as one JSON line each on the original stdout. While the handler runs, everything it
+prints goes through `_Stdout`: EMF documents (JSON with "_aws") are returned with the answer,
+so the executor can turn them into CloudWatch metrics; other lines go to stderr (the log).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import uuid
+from typing import Any
+
+
+class _Stdout(io.TextIOBase):
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self._partial = ""
+        self.metrics: list[dict[str, Any]] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        while "\n" in self._partial:
+            line, self._partial = self._partial.split("\n", 1)
+            self._line(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = ""
+        self._log.flush()
+
+    def _line(self, line: str) -> None:
+        if line.startswith("{") and '"_aws"' in line:
+            try:
+                document = json.loads(line)
+            except ValueError:
+                document = None
+            if isinstance(document, dict) and "_aws" in document:
+                self.metrics.append(document)
+        self._log.write(line + "\n")
+
+
+class _Context:
+    """The attributes handlers and Powertools read from Lambda's context object."""
+
+    def __init__(self, request_id: str, timeout_seconds: float) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self.invoked_function_arn = os.environ.get("LOCAL_LAMBDA_FUNCTION_ARN", "")
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+    }
+
+
+def main() -> None:
+    code_root, handler_name = sys.argv[1], sys.argv[2]
+    # Python put this script's directory first on the path; the function sees only its code.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    # Answers go to a private copy of stdout; fd 1 itself becomes the log.
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    stdout = _Stdout(sys.stderr)
+    sys.stdout = stdout
+    sys.path.insert(0, code_root)
+    module_name, _, function_name = handler_name.rpartition(".")
+    handler: Any = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        stdout.metrics = []
+        started = time.monotonic()
+        cold = handler is None
+        answer: dict[str, Any] = {"cold": cold}
+        try:
+            if handler is None:
+                # Like Lambda's init phase: a failure fails this invocation, the next retries.
+                handler = getattr(importlib.import_module(module_name), function_name)
+            context = _Context(request.get("request_id") or str(uuid.uuid4()), request["timeout"])
+            answer["result"] = handler(request["event"], context)
+        except Exception as exc:  # reported like Lambda reports an unhandled function error
+            answer["error"] = _error(exc)
+        stdout.flush()
+        answer["duration_ms"] = (time.monotonic() - started) * 1000
+        answer["metrics"] = stdout.metrics
+        answers.write(json.dumps(answer, default=str) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`modelship local up --detach`, `status` and `down` as a newcomer runs them: the emulator
+starts with the reference model on `live`, answers POST /predict, and stops for good."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelship.local.background import alive
+from modelship.sample_events import load_event
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+CLI = [sys.executable, "-c", "import sys; from modelship.cli import main; sys.exit(main())"]
+
+
+def modelship(*argv: str) -> Any:
+    done = subprocess.run(
+        [*CLI, *argv, "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_up_serves_the_reference_model_until_down(cdk_out: Path, tmp_path: Path) -> None:
+    state_dir = str(tmp_path / "state")
+    port = free_port()
+    up = modelship(
+        "local",
+        "up",
+        "--detach",
+        "--state-dir",
+        state_dir,
+        "--cdk-out",
+        str(cdk_out),
+        "--port",
+        str(port),
+        "--aws-port",
+        str(free_port()),
+    )
+    pid = up["pid"]
+    try:
+        assert up["endpoints"]["api_url"] == f"http://127.0.0.1:{port}"
+        assert up["endpoints"]["environment"]["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=str(load_event("predict_valid")["body"]).encode(),
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 200
+            assert json.loads(response.read())["model_version"] == "v0"
+        assert modelship("local", "status", "--state-dir", state_dir)["running"] is True
+    finally:
+        down = modelship("local", "down", "--state-dir", state_dir)
+
+    assert down == {"stopped": True, "pid": pid}
+    assert not alive(pid)
+    assert modelship("local", "status", "--state-dir", state_dir) == {"running": False}

@@ -1,0 +1,135 @@
+"""The local emulator's pure parts: deployment order, EMF to metric data, alarm decisions,
+weighted version choice, EventBridge delivery shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelship.local.alarms import evaluate_math, next_state
+from modelship.local.deployer import Deployer, UnsupportedResource, deployment_order
+from modelship.local.eventbridge import as_delivered
+from modelship.local.executor import pick_version
+from modelship.local.metrics import emf_metric_data
+
+
+def test_resources_are_deployed_after_what_they_refer_to() -> None:
+    resources = {
+        "Trigger": {"Properties": {"Env": {"Ref": "Machine"}}},
+        "Machine": {"Properties": {"Definition": {"Fn::Sub": "${Task.Arn} in ${AWS::Region}"}}},
+        "Task": {"Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        "Role": {"Properties": {}},
+        "Alias": {"Properties": {}, "DependsOn": "Task"},
+    }
+
+    order = deployment_order(resources)
+
+    assert order.index("Role") < order.index("Task") < order.index("Machine")
+    assert order.index("Machine") < order.index("Trigger")
+    assert order.index("Task") < order.index("Alias")
+
+
+def test_a_template_with_an_unsupported_resource_is_refused_by_name() -> None:
+    template = {
+        "Resources": {
+            "Queue1234ABCD": {"Type": "AWS::SQS::Queue"},
+            "Policy": {"Type": "AWS::IAM::Policy"},
+        }
+    }
+
+    with pytest.raises(UnsupportedResource, match=r"Queue1234ABCD \(AWS::SQS::Queue\)"):
+        Deployer(clients=None, cdk_out=Path(".")).check(template)  # type: ignore[arg-type]
+
+
+def test_emf_becomes_one_datum_per_metric_and_dimension_set() -> None:
+    document = {
+        "_aws": {
+            "Timestamp": 1_795_755_870_324,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "modelship",
+                    "Dimensions": [["ModelVersion", "service"], ["service"]],
+                    "Metrics": [{"Name": "Requests", "Unit": "Count"}],
+                }
+            ],
+        },
+        "ModelVersion": "v2",
+        "service": "predict",
+        "Requests": [1.0],
+    }
+
+    data = emf_metric_data(document)
+
+    assert [namespace for namespace, _ in data] == ["modelship", "modelship"]
+    assert [d["Dimensions"] for _, d in data] == [
+        [{"Name": "ModelVersion", "Value": "v2"}, {"Name": "service", "Value": "predict"}],
+        [{"Name": "service", "Value": "predict"}],
+    ]
+    assert {d["Value"] for _, d in data} == {1.0}
+    assert data[0][1]["Timestamp"].timestamp() == pytest.approx(1_795_755_870.324)
+
+
+def _alarm(**overrides: Any) -> dict[str, Any]:
+    return {
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 5.0,
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 2,
+        "TreatMissingData": "missing",
+        "StateValue": "OK",
+        **overrides,
+    }
+
+
+def test_m_of_n_needs_enough_breaching_datapoints() -> None:
+    assert next_state(_alarm(), [10.0, 1.0, 1.0])[0] == "OK"
+    assert next_state(_alarm(), [10.0, None, 6.0])[0] == "ALARM"
+
+
+@pytest.mark.parametrize(
+    ("treatment", "state"),
+    [
+        ("missing", "INSUFFICIENT_DATA"),
+        ("notBreaching", "OK"),
+        ("breaching", "ALARM"),
+        ("ignore", "OK"),  # keeps the current state
+    ],
+)
+def test_no_datapoints_follow_treat_missing_data(treatment: str, state: str) -> None:
+    assert next_state(_alarm(TreatMissingData=treatment), [None, None, None])[0] == state
+
+
+def test_missing_datapoints_count_as_breaching_when_told_to() -> None:
+    alarm = _alarm(TreatMissingData="breaching")
+    assert next_state(alarm, [None, 1.0, 10.0])[0] == "ALARM"
+    assert next_state(_alarm(TreatMissingData="notBreaching"), [None, 1.0, 10.0])[0] == "OK"
+
+
+def test_metric_math_supports_the_drift_alarms_if() -> None:
+    expression = "100 * outside / IF(numeric > 0, numeric, 1)"
+    assert evaluate_math(expression, {"outside": 3, "numeric": 60}) == pytest.approx(5.0)
+    assert evaluate_math(expression, {"outside": 0, "numeric": 0}) == 0.0
+
+
+def test_a_version_is_picked_by_the_alias_weights() -> None:
+    weights = {"3": 0.2}
+    assert pick_version("2", weights, draw=lambda: 0.1) == "3"
+    assert pick_version("2", weights, draw=lambda: 0.2) == "2"
+    assert pick_version("2", {}, draw=lambda: 0.0) == "2"
+
+
+def test_delivered_s3_events_look_like_aws_ones() -> None:
+    moto_event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "time": 1_795_755_870.0,
+        "detail": {"object": {"key": "datasets/churn/a.csv", "eTag": "abc"}},
+    }
+
+    delivered = as_delivered(moto_event)
+
+    assert delivered["detail"]["object"] == {"key": "datasets/churn/a.csv", "etag": "abc"}
+    assert delivered["time"].endswith("Z")
+    assert delivered["id"]
