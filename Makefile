@@ -39,7 +39,7 @@ test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 # Not part of `make test`: timings are machine-dependent and nothing asserts them.
-bench: $(STAMP)
+bench: $(STAMP) synth
 	$(PY) -m tests.benchmarks.run
 
 lint: $(STAMP)

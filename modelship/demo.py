@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modelship.manifest import copy_as_version
 from modelship.sample_events import load_event
 
 DEMO_TIME_SCALE = 30.0
@@ -258,7 +259,7 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     story.check(all(status == 200 for (status, _) in seen), "every request answered 200")
 
     story.step("5. A broken release: its artifact is corrupted in S3 after the release")
-    broken_dir = _retitled(work / "v1", work / "broken", "v1-broken")
+    broken_dir = copy_as_version(work / "v1", work / "broken", "v1-broken")
     run_cli("models", "publish", str(broken_dir))
     run_cli("release", "create", "v1-broken", "--reason", "demo: will be corrupted")
     broken = releases.latest_created()
@@ -323,14 +324,6 @@ def _finished_execution(sfn: Any, machine: str, story: Story) -> dict[str, Any] 
     if not story.check(wait_for("the retraining execution", finished), "retraining finished"):
         return None
     return found
-
-
-def _retitled(model_dir: Path, out: Path, version: str) -> Path:
-    shutil.copytree(model_dir, out)
-    manifest = json.loads((out / "manifest.json").read_text())
-    manifest["version"] = version
-    (out / "manifest.json").write_text(json.dumps(manifest))
-    return out
 
 
 def _print_traffic(seen: Counter[tuple[int, str]]) -> None:

@@ -147,3 +147,14 @@ def read_manifest_dir(model_dir: Path) -> Manifest:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(root)"
         raise InvalidManifest(f"{path} is not a valid manifest: {where}: {first['msg']}") from None
+
+
+def copy_as_version(model_dir: Path, out: Path, version: str) -> Path:
+    """A copy of a model directory whose manifest names another version id (the artifact,
+    and so its sha256, unchanged): the same model published again under a new version."""
+    import shutil
+
+    shutil.copytree(model_dir, out)
+    manifest = read_manifest_dir(out).model_copy(update={"version": version})
+    (out / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
+    return out

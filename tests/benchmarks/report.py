@@ -9,7 +9,8 @@ from tests.benchmarks.cold_start import PHASES, ColdFigure
 from tests.benchmarks.machine import Machine
 from tests.benchmarks.models import BenchModel
 from tests.benchmarks.package import LAMBDA_UNZIPPED_LIMIT, ImportFigure, PackageSize
-from tests.benchmarks.stats import Summary
+from tests.benchmarks.rollback import RollbackReaction
+from tests.benchmarks.stats import Summary, summarize
 from tests.benchmarks.warm import WarmResults
 
 COMMAND = "make bench  # = .venv/bin/python -m tests.benchmarks.run"
@@ -80,6 +81,8 @@ class Results:
     tracer_error: str | None
     function_compile_seconds: float
     repetitions: int
+    rollback: RollbackReaction | None = None
+    rollback_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -404,6 +407,37 @@ def _package_section(results: Results) -> str:
     return "\n".join(parts)
 
 
+def _rollback_section(results: Results) -> str:
+    title = "## 6. Rollback reaction (local emulator)\n\n"
+    reaction = results.rollback
+    if reaction is None:
+        return title + f"Not measured in this run: {results.rollback_error or 'skipped'}."
+    rows = [
+        [str(i + 1), f"{s:.3f}", alarm, "cold" if i == 0 else "warm"]
+        for i, (s, alarm) in enumerate(zip(reaction.seconds, reaction.alarms, strict=True))
+    ]
+    summary = summarize(reaction.seconds)
+    return (
+        title
+        + f"{len(reaction.seconds)} broken canaries in a row, each at {reaction.weight:.0%} of "
+        "`live` on the emulator (`modelship.local`, time scale "
+        f"{reaction.time_scale:g}): a release whose artifact was corrupted after it was "
+        "published answers 503, a guardrail alarm goes to ALARM, the emulator delivers the "
+        "state change to the rollback function, which clears the canary and records it. "
+        "Seconds from the alarm's state change to the rollback record (written right after "
+        "the alias update); the alarm's own evaluation period is not included.\n\n"
+        + _table(
+            ["run", "alarm -> alias cleared, s", "alarm that fired", "rollback function"], rows
+        )
+        + f"\n\nMedian {summary.p50:.3f} s, range {min(reaction.seconds):.3f}-"
+        f"{max(reaction.seconds):.3f} s. The first run includes the rollback function's cold "
+        "start in its worker process. On AWS, EventBridge's delivery of the alarm state change "
+        "adds its own latency, not measured here, and the alarm period (60 s by default, "
+        "`guardrailPeriodSeconds`) dominates the time from the first failed request to the "
+        "rollback."
+    )
+
+
 def render(results: Results) -> str:
     judged = verdicts(results)
     summary = _table(
@@ -424,7 +458,6 @@ def render(results: Results) -> str:
         _cold_section(results, judged[2]),
         _memory_section(results, judged[3]),
         _package_section(results),
-        "## 6. Rollback reaction\n\nNot measured yet: needs the local emulator "
-        "(issue: Local emulator).",
+        _rollback_section(results),
     ]
     return "\n\n".join(sections) + "\n"

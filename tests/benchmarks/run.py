@@ -28,6 +28,7 @@ from tests.benchmarks.package import (
     layer_sizes,
 )
 from tests.benchmarks.report import Results, render, verdicts
+from tests.benchmarks.rollback import RollbackReaction, measure_rollback
 from tests.benchmarks.warm import measure_warm
 
 WORKDIR = Path("/tmp/bench-work/run")
@@ -46,6 +47,14 @@ def _isolate_from_aws() -> None:
         {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
     )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def _rollback_figure(model_dir: Path, runs: int) -> tuple[RollbackReaction | None, str | None]:
+    cdk_out = REPO_ROOT / "cdk.out"
+    if not any(cdk_out.glob("*.template.json")):
+        return None, "no cdk.out: run `make synth` (make bench does) first"
+    _progress(f"rollback reaction on the local emulator, {runs} broken canaries")
+    return measure_rollback(WORKDIR / "rollback", model_dir, cdk_out, runs), None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _progress(f"cold starts, {repetitions} per configuration")
         cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
+    rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
     _progress("package sizes and import times")
     imports, tracer_error = import_figures(WORKDIR, repetitions)
     results = Results(
@@ -86,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         tracer_error=tracer_error,
         function_compile_seconds=function_compile_seconds(repetitions),
         repetitions=repetitions,
+        rollback=rollback,
+        rollback_error=rollback_error,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):
