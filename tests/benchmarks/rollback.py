@@ -11,7 +11,6 @@ delivery plus the rollback function's work, the part modelship owns. Alarm evalu
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,7 @@ from modelship.manifest import copy_as_version
 from modelship.registry import Registry
 from modelship.releases import Releases, ReleaseTarget
 from modelship.sample_events import load_event
+from tests.benchmarks.models import free_port
 
 TIME_SCALE = 30.0
 CANARY_WEIGHT = 0.05
@@ -39,12 +39,6 @@ class RollbackReaction:
     alarms: list[str]
     time_scale: float
     weight: float
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _post(api_url: str, body: bytes) -> None:
@@ -62,8 +56,8 @@ def measure_rollback(work: Path, model_dir: Path, cdk_out: Path, runs: int) -> R
     config = EmulatorConfig(
         cdk_out=cdk_out,
         state_dir=work / "emulator",
-        api_port=_free_port(),
-        aws_port=_free_port(),
+        api_port=free_port(),
+        aws_port=free_port(),
         time_scale=TIME_SCALE,
         seed_model=False,
     )
