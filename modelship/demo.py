@@ -276,15 +276,26 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
         any(status >= 500 and version == "v1-broken" for (status, version) in seen),
         "the broken candidate answered 5xx (model unavailable: artifact hash mismatch)",
     )
+    # Its own error-rate alarm, or the function-wide one when its few failed requests tip
+    # the whole function over 5% first: the rollback names the alarm that acted.
+    rollback = wait_for(
+        "the rollback record",
+        lambda: releases.history.records()[-1].action == "rollback",
+    )
+    record = releases.history.records()[-1]
     alarm = next(
         (
             a
             for a in read_activity(state_dir)
-            if a["kind"] == "alarm-state-change" and a["to"] == "ALARM" and "-canary-" in a["alarm"]
+            if a["kind"] == "alarm-state-change"
+            and a["to"] == "ALARM"
+            and a["alarm"] == record.alarm
         ),
         None,
     )
-    if story.check(alarm is not None, "the candidate's own error-rate alarm went to ALARM"):
+    if story.check(
+        rollback and alarm is not None, "a guardrail alarm went to ALARM and rolled it back"
+    ):
         assert alarm is not None
         fired = datetime.fromisoformat(alarm["at"]).timestamp()
         print(f"   alarm {alarm['alarm']}")
