@@ -139,6 +139,8 @@ class PortInUse(Exception):
 def require_free_port(host: str, port: int) -> None:
     # moto's threaded server waits forever when its port is taken: find out first.
     with socket.socket() as probe:
+        # Like the servers themselves: a port left in TIME_WAIT by a previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

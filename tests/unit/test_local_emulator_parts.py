@@ -133,3 +133,26 @@ def test_delivered_s3_events_look_like_aws_ones() -> None:
     assert delivered["detail"]["object"] == {"key": "datasets/churn/a.csv", "etag": "abc"}
     assert delivered["time"].endswith("Z")
     assert delivered["id"]
+
+
+def test_a_listening_port_is_reported_in_use_and_a_closed_one_is_free() -> None:
+    import socket
+
+    from modelship.local.emulator import PortInUse, require_free_port
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"127.0.0.1:{port} is in use"):
+            require_free_port("127.0.0.1", port)
+    # After a connection closed on it the port sits in TIME_WAIT; servers reuse it.
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            accepted.close()
+            client.close()
+    require_free_port("127.0.0.1", port)
