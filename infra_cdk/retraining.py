@@ -182,11 +182,11 @@ class RetrainingPipeline(Construct):
             names.ENV_PREDICT_FUNCTION: predict_function.function_name,
             names.ENV_ALIAS_NAME: alias.alias_name,
             names.ENV_RELEASE_BUCKET: bucket.bucket_name,
-            "TRAINING_ALGORITHM": options.algorithm,
-            "TRAINING_PARAMS": options.params,
-            "QUALITY_GATES": options.quality_gates,
-            "RELEASE_PLAN": json.dumps(list(options.release_plan)),
-            "NOTIFY_TOPIC_ARN": self.topic.topic_arn,
+            names.ENV_TRAINING_ALGORITHM: options.algorithm,
+            names.ENV_TRAINING_PARAMS: options.params,
+            names.ENV_QUALITY_GATES: options.quality_gates,
+            names.ENV_RELEASE_PLAN: json.dumps(list(options.release_plan)),
+            names.ENV_NOTIFY_TOPIC: self.topic.topic_arn,
         }
 
         base = FunctionBase(code, layer, runtime, architecture, log_retention)
@@ -655,7 +655,7 @@ class RetrainingPipeline(Construct):
             role_description=f"modelship retraining trigger ({self.model_name})",
             environment={
                 names.ENV_MODEL_NAME: self.model_name,
-                "RETRAIN_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+                names.ENV_RETRAIN_STATE_MACHINE: self.state_machine.state_machine_arn,
                 names.ENV_POWERTOOLS_SERVICE_NAME: "retraining-trigger",
             },
             timeout=Duration.seconds(30),

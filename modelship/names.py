@@ -63,6 +63,13 @@ ENV_POST_PROMOTION_GUARD_SECONDS = "POST_PROMOTION_GUARD_SECONDS"
 RELEASE_HANDLER = "functions.release.app.lambda_handler"
 ROLLBACK_HANDLER = "functions.rollback.app.lambda_handler"
 RELEASE_SERVICE_NAME = "release"
+# Environment of the retraining task and trigger functions.
+ENV_TRAINING_ALGORITHM = "TRAINING_ALGORITHM"
+ENV_TRAINING_PARAMS = "TRAINING_PARAMS"
+ENV_QUALITY_GATES = "QUALITY_GATES"
+ENV_RELEASE_PLAN = "RELEASE_PLAN"
+ENV_NOTIFY_TOPIC = "NOTIFY_TOPIC_ARN"
+ENV_RETRAIN_STATE_MACHINE = "RETRAIN_STATE_MACHINE_ARN"
 ROLLBACK_SERVICE_NAME = "rollback"
 # Guardrail alarms are named "<prefix><function>-..."; the EventBridge rule matches the prefix.
 GUARDRAIL_ALARM_PREFIX = "modelship-guardrail-"

@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 
 from modelship.datasets import SUPPORTED_SUFFIXES, dataset_prefix
 
-ENV_STATE_MACHINE_ARN = "RETRAIN_STATE_MACHINE_ARN"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 

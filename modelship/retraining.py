@@ -35,6 +35,7 @@ from modelship.manifest import Manifest, read_manifest_dir
 from modelship.model_store import ModelStore
 from modelship.quality_gates import GateConfig, decide
 from modelship.registry import Registry
+from modelship.releases import Releases
 from modelship.schema import RowSchema
 from modelship.training import ALGORITHMS, TrainingSpec, evaluate, holdout_split, train, write_model
 
@@ -43,6 +44,15 @@ logger = logging.getLogger(__name__)
 CANDIDATES_PREFIX = "candidates"
 RUNS_PREFIX = "retraining"
 SINGLE_ROW_SAMPLES = 50
+
+
+class RolloutStepInput(BaseModel):
+    """One canary step as the release chain reads it from `$.steps`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(gt=0, lt=1)
+    bake_seconds: int = Field(ge=0)
 
 
 class RetrainingSettings(BaseModel):
@@ -60,6 +70,8 @@ class RetrainingSettings(BaseModel):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
     gates: GateConfig = Field(default_factory=GateConfig)
+    # Canary plan for a challenger that passed the gates, unless the run's input has `steps`.
+    release_plan: list[RolloutStepInput] = Field(default_factory=list)
     work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
 
     @classmethod
@@ -71,13 +83,15 @@ class RetrainingSettings(BaseModel):
             "predict_function": env.get(names.ENV_PREDICT_FUNCTION, ""),
             "alias_name": env.get(names.ENV_ALIAS_NAME) or names.DEFAULT_ALIAS_NAME,
         }
-        if env.get("TRAINING_ALGORITHM"):
-            raw["algorithm"] = env["TRAINING_ALGORITHM"]
+        if env.get(names.ENV_TRAINING_ALGORITHM):
+            raw["algorithm"] = env[names.ENV_TRAINING_ALGORITHM]
         try:
-            if env.get("TRAINING_PARAMS"):
-                raw["params"] = json.loads(env["TRAINING_PARAMS"])
-            if env.get("QUALITY_GATES"):
-                raw["gates"] = json.loads(env["QUALITY_GATES"])
+            if env.get(names.ENV_TRAINING_PARAMS):
+                raw["params"] = json.loads(env[names.ENV_TRAINING_PARAMS])
+            if env.get(names.ENV_QUALITY_GATES):
+                raw["gates"] = json.loads(env[names.ENV_QUALITY_GATES])
+            if env.get(names.ENV_RELEASE_PLAN):
+                raw["release_plan"] = json.loads(env[names.ENV_RELEASE_PLAN])
             return cls.model_validate(raw)
         except (ValueError, ValidationError) as exc:
             raise ConfigurationError(f"invalid retraining configuration: {exc}") from None
@@ -106,8 +120,14 @@ class Retraining:
 
     # ---- prepare
 
-    def prepare(self, run_id: str, dataset_key: str | None = None) -> dict[str, Any]:
-        """Finds the dataset, checks it against the declared schema, fixes the holdout."""
+    def prepare(
+        self,
+        run_id: str,
+        dataset_key: str | None = None,
+        steps: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Finds the dataset, checks it against the declared schema, fixes the holdout and
+        the canary plan (the run's own `steps`, else the configured plan)."""
         settings = self.settings
         ref = find_dataset(self.s3, settings.model_bucket, settings.model_name, dataset_key)
         champion = self.champion()
@@ -130,6 +150,7 @@ class Retraining:
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
             "parent_version": champion.version if champion else "",
+            "steps": steps or [s.model_dump() for s in settings.release_plan],
         }
 
     # ---- train
@@ -284,6 +305,17 @@ class Retraining:
             if manifest.artifact.sha256 != candidate["sha256"]:
                 raise
         return {"version": manifest.version, "sha256": manifest.artifact.sha256}
+
+    def release_challenger(self, releases: Releases, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Publishes a Lambda version pinned to the registered challenger: the candidate the
+        canary chain works on (`$.candidate`)."""
+        registered = state["registered"]
+        info, _ = releases.create(
+            registered["version"],
+            expected_sha256=registered["sha256"],
+            reason=f"retraining run {state['run_id']}",
+        )
+        return {"candidate_release": info.version, "candidate": info.version}
 
     # ---- helpers
 

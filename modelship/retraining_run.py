@@ -7,8 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-ENV_NOTIFY_TOPIC = "NOTIFY_TOPIC_ARN"
-ENV_RELEASE_PLAN = "RELEASE_PLAN"
+from modelship import names
 
 
 @dataclass(frozen=True)
@@ -26,13 +25,6 @@ class RunState:
         if isinstance(event.get("input"), dict):
             return cls({**event["input"], "run_id": event["run_id"]})
         return cls(dict(event))
-
-    def steps(self, default_plan: str | None = None) -> list[dict[str, Any]]:
-        """The release plan for the challenger: execution input, else the configured plan."""
-        given = self.data.get("steps")
-        if isinstance(given, list) and given:
-            return given
-        return list(json.loads(default_plan or os.environ.get(ENV_RELEASE_PLAN, "[]")))
 
     @property
     def run_id(self) -> str:
@@ -83,7 +75,7 @@ def outcome_of(state: RunState) -> dict[str, Any]:
 
 def notify_outcome(sns: Any, state: RunState, topic_arn: str | None = None) -> dict[str, Any]:
     summary = outcome_of(state)
-    topic = topic_arn or os.environ.get(ENV_NOTIFY_TOPIC, "")
+    topic = topic_arn or os.environ.get(names.ENV_NOTIFY_TOPIC, "")
     if topic:
         sns.publish(
             TopicArn=topic,

@@ -1,6 +1,7 @@
 """Retraining state machine tasks. Each handler takes the run state and returns it with its
 own part added; the logic lives in modelship.retraining and modelship.releases."""
 
+from functools import cache
 from typing import Any
 
 import boto3
@@ -8,6 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelship.release_settings import ReleaseSettings, releases_for
+from modelship.releases import Releases
 from modelship.retraining import Retraining, RetrainingSettings
 from modelship.retraining_run import RunState, notify_outcome
 
@@ -17,6 +19,17 @@ s3 = boto3.client("s3")
 lambda_client = boto3.client("lambda")
 
 
+@cache
+def _releases() -> Releases:
+    """Only CreateRelease needs it: built on first use, then kept for the process."""
+    return releases_for(ReleaseSettings.from_env(), boto3.client)
+
+
+@cache
+def _sns() -> Any:
+    return boto3.client("sns")
+
+
 def _pipeline(state: RunState) -> Retraining:
     return Retraining(settings.with_overrides(state.options), s3=s3, lambda_client=lambda_client)
 
@@ -24,8 +37,9 @@ def _pipeline(state: RunState) -> Retraining:
 @logger.inject_lambda_context
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    prepared = _pipeline(state).prepare(state.run_id, state.dataset_key)
-    return state.merge({**prepared, "steps": state.steps()})
+    return state.merge(
+        _pipeline(state).prepare(state.run_id, state.dataset_key, state.data.get("steps"))
+    )
 
 
 @logger.inject_lambda_context
@@ -65,18 +79,11 @@ def register(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def create_release(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publishes a Lambda version pinned to the registered model: the canary candidate."""
     state = RunState.from_event(event)
-    releases = releases_for(ReleaseSettings.from_env(), boto3.client)
-    registered = state.data["registered"]
-    info, _ = releases.create(
-        registered["version"],
-        expected_sha256=registered["sha256"],
-        reason=f"retraining run {state.run_id}",
-    )
-    return state.merge({"candidate_release": info.version, "candidate": info.version})
+    return state.merge(_pipeline(state).release_challenger(_releases(), state.data))
 
 
 @logger.inject_lambda_context
 def notify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = notify_outcome(boto3.client("sns"), RunState.from_event(event))
+    summary = notify_outcome(_sns(), RunState.from_event(event))
     logger.info("retraining outcome", extra=summary)
     return summary

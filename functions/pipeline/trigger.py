@@ -7,13 +7,13 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.names import ENV_MODEL_NAME
-from modelship.retrain_trigger import ENV_STATE_MACHINE_ARN, start_for_event
+from modelship.names import ENV_MODEL_NAME, ENV_RETRAIN_STATE_MACHINE
+from modelship.retrain_trigger import start_for_event
 
 logger = Logger()
 sfn = boto3.client("stepfunctions")
 model_name = os.environ[ENV_MODEL_NAME]
-state_machine_arn = os.environ[ENV_STATE_MACHINE_ARN]
+state_machine_arn = os.environ[ENV_RETRAIN_STATE_MACHINE]
 
 
 @logger.inject_lambda_context

@@ -48,8 +48,8 @@ def deploy_retraining(
         variables = resource["Properties"]["Environment"]["Variables"]
         env = resolve(variables, mapping, attributes)
         env["MODEL_CACHE_DIR"] = str(world.work / "pipeline-cache")
-        if release_plan is not None and "RELEASE_PLAN" in env:
-            env["RELEASE_PLAN"] = json.dumps(release_plan)
+        if release_plan is not None and names.ENV_RELEASE_PLAN in env:
+            env[names.ENV_RELEASE_PLAN] = json.dumps(release_plan)
         attributes[f"{logical}.Arn"] = world.create_function(
             f"modelship-{logical.lower()[:40]}", handler, env
         )
