@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +16,9 @@ from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (
     FUNCTION,
     World,
-    open_world,
     released,
     stable_on,
 )
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 def _run(world: World, machine: str, candidate: str, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,16 +24,9 @@ from tests.conftest import BUCKET
 from tests.integration.release_world import (
     FUNCTION,
     World,
-    open_world,
     released,
     stable_on,
 )
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 def _env(world: World, version: str) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +16,9 @@ from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (
     FUNCTION,
     World,
-    open_world,
 )
 
 TARGET = ["--function", FUNCTION, "--bucket", BUCKET]
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:

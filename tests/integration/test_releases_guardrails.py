@@ -4,11 +4,7 @@ against the canary alarms `canary start` creates and the static alarm the stack 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from modelship import names
 from modelship.guardrails import alarm_prefix, canary_alarm_names
@@ -18,7 +14,6 @@ from tests.integration.release_template import refs, release_template
 from tests.integration.release_world import (
     FUNCTION,
     World,
-    open_world,
     released,
     stable_on,
 )
@@ -27,12 +22,6 @@ TOTAL_REQUESTS = 1000
 CANARY_WEIGHT = 0.05
 CANDIDATE_FAILURE_RATE = 0.20
 THRESHOLD_PERCENT = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 def _deploy_static_alarms(world: World) -> list[str]:

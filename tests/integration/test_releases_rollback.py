@@ -5,9 +5,7 @@ the recorded stable release, and does no harm on repeated, late or unrelated eve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,18 +16,11 @@ from modelship.sample_events import load_event
 from tests.integration.release_world import (
     FUNCTION,
     World,
-    open_world,
     released,
     stable_on,
 )
 
 ROLLBACK = "modelship-rollback"
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 def _deploy_rollback(world: World, **env: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +13,10 @@ from modelship.data import generate_churn, table_to_csv_bytes
 from modelship.registry import Registry
 from modelship.sample_events import load_event
 from tests.conftest import BUCKET
-from tests.integration.release_world import World, open_world, stable_on
+from tests.integration.release_world import World, stable_on
 from tests.integration.retraining_template import deploy_retraining, outcome_messages
 
 FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds": 0}]
-
-
-@pytest.fixture
-def world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    with open_world(reference_model_dir, tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture
