@@ -367,13 +367,36 @@ class RetrainingPipeline(Construct):
 
     # ---- the state machine
 
-    def _task(self, state_id: str, fn: lambda_.IFunction, timeout: Duration) -> tasks.LambdaInvoke:
+    def _task(
+        self,
+        state_id: str,
+        fn: lambda_.IFunction,
+        timeout: Duration,
+        *,
+        whole_input: bool = False,
+        result_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A pipeline task. `whole_input` hands over {run_id, input: $}: the first task gets
+        the raw execution input (optional keys need no defaults), and so does a notice after
+        a failed Prepare."""
+        payload = (
+            sfn.TaskInput.from_object(
+                {
+                    "run_id": sfn.JsonPath.string_at("$$.Execution.Name"),
+                    "input": sfn.JsonPath.object_at("$"),
+                }
+            )
+            if whole_input
+            else None
+        )
         task = tasks.LambdaInvoke(
             self,
             state_id,
             lambda_function=fn,
+            payload=payload,
             payload_response_only=True,
             retry_on_service_exceptions=False,
+            result_path=result_path,
             task_timeout=sfn.Timeout.duration(timeout),
         )
         return with_transient_retries(task)
@@ -381,23 +404,13 @@ class RetrainingPipeline(Construct):
     def _notify(self, state_id: str, outcome: str | None, then: sfn.IChainable) -> sfn.Chain:
         """Sets $.release.outcome (when the run reached the release), publishes the outcome,
         then goes on to `then`; a lost notice does not change how the run ends."""
-        notify = tasks.LambdaInvoke(
-            self,
+        notify = self._task(
             f"Notify{state_id}",
-            lambda_function=self.notify,
-            # A failed Prepare hands over the raw execution input: name the run explicitly.
-            payload=sfn.TaskInput.from_object(
-                {
-                    "run_id": sfn.JsonPath.string_at("$$.Execution.Name"),
-                    "input": sfn.JsonPath.object_at("$"),
-                }
-            ),
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
+            self.notify,
+            Duration.minutes(1),
+            whole_input=True,
             result_path="$.notice",
-            task_timeout=sfn.Timeout.duration(Duration.minutes(1)),
         )
-        with_transient_retries(notify)
         notify.add_catch(
             sfn.Pass(self, f"Notify{state_id}Lost").next(then),
             errors=["States.ALL"],
@@ -425,22 +438,7 @@ class RetrainingPipeline(Construct):
         )
         notify_failed = self._notify("Failed", None, failed)
 
-        prepare = tasks.LambdaInvoke(
-            self,
-            "Prepare",
-            lambda_function=self.prepare,
-            # The whole execution input goes along: optional keys need no defaults here.
-            payload=sfn.TaskInput.from_object(
-                {
-                    "run_id": sfn.JsonPath.string_at("$$.Execution.Name"),
-                    "input": sfn.JsonPath.object_at("$"),
-                }
-            ),
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-            task_timeout=sfn.Timeout.duration(minutes(5)),
-        )
-        with_transient_retries(prepare)
+        prepare = self._task("Prepare", self.prepare, minutes(5), whole_input=True)
         train = self._train_task()
         steps: list[Any] = [prepare, train]
         if self.collect is not None:
