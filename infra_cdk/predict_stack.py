@@ -24,6 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from infra_cdk.bucket_access import grant_prefix_read
 from infra_cdk.guardrails import Guardrails
 from infra_cdk.layer_recipe import pinned_version
 from infra_cdk.predict_source import stage_function_source, stage_predict_source
@@ -242,21 +243,12 @@ class PredictStack(Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"predict function: reads {model_prefix}* only",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadModelArtifacts",
-                actions=["s3:GetObject"],
-                resources=[self.model_bucket.arn_for_objects(f"{model_prefix}*")],
-            )
-        )
-        # Without ListBucket a missing key answers 403, not 404; scoped to the model's prefix.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListModelVersions",
-                actions=["s3:ListBucket"],
-                resources=[self.model_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [model_prefix, f"{model_prefix}*"]}},
-            )
+        grant_prefix_read(
+            role,
+            self.model_bucket,
+            model_prefix,
+            read_sid="ReadModelArtifacts",
+            list_sid="ListModelVersions",
         )
         acknowledge(
             role,

@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
+from infra_cdk.bucket_access import grant_prefix_read
 from infra_cdk.release_chain import build_release_chain, with_transient_retries
 from infra_cdk.settings import SettingsError
 from infra_cdk.task_function import FunctionBase, task_function
@@ -572,20 +573,8 @@ class RetrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"modelship SageMaker training ({self.model_name})",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadDatasets",
-                actions=["s3:GetObject"],
-                resources=[self.bucket.arn_for_objects(f"{datasets}*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListDatasets",
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [datasets, f"{datasets}*"]}},
-            )
+        grant_prefix_read(
+            role, self.bucket, datasets, read_sid="ReadDatasets", list_sid="ListDatasets"
         )
         role.add_to_policy(
             iam.PolicyStatement(
