@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,18 +154,6 @@ class PredictionService:
             },
         }
 
-    def check_size(self, rows: int, body_bytes: int) -> None:
-        if body_bytes > self.settings.max_body_bytes:
-            raise PayloadTooLarge(
-                f"body of {body_bytes} bytes exceeds {self.settings.max_body_bytes}",
-                reason="body_too_large",
-            )
-        if rows > self.settings.max_rows:
-            raise PayloadTooLarge(
-                f"{rows} rows exceed the limit of {self.settings.max_rows}",
-                reason="too_many_rows",
-            )
-
     def predict_body(self, body: str | bytes) -> Prediction:
         """A raw `{"instances": [...]}` request body: size first, then one validating parse."""
         if len(body) > self.settings.max_body_bytes:
@@ -177,12 +164,6 @@ class PredictionService:
         loaded = self.model()
         rows = loaded.schema.parse_request(body, self.settings.max_rows)
         return self._predict(loaded, rows)
-
-    def predict(self, instances: Sequence[Any], body_bytes: int) -> Prediction:
-        """Already-decoded rows (the emulator's and tests' entry)."""
-        self.check_size(len(instances), body_bytes)
-        loaded = self.model()
-        return self._predict(loaded, loaded.schema.validate(instances))
 
     def _predict(self, loaded: LoadedModel, rows: list[dict[str, Any]]) -> Prediction:
         matrix = loaded.schema.to_matrix(rows)
