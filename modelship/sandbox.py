@@ -4,7 +4,6 @@ real predict handler with no AWS account and no emulator running."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +11,6 @@ from modelship.manifest import Manifest
 from modelship.names import MODEL_MANIFEST_FILE
 
 SANDBOX_BUCKET = "modelship-sandbox"
-_FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "sandbox",
-    "AWS_SECRET_ACCESS_KEY": "sandbox",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 def ensure_reference_model(model_dir: Path, name: str = "churn") -> Manifest:
@@ -38,23 +32,14 @@ def s3_sandbox(model_dir: Path, name: str = "churn") -> Iterator[tuple[str, Mani
     """Yields (bucket, manifest) with the model published in an in-process moto S3."""
     from moto import mock_aws
 
+    from modelship.local.inprocess_lambda import fake_credentials
     from modelship.registry import Registry
 
     manifest = ensure_reference_model(model_dir, name)
-    saved = {key: os.environ.get(key) for key in [*_FAKE_CREDENTIALS, "AWS_ENDPOINT_URL"]}
-    os.environ.update(_FAKE_CREDENTIALS)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            import boto3
+    with fake_credentials(), mock_aws():
+        import boto3
 
-            s3 = boto3.client("s3")
-            s3.create_bucket(Bucket=SANDBOX_BUCKET)
-            Registry(s3, SANDBOX_BUCKET).publish(model_dir)
-            yield SANDBOX_BUCKET, manifest
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=SANDBOX_BUCKET)
+        Registry(s3, SANDBOX_BUCKET).publish(model_dir)
+        yield SANDBOX_BUCKET, manifest
