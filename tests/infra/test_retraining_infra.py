@@ -348,3 +348,38 @@ def test_state_machine_logs_go_to_vended_log_groups(template: Template) -> None:
         (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
         group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
         assert groups[group]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+
+
+# Step Functions best practices, "Handle Lambda service exceptions".
+LAMBDA_SERVICE_EXCEPTIONS = {
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def _lambda_tasks(states: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, state in states.items():
+        if state["Type"] == "Map":
+            found |= _lambda_tasks(state["ItemProcessor"]["States"])
+        elif state["Type"] == "Task" and "sagemaker" not in state["Resource"]:
+            found[name] = state
+    return found
+
+
+def test_every_lambda_task_of_both_machines_retries_lambda_service_exceptions(
+    template: Template,
+) -> None:
+    machines = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    checked = 0
+    for machine in machines:
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        definition = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+        for name, state in _lambda_tasks(definition["States"]).items():
+            retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
+            assert LAMBDA_SERVICE_EXCEPTIONS <= retried, (name, LAMBDA_SERVICE_EXCEPTIONS - retried)
+            checked += 1
+    assert checked >= 10
