@@ -44,6 +44,8 @@ TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 _PLAN_STEP = re.compile(r"^(\d+(?:\.\d+)?):(\d+)(s|m|h)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
+# SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 
 
 class RetrainingSettingsError(SettingsError):
@@ -106,16 +108,33 @@ class RetrainingOptions:
             ) from None
         if not 128 <= memory <= 10240:
             raise RetrainingSettingsError("trainMemoryMb must be between 128 and 10240")
+        # The alarm compares the share of out-of-range inputs, a percentage, with it.
+        if not 0 < threshold <= 100:
+            raise RetrainingSettingsError(
+                f"driftThresholdPercent must be above 0 and at most 100, got {threshold:g}"
+            )
+        algorithm = str(get("trainingAlgorithm", "logistic_regression"))
+        if algorithm not in names.TRAINING_ALGORITHMS:
+            raise RetrainingSettingsError(
+                f"trainingAlgorithm {algorithm!r} is unknown; choose one of "
+                f"{', '.join(names.TRAINING_ALGORITHMS)}"
+            )
+        instance_type = str(get("sagemakerInstanceType", "ml.m5.xlarge"))
+        if not _INSTANCE_TYPE.match(instance_type):
+            raise RetrainingSettingsError(
+                f"sagemakerInstanceType {instance_type!r} must be a SageMaker instance type "
+                "such as ml.m5.xlarge"
+            )
         return cls(
             schedule=schedule,
             training_backend=backend,
-            algorithm=str(get("trainingAlgorithm", "logistic_regression")),
+            algorithm=algorithm,
             params=params_json,
             quality_gates=gates_json,
             release_plan=parse_release_plan(str(get("releasePlan", "10:10m,50:10m,100"))),
             drift_threshold_percent=threshold,
             train_memory_mb=memory,
-            sagemaker_instance_type=str(get("sagemakerInstanceType", "ml.m5.xlarge")),
+            sagemaker_instance_type=instance_type,
             sagemaker_image_uri=image,
         )
 

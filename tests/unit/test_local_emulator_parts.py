@@ -113,6 +113,13 @@ def test_metric_math_supports_the_drift_alarms_if() -> None:
     assert evaluate_math(expression, {"outside": 0, "numeric": 0}) == 0.0
 
 
+def test_metric_math_fill_stands_in_for_a_query_without_datapoints() -> None:
+    expression = "IF(FILL(invocations, 0) >= 20, 100 * FILL(errors, 0) / FILL(invocations, 0), 0)"
+    assert evaluate_math(expression, {"invocations": 40}) == 0.0
+    assert evaluate_math(expression, {"invocations": 40, "errors": 4}) == pytest.approx(10.0)
+    assert evaluate_math(expression, {"errors": 1}) == 0.0
+
+
 def test_a_version_is_picked_by_the_alias_weights() -> None:
     weights = {"3": 0.2}
     assert pick_version("2", weights, draw=lambda: 0.1) == "3"
