@@ -12,11 +12,11 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.release_machine import guardrail_alarm_prefix
 from modelship import names
 
@@ -123,9 +123,30 @@ class Guardrails(Construct):
             error_rate_percent,
         )
 
-        rollback_target = targets.LambdaFunction(
-            rollback_function, retry_attempts=4, max_event_age=Duration.hours(1)
+        # A rollback that keeps failing must not vanish: undeliverable events and invocations
+        # that failed after Lambda's retries wait in a dead-letter queue, and both the queue's
+        # depth and the function's own errors alarm (outside the guardrail prefix).
+        ops_prefix = f"{names.OPS_ALARM_PREFIX}{function.function_name}-"
+        self.rollback_failures = AsyncFailures(
+            self,
+            "RollbackFailures",
+            function=rollback_function,
+            alarm_name=f"{ops_prefix}rollback-dlq",
+            what="rollback function",
         )
+        self.rollback_errors = cloudwatch.Alarm(
+            self,
+            "RollbackErrors",
+            alarm_name=f"{ops_prefix}rollback-errors",
+            alarm_description="modelship: the rollback function failed; a guardrail alarm or an "
+            "abandoned rollout may not have been acted on (see docs/operations.md)",
+            metric=rollback_function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        rollback_target = self.rollback_failures.target()
         self.alarm_rule = events.Rule(
             self,
             "GuardrailAlarmRule",

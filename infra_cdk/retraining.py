@@ -17,7 +17,6 @@ from typing import Any
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,6 +26,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
+from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.bucket_access import grant_prefix_read
 from infra_cdk.release_chain import build_release_chain, with_transient_retries
 from infra_cdk.resource_names import (
@@ -707,6 +707,14 @@ class RetrainingPipeline(Construct):
             "Executions of this one state machine, looked up by name to drop duplicate events.",
         )
         _acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "X-Ray: no resource-level permissions")
+        self.trigger_failures = AsyncFailures(
+            self,
+            "TriggerFailures",
+            function=trigger,
+            alarm_name=f"{names.OPS_ALARM_PREFIX}{Stack.of(self).stack_name}-"
+            f"retrain-{self.model_name}-trigger-dlq",
+            what=f"retraining trigger ({self.model_name})",
+        )
         events.Rule(
             self,
             "NewDatasetRule",
@@ -719,7 +727,7 @@ class RetrainingPipeline(Construct):
                     "object": {"key": [{"prefix": f"{names.DATASETS_PREFIX}/{self.model_name}/"}]},
                 },
             ),
-            targets=[targets.LambdaFunction(trigger, retry_attempts=4)],
+            targets=[self.trigger_failures.target()],
         )
         if self.options.schedule:
             events.Rule(
@@ -727,7 +735,7 @@ class RetrainingPipeline(Construct):
                 "ScheduleRule",
                 description=f"scheduled retraining of {self.model_name}",
                 schedule=events.Schedule.expression(self.options.schedule),
-                targets=[targets.LambdaFunction(trigger, retry_attempts=4)],
+                targets=[self.trigger_failures.target()],
             )
         return trigger
 
@@ -774,7 +782,7 @@ class RetrainingPipeline(Construct):
                 detail_type=["CloudWatch Alarm State Change"],
                 detail={"alarmName": [alarm.alarm_name], "state": {"value": ["ALARM"]}},
             ),
-            targets=[targets.LambdaFunction(self.trigger, retry_attempts=4)],
+            targets=[self.trigger_failures.target()],
         )
         return alarm
 

@@ -86,6 +86,9 @@ ENV_RETRAIN_STATE_MACHINE = "RETRAIN_STATE_MACHINE_ARN"
 ROLLBACK_SERVICE_NAME = "rollback"
 # Guardrail alarms are named "<prefix><function>-..."; the EventBridge rule matches the prefix.
 GUARDRAIL_ALARM_PREFIX = "modelship-guardrail-"
+# Alarms for operators (failed rollbacks, dead-letter queues): never the guardrail prefix, so
+# the rollback function is not asked to act on its own failures.
+OPS_ALARM_PREFIX = "modelship-ops-"
 CANARY_ALARM_MARKER = "-canary-v"
 DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT = 5.0
 DEFAULT_GUARDRAIL_P99_LATENCY_MS = 500.0

@@ -389,3 +389,91 @@ def test_release_code_asset_holds_only_its_handlers_and_the_library() -> None:
         "release",
         "rollback",
     ]
+
+
+def _queue_for(template: Template, prefix: str) -> str:
+    return logical_id_starting(template, "AWS::SQS::Queue", prefix)
+
+
+@pytest.mark.parametrize(
+    ("handler", "queue_prefix", "rules"),
+    [
+        (names.ROLLBACK_HANDLER, "GuardrailsRollbackFailures", 2),
+        ("functions.pipeline.trigger.lambda_handler", "RetrainingPipelineTriggerFailures", 2),
+    ],
+)
+def test_asynchronous_failures_land_in_a_dead_letter_queue(
+    template: Template, handler: str, queue_prefix: str, rules: int
+) -> None:
+    function = _function_id(template, handler)
+    queue = _queue_for(template, queue_prefix)
+    queue_arn = {"Fn::GetAtt": [queue, "Arn"]}
+
+    # Encrypted, kept 14 days, TLS only.
+    props = _resources(template)[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["MessageRetentionPeriod"] == 14 * 86_400
+    (policy,) = [
+        p["Properties"]
+        for p in template.find_resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    # EventBridge may write only for this function's rules (aws:SourceArn), which name the
+    # queue as their targets' dead-letter queue.
+    targeting = [
+        (logical, rule["Properties"])
+        for logical, rule in template.find_resources("AWS::Events::Rule").items()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    ]
+    assert len(targeting) == rules
+    allowed = [
+        s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for s in statements
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    for logical, rule in targeting:
+        (target,) = rule["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": queue_arn}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert {"Fn::GetAtt": [logical, "Arn"]} in allowed
+    # Lambda sends invocations that failed after its retries there, with the function's role.
+    (config,) = [
+        c["Properties"]
+        for c in template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 3600
+    (send,) = _granting(_statements(template, function), "sqs:SendMessage")
+    assert _actions(send) == {"sqs:SendMessage"}
+    assert send["Resource"] == queue_arn
+
+
+def test_failed_rollbacks_and_waiting_dead_letters_alarm(template: Template) -> None:
+    rollback = _function_id(template, names.ROLLBACK_HANDLER)
+    alarms = [a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()]
+
+    (errors,) = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "Errors"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": rollback}}]
+    ]
+    assert (errors["Threshold"], errors["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    depth = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in depth}
+    assert watched == {
+        _queue_for(template, "GuardrailsRollbackFailures"),
+        _queue_for(template, "RetrainingPipelineTriggerFailures"),
+    }
+    # Outside the guardrail prefix: the rollback function is never sent its own failures.
+    for alarm in [errors, *depth]:
+        name = json.dumps(alarm["AlarmName"])
+        assert names.GUARDRAIL_ALARM_PREFIX not in name
+        assert names.OPS_ALARM_PREFIX in name
