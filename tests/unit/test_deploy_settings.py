@@ -78,3 +78,14 @@ def test_a_single_failed_request_may_never_cross_a_threshold(context: dict[str, 
 def test_enough_requests_for_a_low_threshold_pass() -> None:
     settings = Settings.from_context(Context(guardrailMinRequests=100, guardrailErrorRatePercent=1))
     assert settings.guardrail_min_requests == 100
+
+
+def test_cdk_json_lists_every_setting_with_its_default() -> None:
+    import json
+    from pathlib import Path
+
+    from infra_cdk.settings import DEFAULTS
+
+    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+
+    assert {key: context.get(key) for key in DEFAULTS} == DEFAULTS
