@@ -395,8 +395,16 @@ class Releases:
             ) from None
 
     def start_canary(
-        self, weight: float, candidate: str | None = None, *, force: bool = False, reason: str = ""
+        self,
+        weight: float,
+        candidate: str | None = None,
+        *,
+        force: bool = False,
+        reason: str = "",
+        execution: str | None = None,
     ) -> Outcome:
+        """Routes `weight` of the alias to `candidate`. `execution` is the state machine
+        execution that does it, if any: it owns the canary (see `abort_rollout`)."""
         weight = check_weight(weight)
         state = self.alias_state()
         version = candidate or self.latest_created()
@@ -441,6 +449,7 @@ class Releases:
             from_model=stable.model_version or None,
             to_model=info.model_version,
             reason=reason,
+            execution=execution,
         )
         return Outcome(
             "canary_start",
@@ -449,7 +458,14 @@ class Releases:
             f"canary {info.label()} at {weight:.1%} of {self.target.alias}",
         )
 
-    def shift(self, weight: float, *, candidate: str | None = None, reason: str = "") -> Outcome:
+    def shift(
+        self,
+        weight: float,
+        *,
+        candidate: str | None = None,
+        reason: str = "",
+        execution: str | None = None,
+    ) -> Outcome:
         weight = check_weight(weight)
         state = self.alias_state()
         current = self._require_canary(state, candidate)
@@ -465,13 +481,19 @@ class Releases:
             from_version=state.stable,
             to_version=current,
             reason=reason,
+            execution=execution,
         )
         return Outcome(
             "canary_shift", True, record, f"canary version {current} now at {weight:.1%}"
         )
 
     def promote(
-        self, *, candidate: str | None = None, direct: bool = False, reason: str = ""
+        self,
+        *,
+        candidate: str | None = None,
+        direct: bool = False,
+        reason: str = "",
+        execution: str | None = None,
     ) -> Outcome:
         """Makes the canary's candidate the stable release and clears the weights. With
         `direct` and no canary, promotes `candidate` straight away (e.g. the first release)."""
@@ -495,6 +517,7 @@ class Releases:
             from_model=stable.model_version or None,
             to_model=info.model_version,
             reason=reason,
+            execution=execution,
         )
         return Outcome("promote", True, record, f"promoted {info.label()}; weights cleared")
 
@@ -577,19 +600,47 @@ class Releases:
                 return record
         return None
 
-    def abort_rollout(
-        self, candidate: str, *, reason: str, execution: str | None = None
-    ) -> Outcome:
-        """Takes all traffic off `candidate` after a failed, stopped or timed-out rollout:
-        clears its canary, or undoes its promotion. Does nothing if it serves no traffic."""
+    def abort_rollout(self, candidate: str | None, *, reason: str, execution: str) -> Outcome:
+        """Takes the traffic a failed, stopped or timed-out `execution` gave its candidate:
+        clears the canary it started or shifted, or undoes the promotion it made. Only the
+        execution that owns the current routing may undo it, so a late event of an earlier
+        rollout (EventBridge retries for an hour) never undoes a later canary or promotion,
+        nor an operator's. `candidate` (from the execution input, when it names one) must
+        match too; a retraining run's input names none, the history finds it."""
         state = self.alias_state()
-        if state.candidate == candidate:
-            return self._clear_canary(state, reason=reason, execution=execution)
-        if state.candidate is None and state.stable == candidate:
-            previous = self._promoted_from(candidate)
-            if previous is not None:
-                return self._roll_to(state, previous, reason=reason, execution=execution)
-        return Outcome("rollback", False, None, f"version {candidate} serves no traffic")
+        if state.candidate is not None:
+            owner = self._canary_owner(state.candidate)
+            if (
+                owner is not None
+                and owner.execution == execution
+                and candidate in (None, state.candidate)
+            ):
+                return self._clear_canary(state, reason=reason, execution=execution)
+        else:
+            promotion = self._promotion_of(state.stable)
+            if (
+                promotion is not None
+                and promotion.execution == execution
+                and promotion.from_version
+                and candidate in (None, state.stable)
+            ):
+                return self._roll_to(
+                    state, promotion.from_version, reason=reason, execution=execution
+                )
+        return Outcome(
+            "rollback",
+            False,
+            None,
+            f"{execution.rsplit(':', 1)[-1]} does not own the current routing of "
+            f"{self.target.alias}; ignored",
+        )
+
+    def _canary_owner(self, candidate: str) -> HistoryRecord | None:
+        """The latest record that started or shifted the canary of `candidate`."""
+        for record in self.history.newest_first():
+            if record.action in ("canary_start", "canary_shift") and record.to_version == candidate:
+                return record
+        return None
 
     def _clear_canary(
         self,

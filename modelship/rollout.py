@@ -187,10 +187,18 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         state = releases.alias_state()
         if state.candidate is None and task.step == 0:
             outcome = releases.start_canary(
-                task.weight, task.candidate, reason=f"rollout {task.execution or ''}".strip()
+                task.weight,
+                task.candidate,
+                reason=f"rollout {task.execution or ''}".strip(),
+                execution=task.execution,
             )
         elif state.candidate == task.candidate:
-            outcome = releases.shift(task.weight, candidate=task.candidate, reason="rollout step")
+            outcome = releases.shift(
+                task.weight,
+                candidate=task.candidate,
+                reason="rollout step",
+                execution=task.execution,
+            )
         elif state.candidate is None:
             raise NoCanary(
                 f"the canary of version {task.candidate} is gone (rolled back?); rollout stopped"
@@ -205,10 +213,12 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         states = releases.check_guardrails(task.candidate)
         return {"action": task.action, "alarms": {s.name: s.state for s in states}}
     if task.action == "promote":
-        outcome = releases.promote(candidate=task.candidate, reason="rollout complete")
+        outcome = releases.promote(
+            candidate=task.candidate, reason="rollout complete", execution=task.execution
+        )
         return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
     outcome = releases.abort_rollout(
-        task.candidate, reason=_cause(task.cause), execution=task.execution
+        task.candidate, reason=_cause(task.cause), execution=task.execution or ""
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
 
