@@ -289,6 +289,7 @@ class Releases:
             if updated.get("RevisionId"):
                 publish_args["RevisionId"] = updated["RevisionId"]
             published = self.lambda_.publish_version(**publish_args)
+            self._wait_active(str(published["Version"]))
         except ClientError as exc:
             if _is_conflict(exc):
                 raise ReleaseConflict(
@@ -392,6 +393,22 @@ class Releases:
         except WaiterError as exc:
             raise ReleaseError(
                 f"{self.target.function_name} configuration update did not succeed: {exc}"
+            ) from None
+
+    def _wait_active(self, version: str) -> None:
+        """With SnapStart a new version stays Pending while Lambda takes its snapshot, and
+        routing traffic to it fails (SnapStartNotReadyException): wait for Active. The
+        waiter calls GetFunctionConfiguration with the version as qualifier."""
+        waiter = self.lambda_.get_waiter("published_version_active")
+        try:
+            waiter.wait(
+                FunctionName=self.target.function_name,
+                Qualifier=version,
+                WaiterConfig={"Delay": 2, "MaxAttempts": 300},
+            )
+        except WaiterError as exc:
+            raise ReleaseError(
+                f"{self.target.function_name} version {version} did not become Active: {exc}"
             ) from None
 
     def start_canary(

@@ -201,3 +201,35 @@ def test_release_plan_parsing() -> None:
 def test_training_image_must_be_an_ecr_image(synth: Synth) -> None:
     with pytest.raises(RetrainingSettingsError, match="is not an ECR image"):
         synth(trainingBackend="sagemaker", sagemakerImageUri="docker.io/library/python:3.12")
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def test_every_role_that_publishes_versions_may_wait_for_them_to_be_active(
+    template: Template,
+) -> None:
+    # Releases.create waits with the published_version_active waiter: GetFunctionConfiguration
+    # with the version as qualifier, which Lambda authorizes on the qualified ARN only.
+    predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+    qualified = {"Fn::Join": ["", [{"Fn::GetAtt": [predict, "Arn"]}, ":*"]]}
+    publishing_roles = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        if not any("lambda:PublishVersion" in _actions(s) for s in statements):
+            continue
+        publishing_roles += policy["Properties"]["Roles"]
+        assert any(
+            s["Effect"] == "Allow"
+            and "lambda:GetFunctionConfiguration" in _actions(s)
+            and qualified in _resources(s)
+            for s in statements
+        ), policy["Properties"]["Roles"]
+    assert publishing_roles

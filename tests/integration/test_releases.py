@@ -51,6 +51,39 @@ def test_create_pins_the_model_keeps_other_env_and_names_the_model(world: World)
     assert world.alias()["FunctionVersion"] == "1"  # a release takes no traffic by itself
 
 
+def test_create_waits_until_the_published_version_is_active(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With SnapStart a new version is Pending while Lambda snapshots it; routing traffic to it
+    # then fails with SnapStartNotReadyException. Here it reports Pending twice, then Active.
+    monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
+    seen: list[str] = []
+
+    def pending_at_first(params: dict[str, Any], parsed: dict[str, Any], **_: Any) -> None:
+        qualifier = params.get("Qualifier")
+        if qualifier and qualifier.isdigit():
+            parsed["State"] = "Pending" if seen.count(qualifier) < 2 else "Active"
+            seen.append(qualifier)
+
+    def remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["params"] = params
+
+    world.lambda_.meta.events.register(
+        "before-parameter-build.lambda.GetFunctionConfiguration", remember_params
+    )
+    world.lambda_.meta.events.register(
+        "after-call.lambda.GetFunctionConfiguration",
+        lambda http_response, parsed, model, context, **kw: pending_at_first(
+            context.get("params", {}), parsed
+        ),
+    )
+
+    info, _ = world.releases().create("v1")
+
+    # Asked until Active: twice Pending, then Active (and once more for the release's info).
+    assert seen.count(info.version) >= 3
+
+
 def test_create_resolves_latest(world: World) -> None:
     info, _ = world.releases().create()
 
