@@ -233,3 +233,17 @@ def test_every_role_that_publishes_versions_may_wait_for_them_to_be_active(
             for s in statements
         ), policy["Properties"]["Roles"]
     assert publishing_roles
+
+
+def test_prepare_may_list_the_optional_schema_key(template: Template) -> None:
+    # declared_schema lists datasets/<name>/schema.json before reading it: the listing is
+    # what tells "absent" from "denied".
+    from fnmatch import fnmatchcase
+
+    patterns = [
+        pattern
+        for s in _role_statements(template, PIPELINE + "prepare")
+        if "s3:ListBucket" in _actions(s)
+        for pattern in s["Condition"]["StringLike"]["s3:prefix"]
+    ]
+    assert any(fnmatchcase("datasets/churn/schema.json", p) for p in patterns), patterns
