@@ -122,12 +122,16 @@ class Outcome:
 
 
 def check_weight(weight: float) -> float:
-    if not 0.0 < weight < 1.0:
+    """The weight as the alias will carry it: rounded first, then checked, so a weight that
+    rounds to 0 or 1 is refused instead of silently becoming no canary or a full one."""
+    rounded = round(weight, names.WEIGHT_DECIMALS)
+    if not 0.0 < rounded < 1.0:
         raise InvalidWeight(
-            f"canary weight must be between 0 and 1 exclusive (e.g. 0.05 or 5%), got {weight:g}; "
+            f"canary weight must be between 0 and 1 exclusive (e.g. 0.05 or 5%) to "
+            f"{names.WEIGHT_DECIMALS} decimals, got {weight:g}; "
             "use `modelship promote` to send all traffic to the candidate"
         )
-    return round(weight, 6)
+    return rounded
 
 
 def _is_conflict(exc: ClientError) -> bool:

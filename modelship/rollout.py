@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelship import names
 from modelship.errors import CanaryInProgress, InvalidRolloutPlan, InvalidWeight, NoCanary
 from modelship.releases import Releases
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -39,7 +40,7 @@ def parse_weight(text: str) -> float:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if not match:
         raise InvalidRolloutPlan(f"bake time {text!r} is not like 30s, 5m or 1h")
     return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
@@ -70,11 +71,15 @@ def parse_plan(text: str) -> list[RolloutStep]:
             raise InvalidRolloutPlan(
                 f"plan step {part!r}: {weight_text!r} is not a percentage"
             ) from None
-        if not 0 < percent < 100:
-            raise InvalidRolloutPlan(f"plan step {part!r}: weights must be between 0 and 100")
-        if steps and percent / 100 <= steps[-1].weight:
+        weight = round(percent / 100, names.WEIGHT_DECIMALS)
+        if not 0 < weight < 1:
+            raise InvalidRolloutPlan(
+                f"plan step {part!r}: weights must be between 0 and 100 exclusive "
+                f"(to {names.WEIGHT_DECIMALS - 2} decimals)"
+            )
+        if steps and weight <= steps[-1].weight:
             raise InvalidRolloutPlan(f"plan {text!r}: weights must increase step by step")
-        steps.append(RolloutStep(round(percent / 100, 6), parse_duration(bake_text)))
+        steps.append(RolloutStep(weight, parse_duration(bake_text)))
     if not steps:
         raise InvalidRolloutPlan(f"plan {text!r} has no canary step before 100")
     return steps

@@ -247,3 +247,25 @@ def test_prepare_may_list_the_optional_schema_key(template: Template) -> None:
         for pattern in s["Condition"]["StringLike"]["s3:prefix"]
     ]
     assert any(fnmatchcase("datasets/churn/schema.json", p) for p in patterns), patterns
+
+
+class _Context:
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def try_get_context(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def test_a_schedule_with_a_trailing_newline_is_refused() -> None:
+    from infra_cdk.retraining import RetrainingOptions
+
+    assert RetrainingOptions.from_context(_Context(retrainSchedule="rate(7 days)")).schedule
+    with pytest.raises(RetrainingSettingsError, match="retrainSchedule"):
+        RetrainingOptions.from_context(_Context(retrainSchedule="rate(7 days)\n"))
+
+
+@pytest.mark.parametrize("plan", ["99.99999:1m,100", "0.00001:1m,100"])
+def test_release_plan_steps_that_round_out_of_range_are_refused(plan: str) -> None:
+    with pytest.raises(RetrainingSettingsError, match="releasePlan"):
+        parse_release_plan(plan)

@@ -223,7 +223,9 @@ def test_canary_start_routes_the_weight_and_creates_the_candidate_alarms(world: 
     assert {"Name": "service", "Value": "predict"} in dims
 
 
-@pytest.mark.parametrize("weight", [0.0, 1.0, -0.1, 1.5])
+@pytest.mark.parametrize(
+    "weight", [0.0, 1.0, -0.1, 1.5, 0.9999999, 0.0000001, float("nan"), float("inf")]
+)
 def test_canary_weight_must_be_strictly_between_0_and_1(world: World, weight: float) -> None:
     stable_on(world, "v1")
     released(world, "v2")
