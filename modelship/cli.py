@@ -1,5 +1,6 @@
-"""The `modelship` command line. Every command takes `--output json`; failures exit 1 with
-a one-line reason on stderr, usage errors exit 2."""
+"""The `modelship` command line. Every command takes `--output json`; every failure, usage
+errors included, exits 1 with one line on stderr naming its reason code (one JSON object
+under `--output json`), as mapped by `modelship.cli_errors`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from modelship.errors import CommandFailed, ModelshipError
+from modelship.errors import CommandFailed, UsageError
 
 Handler = Callable[[argparse.Namespace], Any]
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 with a usage banner; here a bad command line is one more failure."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
     common.add_argument(
         "--output", choices=("text", "json"), default="text", help="output format (default text)"
     )
@@ -37,9 +45,7 @@ def _bucket_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
-        prog="modelship", description="Ship scikit-learn models to AWS Lambda safely."
-    )
+    parser = _Parser(prog="modelship", description="Ship scikit-learn models to AWS Lambda safely.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -109,26 +115,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "bucket_required", False) and not args.bucket:
-        parser.error("--bucket is required (or set MODELSHIP_BUCKET)")
+    from modelship.cli_errors import failure_of, report
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    output = _requested_output(arguments)
     try:
+        args = build_parser().parse_args(arguments)
+        output = args.output if hasattr(args, "output") else output
+        if getattr(args, "bucket_required", False) and not args.bucket:
+            raise UsageError("--bucket is required (or set MODELSHIP_BUCKET)")
         result = args.run(args)
-    except ModelshipError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        if result is not None:
+            _emit(args, result)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure is None:
+            raise
+        report(failure, output)
         return 1
-    except FileNotFoundError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    if result is not None:
-        _emit(args, result)
     return 0
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+def _requested_output(arguments: list[str]) -> str:
+    """`--output` as given, for failures found before the command line is parsed."""
+    for index, argument in enumerate(arguments):
+        if argument == "--output" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--output="):
+            return argument.partition("=")[2]
+    return "text"
+
+
+def _reader_gone() -> int:
+    """`modelship history | head`: the reader closed the pipe. Later writes (and the flush
+    at exit) go nowhere instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (e.g. under test capture)
+    return 1
 
 
 def _emit(args: argparse.Namespace, result: Any) -> None:

@@ -174,3 +174,9 @@ class HistoryConflict(ReleaseError):
     """A release history record with the same key already exists (write-once)."""
 
     reason = "history_conflict"
+
+
+class UsageError(CommandFailed):
+    """A command line that does not parse (unknown or missing flag)."""
+
+    reason = "usage"

@@ -56,7 +56,7 @@ def test_train_with_a_bad_parameter_fails_in_one_line(
 
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith("error: --param 'no_equals_sign' is not KEY=VALUE")
+    assert err.startswith("error [command_failed]: --param 'no_equals_sign' is not KEY=VALUE")
     assert err.count("\n") == 1
 
 

@@ -118,7 +118,7 @@ def test_refusals_exit_1_with_one_line(
 
     err = capsys.readouterr().err
     assert status == 1
-    assert err.startswith("error: ")
+    assert err.startswith("error [")
     assert message in err
     assert err.count("\n") == 1
     assert world.weights() == {}
