@@ -34,6 +34,7 @@ from modelship.guardrails import AlarmState, GuardrailThresholds
 from modelship.history import Action, HistoryRecord, ReleaseHistory
 from modelship.manifest import Manifest
 from modelship.registry import Registry, artifact_key
+from modelship.rollout_runs import Kind, RolloutRun, rollout_runs
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,11 @@ class Status:
     candidate: ReleaseInfo | None
     candidate_weight: float
     alarms: list[AlarmState]
-    rollouts_running: list[str] = field(default_factory=list)
+    rollouts: list[RolloutRun] = field(default_factory=list)
+
+    @property
+    def rollouts_running(self) -> list[str]:
+        return [run.execution for run in self.rollouts if run.status == "RUNNING"]
 
     def as_dict(self) -> dict[str, Any]:
         def release(info: ReleaseInfo | None) -> dict[str, Any] | None:
@@ -108,6 +113,7 @@ class Status:
             "stable_weight": round(1.0 - self.candidate_weight, 6),
             "alarms": [{"name": a.name, "state": a.state} for a in self.alarms],
             "rollouts_running": self.rollouts_running,
+            "rollouts": [run.as_dict() for run in self.rollouts],
         }
 
 
@@ -208,13 +214,22 @@ class Releases:
             )
         return info
 
-    def status(self, sfn: Any = None, state_machine_arn: str | None = None) -> Status:
+    def status(
+        self,
+        sfn: Any = None,
+        state_machine_arn: str | None = None,
+        retrain_state_machine_arn: str | None = None,
+    ) -> Status:
+        """The alias, its releases and alarms; with `sfn`, the rollouts and retraining runs
+        (they canary their challenger) running or recently failed, with the cause."""
         state = self.alias_state()
         candidate = self.release_info(state.candidate) if state.candidate else None
-        running: list[str] = []
-        if sfn is not None and state_machine_arn:
-            page = sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING")
-            running = [e["executionArn"] for e in page.get("executions", [])]
+        machines: dict[Kind, str] = {}
+        if state_machine_arn:
+            machines["release"] = state_machine_arn
+        if retrain_state_machine_arn:
+            machines["retraining"] = retrain_state_machine_arn
+        runs = rollout_runs(sfn, machines, clock=self.clock) if sfn is not None else []
         return Status(
             function_name=self.target.function_name,
             alias=self.target.alias,
@@ -222,7 +237,7 @@ class Releases:
             candidate=candidate,
             candidate_weight=state.candidate_weight,
             alarms=guardrails.alarm_states(self.cloudwatch, self.target.function_name),
-            rollouts_running=running,
+            rollouts=runs,
         )
 
     def latest_created(self) -> str:
