@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from modelship.errors import CommandFailed, UsageError
+from modelship.errors import CommandFailed, ModelNotFound, UsageError
 
 Handler = Callable[[argparse.Namespace], Any]
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--version", help="version id (default: timestamp plus random suffix)")
     train.add_argument("--parent", help="parent model version, for lineage")
     train.set_defaults(run=_train)
+
+    data = commands.add_parser("data", help="the reference dataset")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    export = data_commands.add_parser(
+        "export",
+        parents=[common],
+        help="write the reference churn data as CSV: the format `train --data` and retraining read",
+    )
+    export.add_argument("--out", type=Path, required=True, help="CSV file to write (new)")
+    export.add_argument("--rows", type=int, default=6000, help="rows (default 6000)")
+    export.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    export.add_argument("--drift", type=float, default=0.0, help="population drift, 0..1")
+    export.set_defaults(run=_export_data)
 
     models = commands.add_parser("models", help="the model registry in S3")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -223,6 +236,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _export_data(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.data import CHURN_TARGET, generate_churn, write_csv
+
+    if args.out.exists():
+        raise CommandFailed(f"{args.out} exists; choose a new file")
+    if args.rows < 1 or not 0.0 <= args.drift <= 1.0:
+        raise CommandFailed("--rows must be at least 1 and --drift between 0 and 1")
+    table = generate_churn(n_rows=args.rows, seed=args.seed, drift=args.drift)
+    write_csv(table, args.out)
+    columns = [*table.feature_names, CHURN_TARGET]
+    return {
+        "text": f"wrote {table.n_rows} rows to {args.out}: columns {', '.join(columns)} "
+        f"(target {CHURN_TARGET})",
+        "json": {"out": str(args.out), "rows": table.n_rows, "columns": columns},
+    }
+
+
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.registry import Registry, version_prefix
 
@@ -247,10 +277,16 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
         names = registry.list_models()
         return {"text": "\n".join(names) or "(no models)", "json": {"models": names}}
     entries = registry.list_versions(args.name)
+    if not entries:
+        known = registry.list_models()
+        raise ModelNotFound(
+            f"no model named {args.name} in s3://{args.bucket} "
+            f"(models: {', '.join(known) or 'none'})"
+        )
     rows = [{"version": e.version, "published_at": e.published_at.isoformat()} for e in entries]
     lines = [f"{r['version']:<40} {r['published_at']}" for r in rows]
     return {
-        "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]) if lines else "(no versions)",
+        "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]),
         "json": {"name": args.name, "versions": rows},
     }
 

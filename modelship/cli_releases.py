@@ -30,9 +30,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=os.environ.get(ENV_ALIAS, names.DEFAULT_ALIAS_NAME),
         help=f"alias that takes the traffic (default: ${ENV_ALIAS} or live)",
     )
-    target.add_argument("--reason", default="", help="why: recorded in the release history")
     _bucket_arg(target)
-    parents = [common, target]
+    # Only the commands that change the alias record why; status and history take no reason.
+    reasoned = argparse.ArgumentParser(add_help=False)
+    reasoned.add_argument("--reason", default="", help="why: recorded in the release history")
+    parents = [common, target, reasoned]
+    read_only = [common, target]
 
     release = commands.add_parser("release", help="create releases of the predict function")
     release_commands = release.add_subparsers(
@@ -82,7 +85,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     status = commands.add_parser(
         "status",
-        parents=parents,
+        parents=read_only,
         help="stable, candidate, alarms, and rollouts running or failed in the last 24 h",
     )
     _state_machine_arg(status)
@@ -94,7 +97,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     status.set_defaults(run=_status)
 
-    history = commands.add_parser("history", parents=parents, help="the release history")
+    history = commands.add_parser("history", parents=read_only, help="the release history")
     history.add_argument("--limit", type=int, default=50, help="newest N records (default 50)")
     history.set_defaults(run=_history)
 

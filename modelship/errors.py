@@ -180,3 +180,10 @@ class UsageError(CommandFailed):
     """A command line that does not parse (unknown or missing flag)."""
 
     reason = "usage"
+
+
+class NotAnEarlierRelease(ReleaseError):
+    """`rollback --to` names a release newer than the stable one: moving forward is a
+    promotion (with or without a canary), not a rollback."""
+
+    reason = "not_an_earlier_release"

@@ -25,6 +25,7 @@ from modelship.errors import (
     InvalidWeight,
     ModelNotFound,
     NoCanary,
+    NotAnEarlierRelease,
     NothingToRollBack,
     ReleaseConflict,
     ReleaseError,
@@ -559,10 +560,16 @@ class Releases:
 
     def rollback(self, *, to: str | None = None, reason: str = "") -> Outcome:
         """Clears a canary; with no canary, undoes the last promotion; `to` picks any earlier
-        release instead."""
+        release instead (not a newer one: moving forward is a promotion)."""
         state = self.alias_state()
         if to is not None:
             target = self.release(to)
+            if int(target.version) > int(state.stable):
+                raise NotAnEarlierRelease(
+                    f"version {to} is newer than the stable release {state.stable} of "
+                    f"{self.target.alias}; to move forward, canary it or run "
+                    f"`modelship promote --version {to}`"
+                )
             if to == state.stable and state.candidate is None:
                 return Outcome("rollback", False, None, f"version {to} is already stable")
             return self._roll_to(state, target.version, reason=reason)

@@ -14,6 +14,7 @@ from modelship.errors import (
     InvalidWeight,
     ModelNotFound,
     NoCanary,
+    NotAnEarlierRelease,
     NothingToRollBack,
     ReleaseConflict,
     ReleaseNotFound,
@@ -392,6 +393,16 @@ def test_rollback_to_any_earlier_release(world: World) -> None:
     assert outcome.record is not None
     assert outcome.record.from_version == third
     assert releases.rollback(to=first).changed is False
+
+
+def test_rollback_to_a_newer_release_is_refused(world: World) -> None:
+    # Going forward skips the canary and its guardrails: that is `promote --version`.
+    stable = stable_on(world, "v1")
+    (newer,) = released(world, "v2")
+
+    with pytest.raises(NotAnEarlierRelease, match="promote"):
+        world.releases().rollback(to=newer)
+    assert world.alias()["FunctionVersion"] == stable
 
 
 def test_rollback_with_nothing_to_undo_is_refused(world: World) -> None:
