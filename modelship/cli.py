@@ -17,6 +17,7 @@ from modelship.errors import CommandFailed, ModelNotFound, UsageError
 
 Handler = Callable[[argparse.Namespace], Any]
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
+ENV_API_URL = "MODELSHIP_API_URL"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--version", default=os.environ.get("MODEL_VERSION", "latest"))
     invoke.add_argument("--model-dir", type=Path, default=DEFAULT_SANDBOX_MODEL_DIR)
     invoke.add_argument("--handler", default=None, help="handler to run (default: predict)")
+    invoke.add_argument(
+        "--url",
+        nargs="?",
+        const=os.environ.get(ENV_API_URL) or "",
+        help=f"send the event to this HTTP API instead (bare --url: ${ENV_API_URL}, which "
+        "`modelship local up` exports)",
+    )
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
@@ -317,8 +325,11 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.sample_events import load_event
 
     event = load_event(args.event)
-    with _model_source(args) as env:
-        response = _run_predict_handler(event, env, args.handler)
+    if args.url is not None:
+        response = _send_to_api(args.url, event)
+    else:
+        with _model_source(args) as env:
+            response = _run_predict_handler(event, env, args.handler)
     body_text = response.get("body") or ""
     try:
         body: Any = json.loads(body_text)
@@ -330,6 +341,39 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
         json.dumps(body, indent=2) if not isinstance(body, str) else body
     )
     return {"text": text, "json": {"statusCode": status, "headers": headers, "body": body}}
+
+
+def _send_to_api(url: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The event as the HTTP request API Gateway would have turned into it; the answer in
+    the handler's response shape."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise CommandFailed(f"--url needs an http(s) URL, or set {ENV_API_URL}; got {url!r}")
+    body = event.get("body")
+    data = (
+        base64.b64decode(body)
+        if body is not None and event.get("isBase64Encoded")
+        else (body.encode() if body is not None else None)
+    )
+    method = (event.get("requestContext") or {}).get("http", {}).get("method", "POST")
+    query = f"?{event['rawQueryString']}" if event.get("rawQueryString") else ""
+    request = urllib.request.Request(  # noqa: S310 (http(s) checked above)
+        url.rstrip("/") + event.get("rawPath", "/") + query,
+        data=data,
+        method=method,
+        headers={k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "host"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http(s) checked above)
+            status, headers, text = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, headers, text = error.code, dict(error.headers), error.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise CommandFailed(f"cannot reach {url}: {exc}", reason="endpoint_unreachable") from None
+    return {"statusCode": status, "headers": headers, "body": text.decode(errors="replace")}
 
 
 @contextlib.contextmanager

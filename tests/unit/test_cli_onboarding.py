@@ -80,3 +80,45 @@ def test_read_only_commands_take_no_reason(
 
     assert status == 1
     assert capsys.readouterr().err.startswith("error [usage]: ")
+
+
+def test_invoke_url_sends_the_event_to_the_http_api(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            received.append((self.path, self.headers["Content-Type"], self.rfile.read(length)))
+            body = b'{"model_version": "v0", "predictions": [0]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Model-Version", "v0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MODELSHIP_API_URL", f"http://127.0.0.1:{server.server_port}")
+    try:
+        status = main(["invoke", "--event", "predict_valid", "--url", "--output", "json"])
+    finally:
+        server.shutdown()
+
+    answer = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert answer["statusCode"] == 200
+    assert answer["body"]["predictions"] == [0]
+    assert answer["headers"]["X-Model-Version"] == "v0"
+    ((path, content_type, body),) = received
+    assert (path, content_type) == ("/predict", "application/json")
+    assert "instances" in json.loads(body)
