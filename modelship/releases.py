@@ -506,7 +506,7 @@ class Releases:
         weight = check_weight(weight)
         state = self.alias_state()
         current = self._require_canary(state, candidate)
-        if state.candidate_weight == weight:
+        if state.candidate_weight == weight and not self._adopts(current, execution):
             return Outcome(
                 "canary_shift", False, None, f"version {current} is already at {weight:.1%}"
             )
@@ -677,6 +677,15 @@ class Releases:
             f"{execution.rsplit(':', 1)[-1]} does not own the current routing of "
             f"{self.target.alias}; ignored",
         )
+
+    def _adopts(self, candidate: str, execution: str | None) -> bool:
+        """A rollout whose step finds its candidate already at the step's weight (started
+        by hand, or by another execution) takes the canary over: recorded, so that its
+        abandonment clears it."""
+        if execution is None:
+            return False
+        owner = self._canary_owner(candidate)
+        return owner is None or owner.execution != execution
 
     def _canary_owner(self, candidate: str) -> HistoryRecord | None:
         """The latest record that started or shifted the canary of `candidate`."""

@@ -279,3 +279,24 @@ def test_release_task_sample_events_start_and_check_a_canary(world: World) -> No
     assert applied["changed"] is True
     assert world.weights() == {candidate: 0.05}
     assert set(checked["alarms"]) == set(canary_alarm_names(FUNCTION, candidate))
+
+
+def test_a_rollout_that_adopts_a_running_canary_owns_it(world: World) -> None:
+    # The rollout's first step finds its candidate already at that weight (started by hand):
+    # from then on the canary is the rollout's, and its abandonment clears it.
+    from modelship.rollout import RolloutTask, perform_task
+
+    stable = stable_on(world, "v1")
+    (candidate,) = released(world, "v2")
+    releases = world.releases()
+    releases.start_canary(0.05, candidate)
+    step = RolloutTask(
+        action="apply_step", candidate=candidate, weight=0.05, step=0, execution=ROLLOUT
+    )
+
+    perform_task(releases, step)
+    outcome = releases.abort_rollout(candidate, reason="rollout ABORTED", execution=ROLLOUT)
+
+    assert outcome.changed is True
+    assert world.alias()["FunctionVersion"] == stable
+    assert world.weights() == {}
