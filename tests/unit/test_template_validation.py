@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -513,3 +514,24 @@ def test_limits_agree_with_the_published_service_models(
     if member == "EphemeralStorage":
         shape = shape.members["Size"]
     assert shape.metadata[key] == ours
+
+
+def test_the_fidelity_doc_lists_every_rule_the_tests_exercise() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "aws-fidelity.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", doc, re.MULTILINE))
+    tested = {case[0] for case in CASES} | {"lambda-unzipped-size"}
+    advisories = {"sfn-vended-log-group", "sfn-logging-name"}
+
+    assert documented == tested | advisories
+    assert f"That is {len(tested)} rules." in doc
+
+
+def test_a_logged_state_machine_name_outside_the_logging_characters_is_advised() -> None:
+    logged = _with(MACHINE, "LoggingConfiguration", {"Level": "ERROR", "Destinations": []})
+
+    advised = tv.validate(_template(Machine=_with(logged, "StateMachineName", "retrain.churn")))
+    plain = tv.validate(_template(Machine=logged))
+
+    assert [a.rule for a in advised.advisories] == ["sfn-logging-name"]
+    assert advised.refusals == []
+    assert plain.advisories == []
