@@ -30,9 +30,7 @@ def test_a_cr_only_dataset_is_read_like_its_lf_twin(s3: Any) -> None:
     assert np.array_equal(read.columns["churned"], table.columns["churned"])
 
 
-def test_the_size_cap_follows_the_function_memory(
-    s3: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_size_cap_follows_the_function_memory(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Prepare has 2048 MB: a CSV the parse cannot hold in that is refused before any read.
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
     cap = max_dataset_bytes()
