@@ -113,6 +113,7 @@ def _run_foreground(args: argparse.Namespace) -> None:
     from modelship.local.background import state_file as emulator_state_file
     from modelship.local.deployer import UnsupportedResource
     from modelship.local.emulator import Emulator, PortInUse
+    from modelship.local.template_validation import TemplateRefused
 
     emulator = Emulator(_config(args))
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -121,7 +122,7 @@ def _run_foreground(args: argparse.Namespace) -> None:
     try:
         try:
             found = emulator.start()
-        except (PortInUse, UnsupportedResource) as exc:
+        except (PortInUse, UnsupportedResource, TemplateRefused) as exc:
             raise CommandFailed(str(exc)) from None
         state = {
             "pid": os.getpid(),

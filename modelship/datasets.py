@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelship.data import Table, read_csv
+from modelship.data import Table, csv_header, read_csv
 from modelship.errors import DatasetError
 from modelship.manifest import FeatureKind, Manifest
 from modelship.names import DATASETS_PREFIX
@@ -21,6 +25,12 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet")
 SCHEMA_FILE = "schema.json"
 # A task's memory holds the whole table; refuse what cannot fit rather than die mid-read.
 DEFAULT_MAX_DATASET_BYTES = 1024 * 1024 * 1024
+# Reading a CSV peaks at about 2 bytes of memory per byte of CSV (the column arrays and one
+# block of records; `make bench`, docs/performance.md "CSV ingestion"); 2.5 leaves a margin.
+CSV_PEAK_BYTES_PER_BYTE = 2.5
+# What the runtime holds before any data: Python, numpy, scikit-learn, boto3 and the handler.
+RUNTIME_RESERVE_MB = 512
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -122,24 +132,39 @@ def declared_schema(s3: Any, bucket: str, name: str) -> DeclaredSchema | None:
         raise DatasetError(f"s3://{bucket}/{key} is not a valid schema: {exc}") from None
 
 
+def max_dataset_bytes() -> int:
+    """The largest dataset this process reads: 1 GiB, or less in a Lambda function whose memory
+    (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Lambda) could not hold the parse of a larger one:
+    (memory - RUNTIME_RESERVE_MB) / CSV_PEAK_BYTES_PER_BYTE, 614 MB for a 2048 MB Prepare."""
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if not memory.isdigit():
+        return DEFAULT_MAX_DATASET_BYTES
+    room = max(0, int(memory) - RUNTIME_RESERVE_MB) * MIB
+    return min(DEFAULT_MAX_DATASET_BYTES, int(room / CSV_PEAK_BYTES_PER_BYTE))
+
+
 def read_dataset(
     s3: Any,
     ref: DatasetRef,
     schema: DeclaredSchema | None,
     default_target: str,
-    max_bytes: int = DEFAULT_MAX_DATASET_BYTES,
+    max_bytes: int | None = None,
 ) -> Table:
     """Reads exactly the object `ref` names and checks it against `schema`: every declared
-    column present with its kind; undeclared columns are dropped."""
+    column present with its kind; undeclared columns are dropped. A CSV is streamed to a
+    temporary file and parsed from there, so memory never holds its text."""
     if ref.size_bytes == 0:
         raise DatasetError(f"{ref.uri} is empty")
-    if ref.size_bytes > max_bytes:
+    limit = max_dataset_bytes() if max_bytes is None else max_bytes
+    if ref.size_bytes > limit:
+        memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        within = f" with {memory} MB of function memory" if memory else ""
         raise DatasetError(
-            f"{ref.uri} is {ref.size_bytes} bytes, more than the {max_bytes} this trainer "
-            "reads; use the SageMaker training backend for large datasets"
+            f"{ref.uri} is {ref.size_bytes} bytes, more than the {limit} this trainer "
+            f"reads{within}; use the SageMaker training backend for large datasets"
         )
     try:
-        body = s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')["Body"].read()
+        body = s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')["Body"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412"}:
             raise DatasetError(
@@ -148,17 +173,21 @@ def read_dataset(
         raise
     target = schema.target if schema else default_target
     if ref.key.endswith(".parquet"):
-        table = _read_parquet(body, ref.uri, target)
+        table = _read_parquet(body.read(), ref.uri, target)
     else:
-        categorical = [
-            n for n, k in (schema.features.items() if schema else []) if k == "categorical"
-        ]
-        numeric = [n for n, k in (schema.features.items() if schema else []) if k == "numeric"]
-        header = body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-        columns = {c.strip() for c in header.split(",")}
-        _check_columns(ref.uri, columns, schema, target)
-        table = read_csv(body, target=target, categorical=categorical, numeric=numeric)
+        table = _read_csv_object(body, ref.uri, schema, target)
     return _conform(table, schema, ref.uri)
+
+
+def _read_csv_object(body: Any, uri: str, schema: DeclaredSchema | None, target: str) -> Table:
+    categorical = [n for n, k in (schema.features.items() if schema else []) if k == "categorical"]
+    numeric = [n for n, k in (schema.features.items() if schema else []) if k == "numeric"]
+    with tempfile.TemporaryDirectory(prefix="modelship-dataset-") as work:
+        path = Path(work) / "dataset.csv"
+        with path.open("wb") as out:
+            shutil.copyfileobj(body, out, MIB)
+        _check_columns(uri, set(csv_header(path)), schema, target)
+        return read_csv(path, target=target, categorical=categorical, numeric=numeric)
 
 
 def _check_columns(uri: str, columns: set[str], schema: DeclaredSchema | None, target: str) -> None:

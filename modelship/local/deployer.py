@@ -5,7 +5,8 @@ Lambda::Permission that points at an alias), so each resource is created through
 service's own API, in dependency order, with Ref, Fn::GetAtt, Fn::Sub and Fn::Join resolved.
 Function code is not uploaded: the executor runs each function from its asset directory in
 cdk.out, and the dependency layer is the local virtualenv. A resource type outside
-`PROVISIONED` and `NOT_EMULATED` fails the deployment with a message naming it.
+`PROVISIONED` and `NOT_EMULATED` fails the deployment with a message naming it, and so does
+anything AWS would refuse (modelship.local.template_validation), before anything is created.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from modelship import names
 from modelship.local.template import PSEUDO, load_template, resolve
+from modelship.local.template_validation import refuse_invalid
 
 ACCOUNT = PSEUDO["AWS::AccountId"]
 REGION = PSEUDO["AWS::Region"]
@@ -59,6 +61,7 @@ class Deployment:
     handlers: dict[str, str] = field(default_factory=dict)
     routes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    advisories: list[str] = field(default_factory=list)
 
     def of_type(self, kind: str) -> dict[str, str]:
         return {lid: self.refs[lid] for lid, t in self.types.items() if t == kind}
@@ -197,7 +200,9 @@ class Deployer:
         path = template_path or find_template(self.cdk_out)
         template = load_template(path)
         self.check(template)
+        validation = refuse_invalid(template, self.cdk_out)
         self.deployment = Deployment(stack_name=path.name.removesuffix(".template.json"))
+        self.deployment.advisories = [str(finding) for finding in validation.advisories]
         resources = template.get("Resources", {})
         for logical in deployment_order(resources):
             resource = resources[logical]

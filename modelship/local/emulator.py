@@ -247,6 +247,8 @@ class Emulator:
 
         deployment = Deployer(clients, config.cdk_out).deploy()
         self.deployment = deployment
+        for advisory in deployment.advisories:
+            self.activity.record("deploy-advisory", {"finding": advisory})
         self.executor.code_roots.update(deployment.code_roots)
         if config.seed_model:
             seed_reference_model(clients, self.endpoints_environment(deployment), config.state_dir)

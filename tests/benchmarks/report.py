@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tests.benchmarks.cold_start import PHASES, ColdFigure
+from tests.benchmarks.csv_ingest import CsvIngest
 from tests.benchmarks.machine import Machine
 from tests.benchmarks.models import BenchModel
 from tests.benchmarks.package import LAMBDA_UNZIPPED_LIMIT, ImportFigure, PackageSize
@@ -54,6 +55,8 @@ warm calls of **2-4.5 ms**.
 5. *Package*: the layer `make layer` built and the predict function's code against Lambda's
    250 MB unzipped limit; import time of the handler's modules with and without bytecode.
 6. *Rollback reaction*: time from a canary alarm to the alias being rolled back.
+7. *CSV ingestion*: peak memory per MB of CSV while a dataset is parsed, which sets the
+   largest dataset the Prepare function accepts.
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -83,6 +86,7 @@ class Results:
     repetitions: int
     rollback: RollbackReaction | None = None
     rollback_error: str | None = None
+    csv_ingest: list[CsvIngest] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -439,6 +443,33 @@ def _rollback_section(results: Results) -> str:
     )
 
 
+def _csv_section(results: Results) -> str:
+    title = "## 7. CSV ingestion\n\n"
+    if not results.csv_ingest:
+        return title + "Not measured in this run."
+    rows = [
+        [
+            f"{figure.csv_bytes / MIB:.0f}",
+            f"{figure.rows:,}",
+            figure.parser,
+            f"{figure.peak_bytes / MIB:.0f}",
+            f"{figure.peak_per_mb:.1f}",
+            f"{figure.mb_per_second:.1f}",
+        ]
+        for figure in results.csv_ingest
+    ]
+    return (
+        title
+        + "A churn-shaped CSV parsed in a fresh process; peak RSS (VmHWM) above the process's "
+        "RSS after its imports. *streaming* is `modelship.data.read_csv` from a file, as "
+        "Prepare reads a dataset (streamed from S3 to `/tmp` first); *whole text* is the parse "
+        "it replaced (the object's bytes, decoded, every row as lists of str), measured in the "
+        "same run. `modelship.datasets.max_dataset_bytes` caps a dataset at (function memory - "
+        "512 MB) / 2.5 bytes per byte: 614 MB for the 2048 MB Prepare function.\n\n"
+        + _table(["CSV, MB", "rows", "parser", "peak, MB", "MB per MB of CSV", "MB/s"], rows)
+    )
+
+
 def render(results: Results) -> str:
     judged = verdicts(results)
     summary = _table(
@@ -460,5 +491,6 @@ def render(results: Results) -> str:
         _memory_section(results, judged[3]),
         _package_section(results),
         _rollback_section(results),
+        _csv_section(results),
     ]
     return "\n\n".join(sections) + "\n"

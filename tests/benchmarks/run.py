@@ -19,6 +19,7 @@ from pathlib import Path
 
 from modelship.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import ColdStartBench
+from tests.benchmarks.csv_ingest import measure_csv_ingest
 from tests.benchmarks.machine import describe_machine
 from tests.benchmarks.models import build_models, moto_s3
 from tests.benchmarks.package import (
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
     _progress("package sizes and import times")
     imports, tracer_error = import_figures(WORKDIR, repetitions)
+    _progress("CSV ingestion memory")
+    csv_ingest = measure_csv_ingest(WORKDIR / "csv", (5, 20) if args.quick else (25, 100))
     results = Results(
         machine=machine,
         started_at=started_at,
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         repetitions=repetitions,
         rollback=rollback,
         rollback_error=rollback_error,
+        csv_ingest=csv_ingest,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):

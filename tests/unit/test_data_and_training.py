@@ -146,7 +146,7 @@ def test_declared_numeric_column_with_text_names_the_row(tmp_path: Path) -> None
     path = tmp_path / "bad.csv"
     path.write_text("a,churned\n1,0\nabc,1\n")
 
-    with pytest.raises(DatasetError, match="column 'a' is numeric but row 2"):
+    with pytest.raises(DatasetError, match="column 'a' is numeric but line 3"):
         read_csv(path, target="churned", numeric=["a"])
 
 
