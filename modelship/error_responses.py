@@ -45,6 +45,9 @@ _STATUS_AND_MESSAGE: list[tuple[type[ModelshipError], int, str]] = [
     (ConfigurationError, 503, "The service is misconfigured."),
 ]
 
+# Every error status an answer can carry: the OpenAPI document lists each with its body.
+ERROR_STATUSES = tuple(sorted({status for _, status, _ in _STATUS_AND_MESSAGE} | {500}))
+
 
 def error_response(exc: ModelshipError, request_id: str | None = None) -> ErrorResponse:
     status, message = 500, "Internal error."

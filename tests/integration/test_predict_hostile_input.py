@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from modelship.error_responses import ERROR_STATUSES
 from modelship.sample_events import http_api_event, load_event
 from tests.integration.conftest import Invoke
+from tests.integration.openapi_contract import assert_documented
 
 ROW = json.loads(load_event("predict_valid")["body"])["instances"][0]
 
@@ -191,3 +193,45 @@ def test_failure_log_lines_carry_model_version_and_reason(
         ("v1", "malformed_json"),
         ("v1", "ok"),
     ]
+
+
+def test_openapi_documents_every_status_the_predict_handler_returns_with_its_body(
+    function: Invoke,
+) -> None:
+    document = _body(function(load_event("openapi")))
+    responses = document["paths"]["/predict"]["post"]["responses"]
+
+    assert set(responses) == {"200", *(str(s) for s in ERROR_STATUSES)}
+    assert {"400", "413", "422", "500", "503"} <= set(responses)
+    for status, response in responses.items():
+        assert response["content"]["application/json"]["schema"]["$ref"], status
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "predict_valid",
+        "predict_batch",
+        "predict_malformed_json",
+        "predict_base64_invalid",
+        "predict_too_many_rows",
+        "predict_too_many_fields",
+        "predict_missing_feature",
+        "predict_huge_number",
+    ],
+)
+def test_every_predict_answer_matches_the_openapi_document(function: Invoke, event: str) -> None:
+    document = _body(function(load_event("openapi")))
+
+    assert_documented(document, "/predict", "POST", function(load_event(event)))
+
+
+def test_a_503_answer_matches_the_openapi_document(
+    s3: Any, start_function: Callable[..., Invoke]
+) -> None:
+    function = start_function(MODEL_VERSION="")  # nothing pinned: 503
+
+    document = _body(function(load_event("openapi")))
+
+    assert_documented(document, "/predict", "POST", function(load_event("predict_valid")))
+    assert_documented(document, "/health", "GET", function(load_event("health")))
