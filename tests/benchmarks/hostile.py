@@ -7,8 +7,9 @@ scaler overflows in every row (the search for the offending field), a base64 bod
 largest body the field budget still lets through to the parser. The largest valid request
 is measured beside them for scale.
 
-Memory is the rise of the process's peak RSS (VmHWM) over its RSS before the request, with
-the peak reset through /proc/self/clear_refs before each one; tracemalloc would miss what
+Each request runs in a child forked from the warm process, so one body's garbage cannot
+hide the next one's memory. Memory is the rise of the child's peak RSS (VmHWM, reset through
+/proc/self/clear_refs) over its RSS before the request; tracemalloc would miss what
 pydantic-core allocates in Rust.
 
     .venv/bin/python -m tests.benchmarks.hostile   # prints the table on its own
@@ -116,13 +117,25 @@ def _reset_peak() -> bool:
 
 
 def _measure(call: Callable[[], dict[str, Any]]) -> tuple[float, float, dict[str, Any]]:
+    """(seconds, peak rise in MiB, response) of one call, made in a forked child."""
     gc.collect()
-    _reset_peak()
-    before = _rss_kib("VmRSS")
-    started = time.perf_counter()
-    response = call()
-    seconds = time.perf_counter() - started
-    peak = max(0, _rss_kib("VmHWM") - before) / 1024
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: measure, report through the pipe, leave without cleanup
+        os.close(read_end)
+        _reset_peak()
+        before = _rss_kib("VmRSS")
+        started = time.perf_counter()
+        response = call()
+        seconds = time.perf_counter() - started
+        peak = max(0, _rss_kib("VmHWM") - before) / 1024
+        with os.fdopen(write_end, "w") as report:
+            json.dump([seconds, peak, response], report)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as report:
+        seconds, peak, response = json.load(report)
+    os.waitpid(child, 0)
     return seconds, peak, response
 
 
