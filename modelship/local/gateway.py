@@ -111,12 +111,12 @@ class Gateway:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
         length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length) if length else b""
+        sent = request.rfile.read(length) if length else b""
         request_id = str(uuid.uuid4())
         if (request.command, path) not in self.routes:
             self._answer(request, 404, _JSON, _NOT_FOUND, request_id)
             return
-        body, base64_encoded = event_body(raw, request.headers.get("Content-Type"))
+        body, base64_encoded = event_body(sent, request.headers.get("Content-Type"))
         event = http_api_event(request.command, path, body, request_id=request_id)
         event["isBase64Encoded"] = base64_encoded
         event["rawQueryString"] = query
