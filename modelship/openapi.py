@@ -70,8 +70,8 @@ _ERROR_DESCRIPTIONS = {
     "base64 body (API Gateway encodes bodies whose content type is not text) that is not "
     "base64 of UTF-8 text.",
     413: "`body_too_large`: more bytes than `limits.max_body_bytes`; `too_many_rows`: more "
-    "rows than `limits.max_rows`; `too_many_fields`: more fields, keys or nested values than "
-    "twice the largest valid request holds (refused before parsing).",
+    "rows than `limits.max_rows`; `too_many_fields`: more keys and values (commas) than "
+    "twice `limits.max_rows` valid rows hold (refused before parsing).",
     422: "`schema_mismatch`: rows that do not match the model's schema; `unscorable_input`: "
     "values the schema allows but the model cannot score (e.g. a huge number its scaler "
     f"overflows). `details` name row and field, at most {MAX_DETAILS}.",

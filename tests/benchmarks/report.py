@@ -468,9 +468,9 @@ def _hostile_section(results: Results) -> str:
         + f"\n\nWorst case: {_ms(worst_time.seconds)} ms ({worst_time.label}); "
         f"{worst_memory.peak_mib:.1f} MiB ({worst_memory.label}). Before the field budget, "
         "one row of 870,000 repeated keys (5 MB) took 12.5 s and 1.37 GB: past a 1024 MB, 15 s "
-        "function. The budget counts commas, quotes and opening brackets before parsing (a "
-        "body may hold twice what `maxRows` valid rows hold), so a body past it costs a few "
-        "milliseconds of counting; what it lets through is bounded by it."
+        "function. The field budget counts the body's commas before parsing (a body may hold "
+        "twice what `maxRows` valid rows hold), so a body past it costs one count; what it "
+        "lets through is bounded by it."
     )
 
 
