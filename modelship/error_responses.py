@@ -18,6 +18,8 @@ from modelship.errors import (
     PayloadTooLarge,
     RequestError,
     SchemaMismatch,
+    UndecodableBody,
+    UnscorableInput,
 )
 
 
@@ -33,13 +35,18 @@ class ErrorResponse:
 
 _STATUS_AND_MESSAGE: list[tuple[type[ModelshipError], int, str]] = [
     (MalformedRequest, 400, "The request body is not valid JSON."),
+    (UndecodableBody, 400, "The request body could not be decoded as base64 UTF-8 text."),
     (PayloadTooLarge, 413, "The request is too large."),
     (SchemaMismatch, 422, "The request does not match the model's input schema."),
+    (UnscorableInput, 422, "The model cannot score some of the request's values."),
     (RequestError, 400, "The request is not valid."),
     (ModelUnavailable, 503, "The model is not available."),
     (ModelNotFound, 503, "The model is not available."),
     (ConfigurationError, 503, "The service is misconfigured."),
 ]
+
+# Every error status an answer can carry: the OpenAPI document lists each with its body.
+ERROR_STATUSES = tuple(sorted({status for _, status, _ in _STATUS_AND_MESSAGE} | {500}))
 
 
 def error_response(exc: ModelshipError, request_id: str | None = None) -> ErrorResponse:
@@ -50,7 +57,7 @@ def error_response(exc: ModelshipError, request_id: str | None = None) -> ErrorR
             break
     reason = exc.reason if status != 500 else "internal_error"
     error: dict[str, Any] = {"code": reason, "message": message}
-    if isinstance(exc, SchemaMismatch):
+    if isinstance(exc, SchemaMismatch | UnscorableInput):
         error["details"] = exc.errors
     return ErrorResponse(status, _envelope(error, request_id))
 

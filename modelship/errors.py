@@ -96,6 +96,13 @@ class MalformedRequest(RequestError):
     reason = "malformed_json"
 
 
+class UndecodableBody(RequestError):
+    """A base64-encoded body that is not base64 (`invalid_base64`) or not UTF-8 text
+    (`body_not_utf8`): API Gateway base64-encodes bodies whose content type is not text."""
+
+    reason = "invalid_base64"
+
+
 class PayloadTooLarge(RequestError):
     reason = "payload_too_large"
 
@@ -104,6 +111,18 @@ class SchemaMismatch(RequestError):
     """Rows that do not match the model's feature schema; `errors` names row and field."""
 
     reason = "schema_mismatch"
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class UnscorableInput(RequestError):
+    """Rows that pass the schema but that the estimator cannot score (a value its
+    preprocessing overflows, or one it refuses); `errors` names row and, where it can be
+    identified, field."""
+
+    reason = "unscorable_input"
 
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message)

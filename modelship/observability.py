@@ -19,6 +19,8 @@ class MetricsSink(Protocol):
 
     def add_metric(self, name: str, unit: Any, value: float) -> None: ...
 
+    def add_metadata(self, key: str, value: Any) -> None: ...
+
 
 def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
@@ -48,3 +50,9 @@ def record_failed_request(metrics: MetricsSink, model_version: str, status: int)
     metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 1 if status < 500 else 0)
+
+
+def record_reason(metrics: MetricsSink, reason: str) -> None:
+    """The answer's reason code (`ok` or the error code) on the request's EMF log line: not
+    a dimension (no metric cost), but a field Logs Insights can filter and count by."""
+    metrics.add_metadata("reason", reason)

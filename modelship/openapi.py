@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from modelship.error_responses import ERROR_STATUSES
 from modelship.errors import ModelshipError
+from modelship.schema import MAX_DETAILS
 from modelship.serving import PredictionService
 
 
@@ -17,6 +19,74 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instances: list[dict[str, Any]] = Field(min_length=1)
+
+
+class ErrorDetail(BaseModel):
+    """One violation: the row index and field name where they can be identified."""
+
+    row: int | None
+    field: str | None
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable reason code to branch on.")
+    message: str
+    details: list[ErrorDetail] | None = Field(
+        default=None, max_length=MAX_DETAILS, description="422 answers only."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+    request_id: str | None = None
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_name: str
+    model_version: str
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = Field(
+        default=None, description="Classifiers only: one probability per class and row."
+    )
+
+
+class HealthResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    status: str = Field(description="`ok` or `unavailable`.")
+    model_name: str
+    model_version: str
+    reason: str | None = None
+    load_source: str | None = None
+    load_seconds: float | None = None
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "`malformed_json`: the body is not JSON. `invalid_base64`, `body_not_utf8`: a "
+    "base64 body (API Gateway encodes bodies whose content type is not text) that is not "
+    "base64 of UTF-8 text.",
+    413: "`body_too_large`: more bytes than `limits.max_body_bytes`; `too_many_rows`: more "
+    "rows than `limits.max_rows`; `too_many_fields`: more keys and values (commas) than "
+    "twice `limits.max_rows` valid rows hold (refused before parsing).",
+    422: "`schema_mismatch`: rows that do not match the model's schema; `unscorable_input`: "
+    "values the schema allows but the model cannot score (e.g. a huge number its scaler "
+    f"overflows). `details` name row and field, at most {MAX_DETAILS}.",
+    500: "`internal_error`: a fault of the service, not of the request.",
+    503: "The model cannot be served; `code` says why (`no_model_pinned`, `model_not_found`, "
+    "`sha256_mismatch`, ...).",
+}
+
+
+def _json_content(schema_name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {"description": _ERROR_DESCRIPTIONS[status], "content": _json_content("ErrorResponse")}
 
 
 def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
@@ -41,12 +111,40 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
         schemas["Instance"] = loaded.schema.json_schema()
         instances["items"] = {"$ref": "#/components/schemas/Instance"}
     schemas["PredictRequest"] = request
-    operation = document.get("paths", {}).get("/predict", {}).get("post")
+    for model in (ErrorDetail, ErrorBody, ErrorResponse, PredictResponse, HealthResponse):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        model_schema.pop("$defs", None)
+        schemas[model.__name__] = model_schema
+    paths = document.get("paths", {})
+    operation = paths.get("/predict", {}).get("post")
     if operation is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+            "content": _json_content("PredictRequest"),
+        }
+        operation["responses"] = {
+            "200": {"description": "Predictions.", "content": _json_content("PredictResponse")},
+            **{str(status): _error_response(status) for status in ERROR_STATUSES},
+        }
+    health = paths.get("/health", {}).get("get")
+    if health is not None:
+        health["responses"] = {
+            "200": {
+                "description": "The model is loaded.",
+                "content": _json_content("HealthResponse"),
             },
+            "503": {
+                "description": "The model cannot be served; `reason` says why.",
+                "content": _json_content("HealthResponse"),
+            },
+        }
+    info = paths.get("/model/info", {}).get("get")
+    if info is not None:
+        info["responses"] = {
+            "200": {
+                "description": "The pinned model's manifest.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **{str(status): _error_response(status) for status in (500, 503)},
         }
     return document

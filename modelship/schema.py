@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,14 @@ _typed_dict: Any = TypedDict
 
 # Strict: a numeric feature sent as "12" or true is a client bug worth a 422, not a guess.
 _Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# Error details listed per answer; field names echoed back are cut to this many characters
+# (an unknown key can be megabytes long).
+MAX_DETAILS = 50
+MAX_ECHOED_FIELD = 100
+# The field budget holds twice `max_rows` valid rows (so a batch a little over the row
+# limit is still told `too_many_rows`), plus some slack for the envelope.
+_BUDGET_ROWS_FACTOR = 2
+_ENVELOPE_COMMAS = 16
 
 
 def _field_type(feature: FeatureSpec) -> Any:
@@ -42,6 +51,7 @@ class RowSchema:
         ]
         self._row_type = row_type
         self._requests: dict[int, TypeAdapter[Any]] = {}
+        self._commas_per_row = _commas_per_row(self.features)
 
     @property
     def numeric_count(self) -> int:
@@ -58,13 +68,30 @@ class RowSchema:
             rows: list[dict[str, Any]] = self._rows.validate_python(instances)
         except ValidationError as exc:
             raise SchemaMismatch(
-                f"{exc.error_count()} schema violation(s)", _describe(exc)
+                f"{exc.error_count()} schema violation(s)", _describe(_errors(exc))
             ) from None
         return rows
 
+    def check_field_budget(self, body: str | bytes, max_rows: int) -> None:
+        """Refuses, before parsing, a body with more commas than twice `max_rows` valid rows
+        hold. Every key or value past the first in an object or array costs a comma, and
+        nesting without commas stops at the JSON parser's depth limit (a 400), so this bounds
+        the values, keys and error details the parser and pydantic can be made to produce
+        (870,000 repeated keys in one row cost seconds and a gigabyte) at about what the
+        largest valid request costs. One count, at C speed."""
+        comma = b"," if isinstance(body, bytes) else ","
+        commas = body.count(comma)  # type: ignore[arg-type]
+        rows = _BUDGET_ROWS_FACTOR * max_rows
+        if commas > rows * self._commas_per_row + _ENVELOPE_COMMAS:
+            raise PayloadTooLarge(
+                f"{commas} commas: more values than {rows} rows hold", reason="too_many_fields"
+            )
+
     def parse_request(self, body: str | bytes, max_rows: int) -> list[dict[str, Any]]:
         """Parses and validates a `{"instances": [...]}` body in one pass (pydantic's JSON
-        parser validates while it reads, so no intermediate objects are built)."""
+        parser validates while it reads, so no intermediate objects are built), once the
+        body is known to hold no more fields than `max_rows` rows."""
+        self.check_field_budget(body, max_rows)
         adapter = self._requests.get(max_rows)
         if adapter is None:
             instances = Annotated[
@@ -77,7 +104,8 @@ class RowSchema:
         try:
             request: dict[str, Any] = adapter.validate_json(body)
         except ValidationError as exc:
-            kinds = {(e["type"], e["loc"][:1]) for e in exc.errors(include_url=False)}
+            errors = _errors(exc)
+            kinds = {(e["type"], e["loc"][:1]) for e in errors}
             if any(kind == "json_invalid" for kind, _ in kinds):
                 raise MalformedRequest("body is not JSON") from None
             if ("too_long", ("instances",)) in kinds:
@@ -85,7 +113,7 @@ class RowSchema:
                     f"more than {max_rows} rows", reason="too_many_rows"
                 ) from None
             raise SchemaMismatch(
-                f"{exc.error_count()} schema violation(s)", _describe(exc, prefix="instances")
+                f"{exc.error_count()} schema violation(s)", _describe(errors, prefix="instances")
             ) from None
         rows: list[dict[str, Any]] = request["instances"]
         return rows
@@ -107,23 +135,45 @@ class RowSchema:
         return outside
 
 
-def _describe(exc: ValidationError, prefix: str | None = None) -> list[dict[str, Any]]:
+def _commas_per_row(features: Sequence[FeatureSpec]) -> int:
+    """Commas one valid row holds at most, spelled the way json.dumps spells it: one after
+    each pair (the last separates rows), plus any in a name or in its longest category."""
+
+    def commas(feature: FeatureSpec) -> int:
+        spellings = [json.dumps(c) for c in feature.categories or ()] or ["0"]
+        return 1 + json.dumps(feature.name).count(",") + max(v.count(",") for v in spellings)
+
+    return sum(commas(f) for f in features)
+
+
+def _errors(exc: ValidationError) -> list[Any]:
+    """The errors, built once (each one costs): no input values, URLs or contexts."""
+    return exc.errors(include_url=False, include_input=False, include_context=False)
+
+
+def _field_name(part: Any) -> Any:
+    if isinstance(part, str) and len(part) > MAX_ECHOED_FIELD:
+        return part[: MAX_ECHOED_FIELD - 3] + "..."
+    return part
+
+
+def _describe(errors: list[Any], prefix: str | None = None) -> list[dict[str, Any]]:
     """Pydantic errors as {row, field, type, message}; the input value is not echoed back."""
     described: list[dict[str, Any]] = []
     seen: set[tuple[Any, Any]] = set()
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in errors:
         loc = error["loc"]
         if prefix is not None:
             if not loc or loc[0] != prefix or len(loc) == 1:
                 # The envelope itself: not an object, `instances` missing or not a list.
-                where = ".".join(str(part) for part in loc) or None
+                where = _field_name(".".join(str(part) for part in loc)) or None
                 described.append(
                     {"row": None, "field": where, "type": error["type"], "message": error["msg"]}
                 )
                 continue
             loc = loc[1:]
         row = loc[0] if loc and isinstance(loc[0], int) else None
-        field = loc[1] if len(loc) > 1 else None
+        field = _field_name(loc[1]) if len(loc) > 1 else None
         if (row, field) in seen:  # a union reports each failed member; one line per field
             continue
         seen.add((row, field))
@@ -132,6 +182,6 @@ def _describe(exc: ValidationError, prefix: str | None = None) -> list[dict[str,
         if kind in {"int_type", "float_type"}:
             kind, message = "number_type", "Input should be a number"
         described.append({"row": row, "field": field, "type": kind, "message": message})
-        if len(described) >= 50:
+        if len(described) >= MAX_DETAILS:
             break
     return described

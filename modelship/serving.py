@@ -9,9 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from modelship.errors import ModelNotFound, ModelshipError, ModelUnavailable, PayloadTooLarge
+from modelship.errors import (
+    ModelNotFound,
+    ModelshipError,
+    ModelUnavailable,
+    PayloadTooLarge,
+    UnscorableInput,
+)
 from modelship.model_store import LoadedModel, ModelStore
+from modelship.request_body import decode_body
 from modelship.settings import PredictSettings
+from modelship.unscorable import locate_unscorable
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +162,10 @@ class PredictionService:
             },
         }
 
+    def predict_event_body(self, body: str | None, base64_encoded: bool) -> Prediction:
+        """The body as API Gateway delivers it (base64 for non-text content types)."""
+        return self.predict_body(decode_body(body, base64_encoded, self.settings.max_body_bytes))
+
     def predict_body(self, body: str | bytes) -> Prediction:
         """A raw `{"instances": [...]}` request body: size first, then one validating parse."""
         if len(body) > self.settings.max_body_bytes:
@@ -171,7 +183,7 @@ class PredictionService:
         started = time.perf_counter()
         probabilities: list[dict[str, float]] | None = None
         if manifest.task == "classification":
-            proba = loaded.estimator.predict_proba(matrix)
+            proba = _scored(loaded, matrix, loaded.estimator.predict_proba)
             elapsed = time.perf_counter() - started
             classes = loaded.estimator.classes_
             labels = [str(c) for c in classes]
@@ -181,7 +193,7 @@ class PredictionService:
                 dict(zip(labels, row, strict=True)) for row in np.round(proba, 6).tolist()
             ]
         else:
-            values = loaded.estimator.predict(matrix)
+            values = _scored(loaded, matrix, loaded.estimator.predict)
             elapsed = time.perf_counter() - started
             predictions = [float(v) for v in values]
         return Prediction(
@@ -194,3 +206,21 @@ class PredictionService:
             out_of_range_values=loaded.schema.count_out_of_range(matrix),
             numeric_values=len(rows) * loaded.schema.numeric_count,
         )
+
+
+def _scored(loaded: LoadedModel, matrix: np.ndarray, method: Any) -> np.ndarray:
+    """The estimator's output for validated rows. Whatever it raises on them, or any
+    non-finite number it answers, comes from the client's values: a 422, never a crash."""
+    try:
+        with np.errstate(all="ignore"):
+            output = np.asarray(method(matrix))
+    except Exception as exc:
+        logger.warning("estimator refused the request: %s", type(exc).__name__)
+        details = locate_unscorable(loaded.estimator, loaded.schema.features, matrix)
+        raise UnscorableInput(f"estimator raised {type(exc).__name__}", details) from None
+    finite = np.isfinite(output.astype(float, copy=False))
+    if not finite.all():
+        rows = np.flatnonzero(~finite.reshape(len(output), -1).all(axis=1)).tolist()
+        details = locate_unscorable(loaded.estimator, loaded.schema.features, matrix, rows)
+        raise UnscorableInput("estimator answered non-finite numbers", details)
+    return output

@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from modelship.error_responses import (
     ErrorResponse,
     error_response,
+    internal_error_response,
     validation_error_response,
 )
 from modelship.errors import ModelshipError
 from modelship.model_store import ModelStore
-from modelship.observability import record_failed_request, record_prediction
+from modelship.observability import record_failed_request, record_prediction, record_reason
 from modelship.openapi import openapi_document
 from modelship.serving import PredictionService
 from modelship.settings import PredictSettings
@@ -37,6 +38,8 @@ service = PredictionService(
     settings,
 )
 service.warm()
+# Every log line names the release's model, so Logs Insights can filter on it.
+logger.append_keys(model_version=service.model_version)
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
@@ -49,9 +52,14 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     )
 
 
-def _error(answer: ErrorResponse):
+def _error(answer: ErrorResponse, detail: str):
+    reason = answer.body["error"]["code"]
+    logger.warning(
+        "request failed", extra={"reason": reason, "status": answer.status, "detail": detail}
+    )
     if app.current_event.path == "/predict":
         record_failed_request(metrics, service.model_version, answer.status)
+        record_reason(metrics, reason)
     return _json(answer.status, answer.body)
 
 
@@ -59,8 +67,10 @@ def _error(answer: ErrorResponse):
 # PredictionService.predict_body); the OpenAPI document still describes it.
 @app.post("/predict")
 def predict():
-    prediction = service.predict_body(app.current_event.decoded_body or "")
+    event = app.current_event
+    prediction = service.predict_event_body(event.body, event.is_base64_encoded)
     record_prediction(metrics, prediction)
+    record_reason(metrics, "ok")
     return _json(200, prediction.body())
 
 
@@ -82,15 +92,23 @@ def openapi():
 
 @app.exception_handler(ModelshipError)
 def handle_modelship_error(exc: ModelshipError):
-    logger.warning("request failed", extra={"reason": exc.reason, "detail": str(exc)})
-    return _error(error_response(exc, app.current_event.request_context.request_id))
+    return _error(error_response(exc, app.current_event.request_context.request_id), str(exc))
 
 
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(exc: RequestValidationError):
-    return _error(
-        validation_error_response(list(exc.errors()), app.current_event.request_context.request_id)
-    )
+    errors = list(exc.errors())
+    request_id = app.current_event.request_context.request_id
+    return _error(validation_error_response(errors, request_id), f"{len(errors)} error(s)")
+
+
+# A fault of this code must not become a Lambda function error, which the alias's error
+# alarm would count against the release: it is a typed 500, with its traceback in the log.
+@app.exception_handler(Exception)
+def handle_unexpected_error(exc: Exception):
+    logger.exception("unexpected error")
+    answer = internal_error_response(app.current_event.request_context.request_id)
+    return _error(answer, type(exc).__name__)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -3,7 +3,11 @@
 Each request on a route of the template becomes a v2.0 event; the Lambda version is picked
 per request by the alias's weights, read from moto for every request, so a shift or a
 rollback takes effect on the next request. The handler's answer is returned as API Gateway
-returns it; an unhandled function error is a 500 `{"message":"Internal Server Error"}`.
+returns it; an unhandled function error is a 500 `{"message":"Internal Server Error"}`. Any
+method and path with no route, TRACE and unknown methods included, is a 404
+`{"message":"Not Found"}`, as an HTTP API answers it. Bodies reach the function the way an
+HTTP API passes them: text content types as text, every other body (no content type
+included) base64-encoded with `isBase64Encoded: true`.
 Not emulated: authorizers (routes marked AWS_IAM or JWT are served without auth), throttling
 and custom domains.
 """
@@ -11,6 +15,7 @@ and custom domains.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,6 +29,28 @@ from modelship.sample_events import http_api_event
 Invoke = Callable[[dict[str, Any]], InvocationResult]
 _NOT_FOUND = b'{"message":"Not Found"}'
 _INTERNAL = b'{"message":"Internal Server Error"}'
+_JSON = {"content-type": "application/json"}
+# Media types passed as text; `+json` and `+xml` suffixes count too.
+_TEXT_MEDIA_TYPES = {"application/json", "application/javascript", "application/xml"}
+
+
+def is_text_content_type(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return (
+        media.startswith("text/") or media in _TEXT_MEDIA_TYPES or media.endswith(("+json", "+xml"))
+    )
+
+
+def event_body(raw: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """(body, isBase64Encoded) of the v2.0 event for the bytes a client sent."""
+    if not raw:
+        return None, False
+    if is_text_content_type(content_type):
+        try:
+            return raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass  # not representable as text: passed on encoded, like binary
+    return base64.b64encode(raw).decode("ascii"), True
 
 
 def route_keys(routes: list[str]) -> set[tuple[str, str]]:
@@ -43,17 +70,24 @@ class Gateway:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:
-                gateway.handle(self)
+            def __getattr__(self, name: str) -> Any:
+                # http.server looks up `do_<METHOD>` and answers a missing one with an HTML
+                # 501; every method goes to the router instead.
+                if name.startswith("do_"):
+                    return lambda: gateway.handle(self)
+                raise AttributeError(name)
 
-            def do_POST(self) -> None:
-                gateway.handle(self)
-
-            def do_PUT(self) -> None:
-                gateway.handle(self)
-
-            def do_DELETE(self) -> None:
-                gateway.handle(self)
+            def send_error(
+                self, code: int, message: str | None = None, explain: str | None = None
+            ) -> None:
+                # A request http.server cannot parse: a JSON answer, not its HTML page.
+                phrase = self.responses.get(code, ("Error",))[0]
+                data = json.dumps({"message": phrase}).encode()
+                self.close_connection = True
+                # An unparsed request line leaves http.server's HTTP/0.9 default, which
+                # would drop the status line and headers.
+                self.request_version = self.protocol_version
+                gateway._answer(self, code, _JSON, data, str(uuid.uuid4()))
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -77,17 +111,19 @@ class Gateway:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
         length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length).decode("utf-8", "replace") if length else None
+        sent = request.rfile.read(length) if length else b""
         request_id = str(uuid.uuid4())
         if (request.command, path) not in self.routes:
-            self._answer(request, 404, {"content-type": "application/json"}, _NOT_FOUND, request_id)
+            self._answer(request, 404, _JSON, _NOT_FOUND, request_id)
             return
+        body, base64_encoded = event_body(sent, request.headers.get("Content-Type"))
         event = http_api_event(request.command, path, body, request_id=request_id)
+        event["isBase64Encoded"] = base64_encoded
         event["rawQueryString"] = query
         event["headers"] = {k.lower(): v for k, v in request.headers.items()}
         result = self.invoke(event)
         if result.failed or not isinstance(result.payload, dict):
-            self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)
+            self._answer(request, 500, _JSON, _INTERNAL, request_id)
             return
         answer = result.payload
         raw = answer.get("body") or ""
@@ -110,4 +146,5 @@ class Gateway:
         request.send_header("apigw-requestid", request_id)
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
-        request.wfile.write(data)
+        if request.command != "HEAD":
+            request.wfile.write(data)

@@ -20,6 +20,7 @@ from pathlib import Path
 from modelship.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import ColdStartBench
 from tests.benchmarks.csv_ingest import measure_csv_ingest
+from tests.benchmarks.hostile import measure_hostile
 from tests.benchmarks.machine import describe_machine
 from tests.benchmarks.models import build_models, moto_s3
 from tests.benchmarks.package import (
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         warm = measure_warm(
             endpoint, models[0], WORKDIR / "warm-cache", int(LATENCY_CALLS * scale), scale
         )
+        _progress("worst-case hostile bodies")
+        hostile = measure_hostile(endpoint, models[0], WORKDIR / "hostile-cache")
         _progress(f"cold starts, {repetitions} per configuration")
         cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
     rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         rollback=rollback,
         rollback_error=rollback_error,
         csv_ingest=csv_ingest,
+        hostile=hostile,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):

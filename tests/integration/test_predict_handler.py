@@ -9,47 +9,14 @@ import joblib
 import numpy as np
 import pytest
 
-from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
-from modelship.names import PREDICT_HANDLER
 from modelship.registry import artifact_key
 from modelship.sample_events import http_api_event, load_event
 from tests.conftest import BUCKET
-
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@pytest.fixture
-def start_function(s3: Any, tmp_path: Path) -> Callable[..., Invoke]:
-    """Cold-starts the predict function with the given environment; returns its invoker."""
-
-    def start(**env: str) -> Invoke:
-        environment = {
-            "MODEL_BUCKET": BUCKET,
-            "MODEL_NAME": "churn",
-            "MODEL_VERSION": "v1",
-            "MODEL_CACHE_DIR": str(tmp_path / "tmp-cache"),
-            **env,
-        }
-        with patched_environ(environment):
-            module, handler = load_handler(PREDICT_HANDLER)
-
-        def invoke(event: dict[str, Any]) -> dict[str, Any]:
-            with patched_environ(environment):
-                return handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
-
-        invoke.module = module  # type: ignore[attr-defined]
-        return invoke
-
-    return start
+from tests.integration.conftest import Invoke
 
 
 def _body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
-
-
-@pytest.fixture
-def function(published: Any, start_function: Callable[..., Invoke]) -> Invoke:
-    return start_function(MODEL_SHA256=published.artifact.sha256)
 
 
 def test_valid_prediction_names_the_model_and_matches_the_pipeline(
@@ -240,6 +207,12 @@ def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
         "predict_unknown_category": 422,
         "predict_malformed_json": 400,
         "predict_too_many_rows": 413,
+        "predict_too_many_fields": 413,
+        "predict_duplicate_keys": 422,
+        "predict_huge_number": 422,
+        "predict_base64_invalid": 400,
+        "predict_base64_binary": 400,
+        "predict_base64_form": 200,
         "health": 200,
         "model_info": 200,
         "openapi": 200,

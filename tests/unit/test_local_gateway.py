@@ -1,0 +1,127 @@
+"""The emulator's gateway routes and encodes requests the way an API Gateway HTTP API does."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from modelship.local.gateway import Gateway
+
+
+class RecordingFunction:
+    """Answers 200 and keeps the events it was invoked with."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        self.events.append(event)
+        # The two attributes of an InvocationResult the gateway reads.
+        return SimpleNamespace(payload={"statusCode": 200, "body": "{}"}, failed=False)
+
+
+@pytest.fixture
+def function() -> RecordingFunction:
+    return RecordingFunction()
+
+
+@pytest.fixture
+def gateway(function: RecordingFunction) -> Iterator[Gateway]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = Gateway(function, ["POST /predict", "GET /health"], "127.0.0.1", port)
+    served.start()
+    yield served
+    served.stop()
+
+
+def _request(
+    gateway: Gateway, method: str, path: str, body: bytes | None = None, **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    host, port = gateway.server.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("TRACE", "/predict"),
+        ("PATCH", "/health"),
+        ("OPTIONS", "/predict"),
+        ("BREW", "/predict"),
+        ("GET", "/predict"),
+        ("POST", "/nowhere"),
+    ],
+)
+def test_unmatched_methods_and_routes_are_json_404(
+    gateway: Gateway, function: RecordingFunction, method: str, path: str
+) -> None:
+    status, headers, body = _request(gateway, method, path)
+
+    assert status == 404
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"message": "Not Found"}
+    assert function.events == []
+
+
+def test_head_of_an_unmatched_route_has_no_body(gateway: Gateway) -> None:
+    status, _, body = _request(gateway, "HEAD", "/nowhere")
+
+    assert (status, body) == (404, b"")
+
+
+def test_a_request_http_cannot_parse_is_a_json_400(gateway: Gateway) -> None:
+    host, port = gateway.server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as raw:
+        raw.sendall(b"NOT A REQUEST LINE AT ALL\r\n\r\n")
+        answer = raw.recv(4096)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body) == {"message": "Bad Request"}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "text/plain"]
+)
+def test_text_bodies_reach_the_function_as_text(
+    gateway: Gateway, function: RecordingFunction, content_type: str
+) -> None:
+    _request(gateway, "POST", "/predict", b'{"instances": []}', **{"Content-Type": content_type})
+
+    event = function.events[0]
+    assert (event["body"], event["isBase64Encoded"]) == ('{"instances": []}', False)
+    assert event["headers"]["content-type"] == content_type
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/octet-stream", b"\x89PNG\r\n\x1a\n\x00\xff"),
+        ("application/x-www-form-urlencoded", b'{"instances": []}'),
+        ("image/png", b"\x00\x01"),
+        ("application/json", b"\xff\xfe not utf-8"),
+    ],
+)
+def test_other_bodies_reach_the_function_base64_encoded(
+    gateway: Gateway, function: RecordingFunction, content_type: str, body: bytes
+) -> None:
+    _request(gateway, "POST", "/predict", body, **{"Content-Type": content_type})
+
+    event = function.events[0]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
