@@ -9,7 +9,7 @@ import json
 import shutil
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,16 +106,26 @@ class World:
         return sorted(a["AlarmName"] for a in alarms["MetricAlarms"])
 
     def create_function(self, name: str, handler: str, env: dict[str, str]) -> str:
+        """The function runs as the template's role for `handler` (see iam_world)."""
+        from tests.integration.iam_world import ensure_role, role_of
+
+        role = ensure_role(self.iam, *role_of("AWS::Lambda::Function", handler))
         response = self.lambda_.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role=self.role_arn,
+            Role=role,
             Handler=handler,
             Code={"ZipFile": dummy_zip()},
             Environment={"Variables": env},
             Timeout=30,
         )
         return str(response["FunctionArn"])
+
+    def state_machine_role(self, logical_prefix: str) -> str:
+        """The ARN of the template's role for the state machine `logical_prefix`."""
+        from tests.integration.iam_world import ensure_role, role_of
+
+        return ensure_role(self.iam, *role_of("AWS::StepFunctions::StateMachine", logical_prefix))
 
     def release_env(self, **overrides: str) -> dict[str, str]:
         return {
@@ -166,7 +176,18 @@ class World:
 @contextmanager
 def open_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
     """Use from a fixture: `with open_world(reference_model_dir, tmp_path) as w: yield w`."""
-    with mock_aws(config=MOTO_CONFIG), InProcessLambda() as runner:
+    from modelship.local.iam import enabled, enforce
+    from tests.integration.iam_world import world_authorizer
+    from tests.iam_report import RECORDED
+
+    authorizer = world_authorizer() if enabled() else None
+    with (
+        mock_aws(config=MOTO_CONFIG),
+        InProcessLambda() as runner,
+        enforce(authorizer) if authorizer else nullcontext(),
+    ):
+        if authorizer is not None:
+            RECORDED.worlds.append(authorizer)
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
