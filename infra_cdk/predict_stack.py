@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsii
@@ -39,6 +40,24 @@ ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = (
     ("/model/info", apigwv2.HttpMethod.GET),
     ("/openapi.json", apigwv2.HttpMethod.GET),
 )
+# One JSON object per request, from variables HTTP APIs support ("Customize HTTP API access
+# logs"); the REST API helpers add ones such as $context.resourcePath, which an HTTP API stage
+# refuses at deploy.
+HTTP_API_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "integrationErrorMessage": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
 NONCURRENT_VERSION_DAYS = 90
 ACCESS_LOG_DAYS = 365
 
@@ -401,15 +420,4 @@ class _AccessLogSettings:
 
     @property
     def format(self) -> apigateway.AccessLogFormat:
-        # JSON with the request id, caller, route, status and latencies, one object per line.
-        return apigateway.AccessLogFormat.json_with_standard_fields(
-            caller=True,
-            http_method=True,
-            ip=True,
-            protocol=True,
-            request_time=True,
-            resource_path=True,
-            response_length=True,
-            status=True,
-            user=True,
-        )
+        return apigateway.AccessLogFormat.custom(json.dumps(HTTP_API_ACCESS_LOG_FIELDS))

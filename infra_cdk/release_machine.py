@@ -109,18 +109,21 @@ class ReleaseFunctions(Construct):
                 role_description=f"modelship {service}: one alias, its alarms and history",
                 environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: service},
             )
+            # Lambda authorizes GetFunctionConfiguration with a Qualifier on the qualified ARN
+            # (function:version), and alias actions on the unqualified function ARN (Service
+            # Authorization Reference, resource type `function`), not on the alias ARN.
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ReadReleases",
                     actions=["lambda:GetFunctionConfiguration"],
-                    resources=[function.function_arn, f"{function.function_arn}:*"],
+                    resources=[f"{function.function_arn}:*"],
                 )
             )
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="RouteAlias",
                     actions=["lambda:GetAlias", "lambda:UpdateAlias"],
-                    resources=[alias.function_arn],
+                    resources=[function.function_arn],
                 )
             )
             role.add_to_policy(

@@ -333,12 +333,21 @@ class RetrainingPipeline(Construct):
                 )
             )
 
+        # Alias actions and PublishVersion are authorized on the unqualified function ARN;
+        # GetFunctionConfiguration with a Qualifier on the qualified one (function:version).
         def read_live_alias(fn: lambda_.Function) -> None:
             fn.add_to_role_policy(
                 iam.PolicyStatement(
                     sid="ReadLiveAlias",
-                    actions=["lambda:GetAlias", "lambda:GetFunctionConfiguration"],
-                    resources=[predict_function.function_arn, f"{predict_function.function_arn}:*"],
+                    actions=["lambda:GetAlias"],
+                    resources=[predict_function.function_arn],
+                )
+            )
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ReadReleases",
+                    actions=["lambda:GetFunctionConfiguration"],
+                    resources=[f"{predict_function.function_arn}:*"],
                 )
             )
 
@@ -357,10 +366,18 @@ class RetrainingPipeline(Construct):
         objects(self.create_release, "History", ["s3:PutObject"], [history])
         listing(self.create_release, [models, history])
         read_live_alias(self.create_release)
+        # Releases.create reads and re-pins $LATEST (GetFunctionConfiguration without a
+        # Qualifier), waits with botocore's function_updated_v2 waiter (GetFunction), then
+        # publishes: all on the unqualified function ARN.
         self.create_release.add_to_role_policy(
             iam.PolicyStatement(
                 sid="PublishRelease",
-                actions=["lambda:UpdateFunctionConfiguration", "lambda:PublishVersion"],
+                actions=[
+                    "lambda:GetFunctionConfiguration",
+                    "lambda:UpdateFunctionConfiguration",
+                    "lambda:GetFunction",
+                    "lambda:PublishVersion",
+                ],
                 resources=[predict_function.function_arn],
             )
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -71,6 +73,36 @@ def test_stage_throttling_and_access_logs(synth: Synth) -> None:
             },
         },
     )
+
+
+# "Customize HTTP API access logs" (API Gateway developer guide): the variables an HTTP API
+# stage accepts in its access-log format. REST-only ones (resourcePath, identity.user,
+# identity.caller, ...) make CreateStage fail with "context variables are not supported".
+HTTP_API_LOG_VARIABLES = {
+    "$context.requestId",
+    "$context.identity.sourceIp",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.routeKey",
+    "$context.status",
+    "$context.protocol",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integration.status",
+    "$context.integration.latency",
+    "$context.integrationErrorMessage",
+    "$context.authorizer.error",
+}
+
+
+def test_access_log_format_is_json_of_http_api_variables_only(template: Template) -> None:
+    _, stage = only(template, "AWS::ApiGatewayV2::Stage")
+    fields = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+
+    used = set(fields.values())
+    assert used <= HTTP_API_LOG_VARIABLES, used - HTTP_API_LOG_VARIABLES
+    assert {"$context.requestId", "$context.routeKey", "$context.status"} <= used
+    assert "$context.integrationErrorMessage" in used
 
 
 def test_jwt_mode_uses_a_jwt_authorizer(synth: Synth) -> None:

@@ -127,10 +127,14 @@ def test_release_roles_may_route_only_this_alias(template: Template, handler: st
     statements = _statements(template, _function_id(template, handler))
     alias = logical_id(template, "AWS::Lambda::Alias")
 
+    predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+
     routing = _granting(statements, "lambda:UpdateAlias")
     assert len(routing) == 1
     assert _actions(routing[0]) == {"lambda:GetAlias", "lambda:UpdateAlias"}
-    assert routing[0]["Resource"] == {"Ref": alias}
+    # Lambda authorizes alias actions on the unqualified function ARN, not the alias ARN.
+    assert routing[0]["Resource"] == {"Fn::GetAtt": [predict, "Arn"]}
+    assert routing[0]["Resource"] != {"Ref": alias}
     for forbidden in (
         "lambda:PublishVersion",
         "lambda:UpdateFunctionConfiguration",
@@ -140,6 +144,40 @@ def test_release_roles_may_route_only_this_alias(template: Template, handler: st
         "*",
     ):
         assert not _granting(statements, forbidden), forbidden
+
+
+# Service Authorization Reference for Lambda: these act on resource type `function`, the
+# unqualified ARN arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}.
+UNQUALIFIED_ONLY = {
+    "lambda:GetAlias",
+    "lambda:UpdateAlias",
+    "lambda:PublishVersion",
+    "lambda:GetFunction",
+    "lambda:UpdateFunctionConfiguration",
+}
+
+
+def _resource_list(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def test_every_lambda_statement_names_the_arn_lambda_authorizes(template: Template) -> None:
+    predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+    unqualified = {"Fn::GetAtt": [predict, "Arn"]}
+    versions = {"Fn::Join": ["", [unqualified, ":*"]]}
+    checked = 0
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = _actions(statement)
+            if actions & UNQUALIFIED_ONLY:
+                checked += 1
+                assert _resource_list(statement) == [unqualified], statement
+            if "lambda:GetFunctionConfiguration" in actions:
+                checked += 1
+                for resource in _resource_list(statement):
+                    assert resource in (unqualified, versions), statement
+    assert checked >= 5
 
 
 @pytest.mark.parametrize("handler", [names.ROLLBACK_HANDLER, names.RELEASE_HANDLER])

@@ -201,3 +201,30 @@ def test_release_plan_parsing() -> None:
 def test_training_image_must_be_an_ecr_image(synth: Synth) -> None:
     with pytest.raises(RetrainingSettingsError, match="is not an ECR image"):
         synth(trainingBackend="sagemaker", sagemakerImageUri="docker.io/library/python:3.12")
+
+
+def _granted(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    def actions(statement: dict[str, Any]) -> list[str]:
+        raw = statement["Action"]
+        return raw if isinstance(raw, list) else [raw]
+
+    return [s for s in statements if action in actions(s)]
+
+
+def test_create_release_may_call_what_releases_create_calls(template: Template) -> None:
+    statements = _role_statements(template, PIPELINE + "create_release")
+    predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+    function_arn = {"Fn::GetAtt": [predict, "Arn"]}
+
+    # function_updated_v2 (the wait after re-pinning $LATEST) polls GetFunction.
+    for action in (
+        "lambda:GetFunction",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:PublishVersion",
+        "lambda:GetAlias",
+    ):
+        (grant,) = _granted(statements, action)
+        assert grant["Resource"] == function_arn, action
+    resources = [g["Resource"] for g in _granted(statements, "lambda:GetFunctionConfiguration")]
+    assert function_arn in resources
+    assert {"Fn::Join": ["", [function_arn, ":*"]]} in resources
