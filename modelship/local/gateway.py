@@ -26,6 +26,10 @@ _NOT_FOUND = b'{"message":"Not Found"}'
 _INTERNAL = b'{"message":"Internal Server Error"}'
 
 
+class IntegrationDenied(Exception):
+    """API Gateway may not invoke the function (its resource policy does not allow it)."""
+
+
 def route_keys(routes: list[str]) -> set[tuple[str, str]]:
     keys = set()
     for route in routes:
@@ -85,7 +89,12 @@ class Gateway:
         event = http_api_event(request.command, path, body, request_id=request_id)
         event["rawQueryString"] = query
         event["headers"] = {k.lower(): v for k, v in request.headers.items()}
-        result = self.invoke(event)
+        try:
+            result = self.invoke(event)
+        except IntegrationDenied:
+            # What an HTTP API answers when the Lambda permission is missing.
+            self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)
+            return
         if result.failed or not isinstance(result.payload, dict):
             self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)
             return

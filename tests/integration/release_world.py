@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from modelship import names
 from modelship.guardrails import GuardrailThresholds
+from modelship.local.iam import Authorizer
 from modelship.local.inprocess_lambda import InProcessLambda
 from modelship.manifest import Manifest
 from modelship.registry import Registry
@@ -174,20 +175,26 @@ class World:
 
 
 @contextmanager
-def open_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    """Use from a fixture: `with open_world(reference_model_dir, tmp_path) as w: yield w`."""
-    from modelship.local.iam import enabled, enforce
-    from tests.integration.iam_world import world_authorizer
-    from tests.iam_report import RECORDED
+def open_world(
+    reference_model_dir: Path, tmp_path: Path, authorizer: Authorizer | None = None
+) -> Iterator[World]:
+    """Use from a fixture: `with open_world(reference_model_dir, tmp_path) as w: yield w`.
 
-    authorizer = world_authorizer() if enabled() else None
+    With IAM enforcement on (MODELSHIP_IAM), the template's policies are enforced and what
+    they allowed goes into the session's least-privilege report; an `authorizer` passed in
+    (e.g. with a statement removed) is enforced instead and reported nowhere."""
+    from modelship.local.iam import enabled, enforce
+    from tests.iam_report import RECORDED
+    from tests.integration.iam_world import world_authorizer
+
+    if authorizer is None and enabled():
+        authorizer = world_authorizer()
+        RECORDED.worlds.append(authorizer)
     with (
         mock_aws(config=MOTO_CONFIG),
         InProcessLambda() as runner,
         enforce(authorizer) if authorizer else nullcontext(),
     ):
-        if authorizer is not None:
-            RECORDED.worlds.append(authorizer)
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})

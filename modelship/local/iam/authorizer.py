@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelship.local.iam.evaluator import Decision, Evaluator, Simulation, shared_evaluator
+from modelship.local.iam.evaluator import (
+    Decision,
+    Evaluator,
+    Simulation,
+    Statement,
+    shared_evaluator,
+)
 from modelship.local.iam.policies import ACCOUNT, TemplatePolicies
 from modelship.local.iam.requests import IamRequest, UnmappedOperation, iam_requests
 
@@ -59,6 +65,37 @@ class AllowedRequest:
     principal: str
     request: IamRequest
     resource_policy_arn: str | None
+    # The Allow statements that matched: only these can be needed by this request.
+    decisive: tuple[Statement, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "role_arn": self.role_arn,
+            "principal": self.principal,
+            "action": self.request.action,
+            "resource": self.request.resource,
+            "context": dict(self.request.context),
+            "resource_policy_arn": self.resource_policy_arn,
+            "decisive": [
+                {"policy_type": s.policy_type, "policy": s.policy, "sid": s.sid, "index": s.index}
+                for s in self.decisive
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AllowedRequest:
+        return cls(
+            role_arn=data["role_arn"],
+            principal=data["principal"],
+            request=IamRequest(
+                data["action"], data["resource"], tuple(sorted(data["context"].items()))
+            ),
+            resource_policy_arn=data.get("resource_policy_arn"),
+            decisive=tuple(
+                Statement(d["policy_type"], d.get("policy"), d.get("sid"), int(d["index"]))
+                for d in data.get("decisive", [])
+            ),
+        )
 
 
 def session_principal(role_name: str, session: str) -> str:
@@ -82,8 +119,10 @@ class Authorizer:
     policies: TemplatePolicies
     evaluator: Evaluator = field(default_factory=shared_evaluator)
     on_denied: Callable[[dict[str, Any]], None] | None = None
+    # Each distinct allowed request once, in the order first seen.
     allowed: list[AllowedRequest] = field(default_factory=list)
     denied: list[dict[str, Any]] = field(default_factory=list)
+    _seen: set[AllowedRequest] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resource_policy_arn(self, resource: str) -> str | None:
@@ -125,8 +164,11 @@ class Authorizer:
             )
             decision = self.evaluator.decide(simulation)
             if decision.allowed:
+                kept = AllowedRequest(role_arn, principal, request, resource_arn, decision.decisive)
                 with self._lock:
-                    self.allowed.append(AllowedRequest(role_arn, principal, request, resource_arn))
+                    if kept not in self._seen:
+                        self._seen.add(kept)
+                        self.allowed.append(kept)
                 continue
             reason = decision.error or decision.result
             self._deny(role_arn, principal, request.action, request.resource, reason)

@@ -73,6 +73,29 @@ class TemplatePolicies:
     roles: dict[str, RolePolicies] = field(default_factory=dict)  # by role ARN
     resource_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # by ARN
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "roles": {
+                arn: {
+                    "logical_id": r.logical_id,
+                    "name": r.name,
+                    "policies": [[n, d] for n, d in r.policies],
+                }
+                for arn, r in self.roles.items()
+            },
+            "resource_policies": self.resource_policies,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TemplatePolicies:
+        roles = {
+            arn: RolePolicies(
+                r["logical_id"], r["name"], arn, tuple((n, d) for n, d in r["policies"])
+            )
+            for arn, r in data["roles"].items()
+        }
+        return cls(roles, dict(data["resource_policies"]))
+
     def role(self, arn: str) -> RolePolicies | None:
         return self.roles.get(arn)
 
