@@ -11,6 +11,7 @@ is kept in `allowed` for the least-privilege report.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -123,6 +124,8 @@ class Authorizer:
     allowed: list[AllowedRequest] = field(default_factory=list)
     denied: list[dict[str, Any]] = field(default_factory=list)
     _seen: set[AllowedRequest] = field(default_factory=set)
+    # The policies never change: one evaluation per distinct request.
+    _decisions: dict[str, Decision] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resource_policy_arn(self, resource: str) -> str | None:
@@ -162,7 +165,7 @@ class Authorizer:
                 if resource_arn
                 else None,
             )
-            decision = self.evaluator.decide(simulation)
+            decision = self._decide(simulation)
             if decision.allowed:
                 kept = AllowedRequest(role_arn, principal, request, resource_arn, decision.decisive)
                 with self._lock:
@@ -196,10 +199,22 @@ class Authorizer:
             resource_policy=self.policies.resource_policy(policy_arn)
             or {"Version": "2012-10-17", "Statement": []},
         )
-        decision = self.evaluator.decide(simulation)
+        decision = self._decide(simulation)
         if not decision.allowed:
             reason = decision.error or f"{decision.result} by the resource policy of {policy_arn}"
             self._deny(service_principal, service_principal, action, resource, reason, source_arn)
+        return decision
+
+    def _decide(self, simulation: Simulation) -> Decision:
+        key = json.dumps(
+            [simulation.principal, simulation.action, simulation.resource, simulation.context],
+            sort_keys=True,
+        )
+        key += str(id(simulation.identity_policies)) + str(id(simulation.resource_policy))
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self.evaluator.decide(simulation)
+            self._decisions[key] = decision
         return decision
 
     def _deny(
