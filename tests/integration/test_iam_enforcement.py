@@ -1,11 +1,13 @@
-"""IAM enforcement on the rollback path: with the rollback role's lambda:UpdateAlias grant
-removed from the template, the rollback is denied as AWS would deny it, and recorded."""
+"""IAM enforcement in the moto worlds: with one grant removed from the template, the
+call it allowed is denied as AWS denies it (to a handler, or to a Step Functions task)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,11 @@ from modelship.local.iam import Authorizer, template_policies
 from modelship.local.template import resources_of_type
 from modelship.sample_events import load_event
 from tests.integration.iam_world import world_names
-from tests.integration.release_template import _logical, release_template
+from tests.integration.release_template import (
+    _logical,
+    deploy_release_resources,
+    release_template,
+)
 from tests.integration.release_world import World, open_world, released, stable_on
 
 ROLLBACK = "modelship-rollback"
@@ -40,13 +46,23 @@ def _without_action(template: dict[str, Any], role_prefix: str, action: str) -> 
     return changed
 
 
-@pytest.fixture
-def denied_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[tuple[World, Authorizer]]:
-    template = _without_action(release_template(), "ReleasesRollbackRole", "lambda:UpdateAlias")
+@contextmanager
+def _world_without(
+    reference_model_dir: Path, tmp_path: Path, role_prefix: str, action: str
+) -> Iterator[tuple[World, Authorizer]]:
+    template = _without_action(release_template(), role_prefix, action)
     refs, attributes = world_names()
     authorizer = Authorizer(template_policies(template, refs, attributes))
     with open_world(reference_model_dir, tmp_path, authorizer=authorizer) as world:
         yield world, authorizer
+
+
+@pytest.fixture
+def denied_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[tuple[World, Authorizer]]:
+    with _world_without(
+        reference_model_dir, tmp_path, "ReleasesRollbackRole", "lambda:UpdateAlias"
+    ) as opened:
+        yield opened
 
 
 def test_without_its_update_alias_grant_the_rollback_is_denied(
@@ -90,3 +106,35 @@ def test_with_the_template_as_synthesized_the_same_rollback_is_allowed(world: Wo
     assert "FunctionError" not in response, response["Payload"].read()
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
+
+
+def test_a_state_machine_without_its_invoke_grant_fails_its_lambda_tasks(
+    reference_model_dir: Path, tmp_path: Path
+) -> None:
+    with _world_without(
+        reference_model_dir, tmp_path, "ReleaseMachineStateMachineRole", "lambda:InvokeFunction"
+    ) as (world, authorizer):
+        machine = deploy_release_resources(world)
+        (candidate,) = released(world, "v1")
+        execution = world.sfn.start_execution(
+            stateMachineArn=machine,
+            input=json.dumps({"candidate": candidate, "steps": [], "reason": "test"}),
+        )["executionArn"]
+        deadline = time.monotonic() + 60
+        while world.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not finish"
+            time.sleep(0.1)
+
+        history = world.sfn.get_execution_history(executionArn=execution)["events"]
+        failed = [
+            e["lambdaFunctionFailedEventDetails"]
+            for e in history
+            if e["type"] == "LambdaFunctionFailed"
+        ]
+        assert world.sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+        assert failed
+        assert all(
+            "is not authorized to perform: lambda:InvokeFunction" in f["cause"] for f in failed
+        )
+        assert {d["action"] for d in authorizer.denied} == {"lambda:InvokeFunction"}
+        assert "ReleaseMachineStateMachineRole" in authorizer.denied[0]["role"]

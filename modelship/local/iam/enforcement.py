@@ -4,8 +4,9 @@ While `enforce(authorizer)` is active:
 - a botocore call made inside `acting_as(role_arn, session)` (a handler running as its
   function's role, a Step Functions execution as its state machine's role) is authorized
   first, and a denial raises the ClientError AWS would return;
-- moto's Step Functions executions run as their state machine's role, so task integrations
-  (Lambda invoke, `aws-sdk:*`, SNS publish) are authorized as AWS authorizes them.
+- moto's Step Functions Task states run as their state machine's role, so task
+  integrations (Lambda invoke, `aws-sdk:*`, SNS publish) are authorized as AWS authorizes
+  them.
 Calls made outside `acting_as` (test code, the CLI, the emulator itself) are an unrestricted
 operator's.
 """
@@ -76,10 +77,14 @@ def _service_name(client: Any) -> str:
 def enforce(authorizer: Authorizer) -> Iterator[Authorizer]:
     """Authorizes every call made on behalf of a role while active; see the module doc."""
     from botocore.client import BaseClient
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+        StateTaskLambda,
+    )
 
     original_call = BaseClient._make_api_call
-    original_logic: Any = ExecutionWorker._execution_logic
 
     def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
         caller = acting_as_role()
@@ -94,16 +99,25 @@ def enforce(authorizer: Authorizer) -> Iterator[Authorizer]:
                 raise denied.client_error() from None
         return original_call(client, operation_name, api_params)
 
-    def execution_logic(worker: Any) -> Any:
-        execution = worker._evaluation_details.execution_details
-        with acting_as(str(execution.role_arn), str(execution.name)):
-            return original_logic(worker)
+    def as_machine_role(original: Any) -> Any:
+        # moto runs each Task state in a thread of its own: take the role from the
+        # execution's context object there, where the task's AWS calls are made.
+        def eval_execution(state: Any, env: Any) -> Any:
+            execution = env.states.context_object.context_object_data["Execution"]
+            session = str(execution["Id"]).rsplit(":", 1)[-1]  # the execution's name
+            with acting_as(str(execution["RoleArn"]), session):
+                return original(state, env)
+
+        return eval_execution
 
     previous = _state["authorizer"]
     _state["authorizer"] = authorizer
     patches: list[Any] = [
         mock.patch.object(BaseClient, "_make_api_call", make_api_call),
-        mock.patch.object(ExecutionWorker, "_execution_logic", execution_logic),
+        *(
+            mock.patch.object(task, "_eval_execution", as_machine_role(task._eval_execution))
+            for task in (StateTaskLambda, StateTaskService)
+        ),
     ]
     for patch in patches:
         patch.start()
