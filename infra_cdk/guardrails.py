@@ -12,11 +12,11 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.release_machine import guardrail_alarm_prefix
 from modelship import names
 
@@ -35,38 +35,72 @@ class Guardrails(Construct):
         release_machine: sfn.IStateMachine,
         error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
         period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
+        min_requests: int = names.DEFAULT_GUARDRAIL_MIN_REQUESTS,
+        throttle_rate_percent: float = names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT,
     ) -> None:
         super().__init__(scope, construct_id)
         prefix = guardrail_alarm_prefix(function.function_name)
         period = Duration.seconds(period_seconds)
+        # A period is judged only with at least `min_requests` requests in it (otherwise the
+        # rate reads 0), and settings keep min_requests x each threshold >= 100%, so a single
+        # failed or throttled request never crosses a threshold on its own.
+        judged = f"{min_requests:d}"
 
-        # Unhandled errors and throttles of the alias: the handler's own 5xx answers are not
-        # Lambda Errors, so these catch crashes and capacity problems, not bad predictions.
-        self.alias_errors = cloudwatch.Alarm(
-            self,
+        def alarm(
+            construct_id: str,
+            name: str,
+            description: str,
+            expression: str,
+            metrics: dict[str, cloudwatch.IMetric],
+            threshold: float,
+        ) -> cloudwatch.Alarm:
+            return cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=f"{prefix}{name}",
+                alarm_description=f"modelship guardrail: {description}",
+                metric=cloudwatch.MathExpression(
+                    expression=expression, using_metrics=metrics, label=description, period=period
+                ),
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+        # Unhandled errors and throttles of the alias, as a share of its invocations: the
+        # handler answers bad input with 4xx, which are not Lambda Errors, so these count
+        # crashes, timeouts and capacity problems only. Lambda may publish no Errors or
+        # Throttles datapoint in a period without any; FILL reads that as 0.
+        alias_metrics = {
+            "invocations": alias.metric_invocations(period=period, statistic="Sum"),
+            "errors": alias.metric_errors(period=period, statistic="Sum"),
+            "throttles": alias.metric_throttles(period=period, statistic="Sum"),
+        }
+        self.alias_errors = alarm(
             "AliasErrors",
-            alarm_name=f"{prefix}live-errors",
-            alarm_description="modelship guardrail: unhandled errors of the live alias",
-            metric=alias.metric_errors(period=period, statistic="Sum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "live-errors",
+            f"unhandled errors of the live alias above {error_rate_percent:g}% of its "
+            f"invocations (periods with {judged}+ invocations)",
+            f"IF(FILL(invocations, 0) >= {judged}, "
+            "100 * FILL(errors, 0) / FILL(invocations, 0), 0)",
+            {k: alias_metrics[k] for k in ("invocations", "errors")},
+            error_rate_percent,
         )
-        self.alias_throttles = cloudwatch.Alarm(
-            self,
+        requested = "FILL(invocations, 0) + FILL(throttles, 0)"
+        self.alias_throttles = alarm(
             "AliasThrottles",
-            alarm_name=f"{prefix}live-throttles",
-            alarm_description="modelship guardrail: throttled invocations of the live alias",
-            metric=alias.metric_throttles(period=period, statistic="Sum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "live-throttles",
+            f"throttled requests of the live alias above {throttle_rate_percent:g}% "
+            f"(periods with {judged}+ requests)",
+            f"IF({requested} >= {judged}, 100 * FILL(throttles, 0) / ({requested}), 0)",
+            {k: alias_metrics[k] for k in ("invocations", "throttles")},
+            throttle_rate_percent,
         )
 
-        # The handler's own error rate over all model versions (the metrics carry only the
-        # `service` dimension here; see docs/operations.md).
+        # The handler's own error rate over all model versions: PredictionErrors counts 5xx
+        # answers only, never 4xx (modelship.observability). The metrics carry only the
+        # `service` dimension here; see docs/operations.md.
         def service_metric(metric_name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=names.METRICS_NAMESPACE,
@@ -76,32 +110,43 @@ class Guardrails(Construct):
                 period=period,
             )
 
-        self.prediction_error_rate = cloudwatch.Alarm(
-            self,
+        self.prediction_error_rate = alarm(
             "PredictionErrorRate",
-            alarm_name=f"{prefix}prediction-error-rate",
-            alarm_description=(
-                f"modelship guardrail: predict error rate above {error_rate_percent:g}% "
-                "across all model versions"
-            ),
-            metric=cloudwatch.MathExpression(
-                expression="100 * errors / requests",
-                using_metrics={
-                    "errors": service_metric(names.METRIC_PREDICTION_ERRORS),
-                    "requests": service_metric(names.METRIC_REQUESTS),
-                },
-                label="predict error rate (%)",
-                period=period,
-            ),
-            threshold=error_rate_percent,
+            "prediction-error-rate",
+            f"predict error rate above {error_rate_percent:g}% across all model versions "
+            f"(periods with {judged}+ requests)",
+            f"IF(requests >= {judged}, 100 * FILL(errors, 0) / requests, 0)",
+            {
+                "errors": service_metric(names.METRIC_PREDICTION_ERRORS),
+                "requests": service_metric(names.METRIC_REQUESTS),
+            },
+            error_rate_percent,
+        )
+
+        # A rollback that keeps failing must not vanish: undeliverable events and invocations
+        # that failed after Lambda's retries wait in a dead-letter queue, and both the queue's
+        # depth and the function's own errors alarm (outside the guardrail prefix).
+        ops_prefix = f"{names.OPS_ALARM_PREFIX}{function.function_name}-"
+        self.rollback_failures = AsyncFailures(
+            self,
+            "RollbackFailures",
+            function=rollback_function,
+            alarm_name=f"{ops_prefix}rollback-dlq",
+            what="rollback function",
+        )
+        self.rollback_errors = cloudwatch.Alarm(
+            self,
+            "RollbackErrors",
+            alarm_name=f"{ops_prefix}rollback-errors",
+            alarm_description="modelship: the rollback function failed; a guardrail alarm or an "
+            "abandoned rollout may not have been acted on (see docs/operations.md)",
+            metric=rollback_function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+            threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-
-        rollback_target = targets.LambdaFunction(
-            rollback_function, retry_attempts=4, max_event_age=Duration.hours(1)
-        )
+        rollback_target = self.rollback_failures.target()
         self.alarm_rule = events.Rule(
             self,
             "GuardrailAlarmRule",

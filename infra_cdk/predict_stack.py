@@ -8,6 +8,7 @@ from pathlib import Path
 import jsii
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
     CfnOutput,
     Duration,
     RemovalPolicy,
@@ -129,10 +130,12 @@ class PredictStack(Stack):
 
     def _retraining(self, layer: lambda_.ILayerVersion) -> RetrainingPipeline:
         """Retraining tasks, state machine (with its own copy of the canary chain), triggers."""
+        options = RetrainingOptions.from_context(self.node)
+        self._warn_on_short_bakes(options)
         return RetrainingPipeline(
             self,
             "RetrainingPipeline",
-            options=RetrainingOptions.from_context(self.node),
+            options=options,
             model_name=self.settings.model_name,
             bucket=self.model_bucket,
             predict_function=self.function,
@@ -144,6 +147,19 @@ class PredictStack(Stack):
             code=lambda_.Code.from_asset(str(stage_function_source(("pipeline",)))),
             log_retention=_retention(self.settings.log_retention_days),
         )
+
+    def _warn_on_short_bakes(self, options: RetrainingOptions) -> None:
+        """A bake shorter than one alarm period plus CloudWatch's minute of delay ends before
+        the guardrails have judged the step: the check after it sees OK for lack of data."""
+        shortest = self.settings.guardrail_period_seconds + 60
+        for step in options.release_plan:
+            if step["bake_seconds"] < shortest:
+                Annotations.of(self).add_warning_v2(
+                    "modelship:short-bake",
+                    f"context 'releasePlan' bakes {step['weight']:.0%} for "
+                    f"{step['bake_seconds']:g} s, shorter than guardrailPeriodSeconds + 60 s "
+                    f"({shortest} s): the guardrails cannot judge that step before the next",
+                )
 
     def _releases(
         self, layer: lambda_.ILayerVersion
@@ -182,6 +198,8 @@ class PredictStack(Stack):
             release_machine=machine.state_machine,
             error_rate_percent=settings.guardrail_error_rate_percent,
             period_seconds=settings.guardrail_period_seconds,
+            min_requests=settings.guardrail_min_requests,
+            throttle_rate_percent=settings.guardrail_throttle_rate_percent,
         )
         return functions, machine, guardrails
 

@@ -15,9 +15,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-# Worth retrying: Lambda throttling and transient service errors.
+# Worth retrying: Lambda throttling and the transient service errors Step Functions' best
+# practices list ("Handle Lambda service exceptions").
 TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",

@@ -26,6 +26,7 @@ from constructs import Construct, IConstruct
 
 from infra_cdk.predict_source import REPO_ROOT, stage_function_source
 from infra_cdk.release_chain import build_release_chain
+from infra_cdk.resource_names import vended_log_group_name
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
 
@@ -235,7 +236,11 @@ class ReleaseMachine(Construct):
         definition = chain.start
 
         log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "LogGroup",
+            log_group_name=vended_log_group_name(f"{Stack.of(self).stack_name}-release"),
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.state_machine = sfn.StateMachine(
             self,

@@ -17,7 +17,6 @@ from typing import Any
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,8 +26,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
+from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.bucket_access import grant_prefix_read
 from infra_cdk.release_chain import build_release_chain, with_transient_retries
+from infra_cdk.resource_names import (
+    retrain_state_machine_name,
+    training_job_prefix,
+    vended_log_group_name,
+)
 from infra_cdk.settings import SettingsError
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
@@ -39,6 +44,8 @@ TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 _PLAN_STEP = re.compile(r"^(\d+(?:\.\d+)?):(\d+)(s|m|h)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
+# SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 
 
 class RetrainingSettingsError(SettingsError):
@@ -101,16 +108,33 @@ class RetrainingOptions:
             ) from None
         if not 128 <= memory <= 10240:
             raise RetrainingSettingsError("trainMemoryMb must be between 128 and 10240")
+        # The alarm compares the share of out-of-range inputs, a percentage, with it.
+        if not 0 < threshold <= 100:
+            raise RetrainingSettingsError(
+                f"driftThresholdPercent must be above 0 and at most 100, got {threshold:g}"
+            )
+        algorithm = str(get("trainingAlgorithm", "logistic_regression"))
+        if algorithm not in names.TRAINING_ALGORITHMS:
+            raise RetrainingSettingsError(
+                f"trainingAlgorithm {algorithm!r} is unknown; choose one of "
+                f"{', '.join(names.TRAINING_ALGORITHMS)}"
+            )
+        instance_type = str(get("sagemakerInstanceType", "ml.m5.xlarge"))
+        if not _INSTANCE_TYPE.match(instance_type):
+            raise RetrainingSettingsError(
+                f"sagemakerInstanceType {instance_type!r} must be a SageMaker instance type "
+                "such as ml.m5.xlarge"
+            )
         return cls(
             schedule=schedule,
             training_backend=backend,
-            algorithm=str(get("trainingAlgorithm", "logistic_regression")),
+            algorithm=algorithm,
             params=params_json,
             quality_gates=gates_json,
             release_plan=parse_release_plan(str(get("releasePlan", "10:10m,50:10m,100"))),
             drift_threshold_percent=threshold,
             train_memory_mb=memory,
-            sagemaker_instance_type=str(get("sagemakerInstanceType", "ml.m5.xlarge")),
+            sagemaker_instance_type=instance_type,
             sagemaker_image_uri=image,
         )
 
@@ -212,7 +236,7 @@ class RetrainingPipeline(Construct):
             return created
 
         self._roles: list[iam.Role] = []
-        self.state_machine_name = f"{Stack.of(self).stack_name}-retrain-{model_name}"
+        self.state_machine_name = retrain_state_machine_name(Stack.of(self).stack_name, model_name)
         minutes = Duration.minutes
         self.prepare = function("Prepare", f"{PIPELINE_MODULE}.prepare", 2048, minutes(5), 2048)
         self.train = function(
@@ -506,7 +530,11 @@ class RetrainingPipeline(Construct):
         definition = definition.next(passed)
 
         log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StateMachineLogs",
+            log_group_name=vended_log_group_name(self.state_machine_name),
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         machine = sfn.StateMachine(
             self,
@@ -546,8 +574,11 @@ class RetrainingPipeline(Construct):
             self,
             "Train",
             role=self._training_job_role(output_prefix),
+            # Unique per run (the MD5 of the run id) and per stack and model (the prefix),
+            # 63 characters at most, letters, digits and hyphens only.
             training_job_name=sfn.JsonPath.format(
-                "modelship-{}", sfn.JsonPath.string_at("$.run_id")
+                training_job_prefix(Stack.of(self).stack_name, name) + "-{}",
+                sfn.JsonPath.hash(sfn.JsonPath.string_at("$.run_id"), "MD5"),
             ),
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             algorithm_specification=tasks.AlgorithmSpecification(
@@ -560,14 +591,14 @@ class RetrainingPipeline(Construct):
                     content_type="text/csv",
                     data_source=tasks.DataSource(
                         s3_data_source=tasks.S3DataSource(
-                            s3_location=tasks.S3Location.from_json_expression("$.data_uri"),
+                            s3_location=_S3Uri(sfn.JsonPath.string_at("$.data_uri")),
                             s3_data_type=tasks.S3DataType.S3_PREFIX,
                         )
                     ),
                 )
             ],
             output_data_config=tasks.OutputDataConfig(
-                s3_output_location=tasks.S3Location.from_bucket(self.bucket, output_prefix)
+                s3_output_location=_S3Uri(f"s3://{self.bucket.bucket_name}/{output_prefix}")
             ),
             resource_config=tasks.ResourceConfig(
                 instance_count=1,
@@ -621,7 +652,7 @@ class RetrainingPipeline(Construct):
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:BatchCheckLayerAvailability",
                 ],
-                resources=[ecr_repository_arn(self.options.sagemaker_image_uri)],
+                resources=[ecr_repository_arn(self.options.sagemaker_image_uri, stack.partition)],
             )
         )
         role.add_to_policy(
@@ -638,13 +669,6 @@ class RetrainingPipeline(Construct):
             "*": "ecr:GetAuthorizationToken has no resource-level permissions",
         }.items():
             _acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-        for action in ("s3:DeleteObject*", "s3:Abort*"):
-            _acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "CDK's grant on the job's output location, which is this model's SageMaker "
-                "output prefix only (multipart uploads of model.tar.gz).",
-            )
         return role
 
     def _triggers(self, base: FunctionBase) -> lambda_.Function:
@@ -683,6 +707,14 @@ class RetrainingPipeline(Construct):
             "Executions of this one state machine, looked up by name to drop duplicate events.",
         )
         _acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "X-Ray: no resource-level permissions")
+        self.trigger_failures = AsyncFailures(
+            self,
+            "TriggerFailures",
+            function=trigger,
+            alarm_name=f"{names.OPS_ALARM_PREFIX}{Stack.of(self).stack_name}-"
+            f"retrain-{self.model_name}-trigger-dlq",
+            what=f"retraining trigger ({self.model_name})",
+        )
         events.Rule(
             self,
             "NewDatasetRule",
@@ -695,7 +727,7 @@ class RetrainingPipeline(Construct):
                     "object": {"key": [{"prefix": f"{names.DATASETS_PREFIX}/{self.model_name}/"}]},
                 },
             ),
-            targets=[targets.LambdaFunction(trigger, retry_attempts=4)],
+            targets=[self.trigger_failures.target()],
         )
         if self.options.schedule:
             events.Rule(
@@ -703,7 +735,7 @@ class RetrainingPipeline(Construct):
                 "ScheduleRule",
                 description=f"scheduled retraining of {self.model_name}",
                 schedule=events.Schedule.expression(self.options.schedule),
-                targets=[targets.LambdaFunction(trigger, retry_attempts=4)],
+                targets=[self.trigger_failures.target()],
             )
         return trigger
 
@@ -750,12 +782,32 @@ class RetrainingPipeline(Construct):
                 detail_type=["CloudWatch Alarm State Change"],
                 detail={"alarmName": [alarm.alarm_name], "state": {"value": ["ALARM"]}},
             ),
-            targets=[targets.LambdaFunction(self.trigger, retry_attempts=4)],
+            targets=[self.trigger_failures.target()],
         )
         return alarm
 
 
-def ecr_repository_arn(image_uri: str) -> str:
+class _S3Uri(tasks.S3Location):
+    """An s3:// URI for a training job, granting nothing: the training job role's own
+    statements scope reads to the model's datasets and writes to its output prefix (CDK's
+    locations grant s3:GetObject and s3:ListBucket on `*` for a JSON path, and render an
+    https:// URL for a bucket, which S3OutputPath refuses)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self._uri = uri
+
+    def bind(
+        self,
+        task: tasks.ISageMakerTask,
+        *,
+        for_reading: bool | None = None,
+        for_writing: bool | None = None,
+    ) -> tasks.S3LocationConfig:
+        return tasks.S3LocationConfig(uri=self._uri)
+
+
+def ecr_repository_arn(image_uri: str, partition: str) -> str:
     """<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> -> the repository's ARN."""
     match = re.match(
         r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)", image_uri
@@ -766,7 +818,7 @@ def ecr_repository_arn(image_uri: str) -> str:
             "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
         )
     account, region, repository = match.groups()
-    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
 
 
 def ec2_instance_type(name: str) -> Any:

@@ -6,6 +6,7 @@ accept both forms. A bad value raises `SettingsError` naming the context key.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,12 @@ SNAPSTART_MAX_EPHEMERAL_MB = 512
 API_MAX_TIMEOUT_SECONDS = 30
 # The synchronous invoke payload limit is 6 MB; the body is part of that payload.
 LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+# CloudWatch alarm periods are 10, 20, 30 or a multiple of 60 seconds, and 10-30 s only work
+# on high-resolution metrics: the predict function's EMF metrics and Lambda's own are
+# standard resolution (one datapoint a minute), so shorter periods leave the guardrails in
+# INSUFFICIENT_DATA. Period x evaluation periods may not exceed one day.
+ALARM_PERIOD_STEP_SECONDS = 60
+ALARM_PERIOD_MAX_SECONDS = 86_400
 
 DEFAULTS: dict[str, Any] = {
     "stage": "dev",
@@ -51,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "guardrailErrorRatePercent": names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
     "guardrailP99LatencyMs": names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
     "guardrailPeriodSeconds": names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
+    "guardrailMinRequests": names.DEFAULT_GUARDRAIL_MIN_REQUESTS,
+    "guardrailThrottleRatePercent": names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT,
     "postPromotionGuardSeconds": names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
     "releaseTimeoutHours": 24,
 }
@@ -95,6 +104,8 @@ class Settings:
     guardrail_error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
     guardrail_p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
     guardrail_period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS
+    guardrail_min_requests: int = names.DEFAULT_GUARDRAIL_MIN_REQUESTS
+    guardrail_throttle_rate_percent: float = names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT
     post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS
     release_timeout_hours: int = 24
 
@@ -122,7 +133,9 @@ class Settings:
             timeout_seconds=_int(get, "timeout", 1, API_MAX_TIMEOUT_SECONDS),
             ephemeral_storage_mb=_int(get, "ephemeralStorageMb", 512, 10240),
             max_rows=_int(get, "maxRows", 1, 100_000),
-            max_body_bytes=_int(get, "maxBodyBytes", 1, LAMBDA_MAX_PAYLOAD_BYTES),
+            max_body_bytes=_int(
+                get, "maxBodyBytes", names.MIN_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES
+            ),
             auth_mode=_choice(get, "authMode", AUTH_MODES),
             jwt_issuer=str(get("jwtIssuer")).strip(),
             jwt_audience=_list(get, "jwtAudience"),
@@ -135,7 +148,9 @@ class Settings:
             model_sha256=str(get("modelSha256")).strip().lower(),
             guardrail_error_rate_percent=_number(get, "guardrailErrorRatePercent", 0.01, 100),
             guardrail_p99_latency_ms=_number(get, "guardrailP99LatencyMs", 1, 900_000),
-            guardrail_period_seconds=_int(get, "guardrailPeriodSeconds", 10, 86_400),
+            guardrail_period_seconds=_alarm_period(get, "guardrailPeriodSeconds"),
+            guardrail_min_requests=_int(get, "guardrailMinRequests", 1, 1_000_000),
+            guardrail_throttle_rate_percent=_number(get, "guardrailThrottleRatePercent", 0.01, 100),
             post_promotion_guard_seconds=_int(get, "postPromotionGuardSeconds", 0, 7 * 86_400),
             release_timeout_hours=_int(get, "releaseTimeoutHours", 1, 24 * 365),
         )
@@ -169,12 +184,36 @@ class Settings:
             raise SettingsError("context 'modelVersion' and 'modelSha256' must be set together")
         if self.throttle_burst_limit < self.throttle_rate_limit:
             raise SettingsError("context 'throttleBurstLimit' must be >= 'throttleRateLimit'")
+        for key, percent in (
+            ("guardrailErrorRatePercent", self.guardrail_error_rate_percent),
+            ("guardrailThrottleRatePercent", self.guardrail_throttle_rate_percent),
+        ):
+            # One failure among the minimum requests is 100 / minimum percent.
+            if self.guardrail_min_requests * percent < 100:
+                needed = math.ceil(100 / percent)
+                raise SettingsError(
+                    f"context 'guardrailMinRequests' ({self.guardrail_min_requests}) times "
+                    f"'{key}' ({percent:g}%) must be at least 100, or a single failed request "
+                    f"crosses the threshold: set guardrailMinRequests to {needed} or more"
+                )
 
 
 def _match(get: Any, key: str, pattern: re.Pattern[str], rule: str) -> str:
     value = str(get(key)).strip()
     if not pattern.match(value):
         raise SettingsError(f"context '{key}' must be {rule}, got {value!r}")
+    return value
+
+
+def _alarm_period(get: Any, key: str) -> int:
+    value = _int(get, key, 1, ALARM_PERIOD_MAX_SECONDS)
+    if value % ALARM_PERIOD_STEP_SECONDS:
+        raise SettingsError(
+            f"context '{key}' must be a multiple of {ALARM_PERIOD_STEP_SECONDS} seconds, got "
+            f"{value}: CloudWatch alarm periods are 10, 20, 30 or multiples of 60 seconds, and "
+            "periods under 60 s need high-resolution metrics, which the guardrails' metrics "
+            "are not (the alarms would stay INSUFFICIENT_DATA)"
+        )
     return value
 
 

@@ -17,6 +17,10 @@ ENV_EPHEMERAL_STORAGE_MB = "EPHEMERAL_STORAGE_MB"
 DEFAULT_MAX_ROWS = 1000
 # Lambda's synchronous invocation payload limit is 6 MB; stay under it.
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+# The smallest MAX_BODY_BYTES the predict function starts with (PredictSettings); the CDK app
+# refuses a smaller maxBodyBytes at synth instead of shipping a function whose every cold
+# start fails.
+MIN_MAX_BODY_BYTES = 1024
 DEFAULT_EPHEMERAL_STORAGE_MB = 512
 DEFAULT_MODEL_CACHE_DIR = "/tmp/modelship-cache"  # noqa: S108 - Lambda's only writable path
 
@@ -65,6 +69,15 @@ ROLLBACK_HANDLER = "functions.rollback.app.lambda_handler"
 RELEASE_SERVICE_NAME = "release"
 # Environment of the retraining task and trigger functions.
 ENV_TRAINING_ALGORITHM = "TRAINING_ALGORITHM"
+# The algorithms modelship.training.ALGORITHMS implements (a unit test keeps them equal).
+TRAINING_ALGORITHMS = (
+    "logistic_regression",
+    "random_forest",
+    "gradient_boosting",
+    "ridge",
+    "random_forest_regressor",
+    "gradient_boosting_regressor",
+)
 ENV_TRAINING_PARAMS = "TRAINING_PARAMS"
 ENV_QUALITY_GATES = "QUALITY_GATES"
 ENV_RELEASE_PLAN = "RELEASE_PLAN"
@@ -73,8 +86,16 @@ ENV_RETRAIN_STATE_MACHINE = "RETRAIN_STATE_MACHINE_ARN"
 ROLLBACK_SERVICE_NAME = "rollback"
 # Guardrail alarms are named "<prefix><function>-..."; the EventBridge rule matches the prefix.
 GUARDRAIL_ALARM_PREFIX = "modelship-guardrail-"
+# Alarms for operators (failed rollbacks, dead-letter queues): never the guardrail prefix, so
+# the rollback function is not asked to act on its own failures.
+OPS_ALARM_PREFIX = "modelship-ops-"
 CANARY_ALARM_MARKER = "-canary-v"
 DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT = 5.0
 DEFAULT_GUARDRAIL_P99_LATENCY_MS = 500.0
 DEFAULT_GUARDRAIL_PERIOD_SECONDS = 60
+# The static rate alarms judge a period only with at least this many requests in it, and
+# each rate threshold times this minimum must reach 100%: one failed request can then never
+# cross a threshold on its own.
+DEFAULT_GUARDRAIL_MIN_REQUESTS = 20
+DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT = 10.0
 DEFAULT_POST_PROMOTION_GUARD_SECONDS = 3600

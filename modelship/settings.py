@@ -55,7 +55,9 @@ class PredictSettings(BaseModel):
     model_version: str = Field(default="", max_length=64)
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     max_rows: int = Field(default=names.DEFAULT_MAX_ROWS, ge=1, le=100_000)
-    max_body_bytes: int = Field(default=names.DEFAULT_MAX_BODY_BYTES, ge=1024, le=6 * 1024 * 1024)
+    max_body_bytes: int = Field(
+        default=names.DEFAULT_MAX_BODY_BYTES, ge=names.MIN_MAX_BODY_BYTES, le=6 * 1024 * 1024
+    )
     cache_dir: Path = Path(names.DEFAULT_MODEL_CACHE_DIR)
     ephemeral_storage_mb: int = Field(default=names.DEFAULT_EPHEMERAL_STORAGE_MB, ge=512, le=10240)
 

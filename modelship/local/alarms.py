@@ -5,9 +5,9 @@ EvaluationPeriods periods, counts the breaching datapoints, and moves the alarm'
 CloudWatch would: ALARM when at least DatapointsToAlarm of them breach, missing datapoints
 treated as TreatMissingData says. `time_scale` shrinks every period by that factor (the
 emulator's time compression; 1 is faithful).
-Limits: metric math supports + - * /, comparisons and IF over the query ids and numbers; a
-percentile statistic (p99) is approximated by Maximum, which is never lower, so a local alarm
-can fire earlier than AWS would, never later.
+Limits: metric math supports + - * /, comparisons, IF and FILL(query, number) over the query
+ids and numbers; a percentile statistic (p99) is approximated by Maximum, which is never
+lower, so a local alarm can fire earlier than AWS would, never later.
 """
 
 from __future__ import annotations
@@ -75,6 +75,18 @@ def evaluate_math(expression: str, values: Mapping[str, float]) -> float | None:
         ):
             condition, then, otherwise = node.args
             return walk(then) if walk(condition) != 0 else walk(otherwise)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "FILL"
+            and len(node.args) == 2
+        ):
+            # FILL(m, value): `value` where the query has no datapoint in the period.
+            series, value = node.args
+            try:
+                return walk(series)
+            except KeyError:
+                return walk(value)
         raise ValueError(f"unsupported metric math: {expression!r}")
 
     try:

@@ -87,6 +87,7 @@ class Clients:
     sns: Any
     logs: Any
     sts: Any
+    sqs: Any
 
 
 def find_template(cdk_out: Path) -> Path:
@@ -170,6 +171,7 @@ class Deployer:
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
+            "AWS::SQS::Queue": self._queue,
             "AWS::Lambda::LayerVersion": self._layer,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::Version": self._version,
@@ -269,6 +271,16 @@ class Deployer:
         self.deployment.refs[logical] = arn
         self.deployment.attributes[f"{logical}.TopicArn"] = arn
         self.deployment.attributes[f"{logical}.TopicName"] = name
+
+    def _queue(self, logical: str, props: dict[str, Any]) -> None:
+        # Dead-letter queues: created so rules and functions can name them; nothing is sent
+        # to them locally (asynchronous deliveries are not retried, see docs/local.md).
+        name = props.get("QueueName") or self._name(logical, 80)
+        url = self.clients.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.deployment.refs[logical] = url
+        self.deployment.attributes[f"{logical}.Arn"] = self._arn("sqs", name)
+        self.deployment.attributes[f"{logical}.QueueName"] = name
+        self.deployment.attributes[f"{logical}.QueueUrl"] = url
 
     def _subscription(self, logical: str, props: dict[str, Any]) -> None:
         arn = self.clients.sns.subscribe(

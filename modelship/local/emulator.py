@@ -458,4 +458,5 @@ def _clients(endpoint: str) -> Clients:
         sns=client("sns"),
         logs=client("logs"),
         sts=client("sts"),
+        sqs=client("sqs"),
     )

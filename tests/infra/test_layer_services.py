@@ -29,3 +29,16 @@ def test_every_client_the_functions_create_has_its_service_model_in_the_layer() 
 
 def test_xray_is_kept_for_the_powertools_tracer() -> None:
     assert "xray" in _kept_services()
+
+
+def test_deploy_doc_names_the_service_models_the_layer_keeps() -> None:
+    text = " ".join((ROOT / "docs" / "deploy.md").read_text().split())
+    match = re.search(
+        r"Only the botocore service models of the clients the functions create "
+        r"are kept: ([a-z0-9, ]+?) \(",
+        text,
+    )
+    assert match, "deploy.md no longer says which botocore models the layer keeps"
+    named = set(re.split(r",\s*|\s+and\s+", match.group(1)))
+
+    assert named == _kept_services()

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match, Template
 from infra_cdk.release_machine import stage_release_source
 from infra_cdk.settings import SettingsError
 from modelship import names
+from modelship.local.alarms import evaluate_math
 from tests.infra.template_queries import Synth, logical_id, logical_id_starting
 
 
@@ -212,7 +213,9 @@ def test_only_the_release_task_creates_alarms(template: Template) -> None:
 
 
 def test_release_functions_know_their_function_alias_bucket_and_thresholds(synth: Synth) -> None:
-    template = synth(guardrailErrorRatePercent="2.5", guardrailP99LatencyMs=250)
+    template = synth(
+        guardrailErrorRatePercent="2.5", guardrailMinRequests=40, guardrailP99LatencyMs=250
+    )
     predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
     bucket = logical_id_starting(template, "AWS::S3::Bucket", "ModelBucket")
     for handler in (names.RELEASE_HANDLER, names.ROLLBACK_HANDLER):
@@ -276,27 +279,102 @@ def test_release_state_machine_shape(template: Template) -> None:
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
 
 
+def _static_alarms(template: Template) -> dict[str, dict[str, Any]]:
+    """Static guardrail alarms by the end of their name (live-errors, ...)."""
+    alarms = {}
+    for logical, resource in template.find_resources("AWS::CloudWatch::Alarm").items():
+        if logical.startswith("Guardrails"):
+            props = resource["Properties"]
+            alarms[props["AlarmName"]["Fn::Join"][1][-1].lstrip("-")] = props
+    return alarms
+
+
+def _queries(props: dict[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:
+    (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+    stats = {m["Id"]: m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m}
+    return expression, stats
+
+
 def test_static_guardrail_alarms_watch_the_alias_and_the_error_rate(template: Template) -> None:
-    alarms = {
-        logical: resource["Properties"]
-        for logical, resource in template.find_resources("AWS::CloudWatch::Alarm").items()
-        if logical.startswith("Guardrails")
-    }
-    assert len(alarms) == 3
+    alarms = _static_alarms(template)
+    assert set(alarms) == {"live-errors", "live-throttles", "prediction-error-rate"}
     for props in alarms.values():
         assert props["AlarmName"]["Fn::Join"][1][0] == names.GUARDRAIL_ALARM_PREFIX
         assert props["TreatMissingData"] == "notBreaching"
-    by_metric = {p.get("MetricName", "math"): p for p in alarms.values()}
-    assert set(by_metric) == {"Errors", "Throttles", "math"}
     predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
-    for metric in ("Errors", "Throttles"):
-        assert by_metric[metric]["Namespace"] == "AWS/Lambda"
-        dims = {d["Name"]: d["Value"] for d in by_metric[metric]["Dimensions"]}
-        # Resource=<function>:<alias> scopes the metric to the alias, all its versions.
-        assert dims["Resource"] == {"Fn::Join": ["", [{"Ref": predict}, ":live"]]}
-    expression = next(m for m in by_metric["math"]["Metrics"] if "Expression" in m)
-    assert expression["Expression"] == "100 * errors / requests"
-    assert by_metric["math"]["Threshold"] == names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+    for name in ("live-errors", "live-throttles"):
+        _, stats = _queries(alarms[name])
+        for stat in stats.values():
+            assert stat["Metric"]["Namespace"] == "AWS/Lambda"
+            dims = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+            # Resource=<function>:<alias> scopes the metric to the alias, all its versions.
+            assert dims["Resource"] == {"Fn::Join": ["", [{"Ref": predict}, ":live"]]}
+    _, stats = _queries(alarms["prediction-error-rate"])
+    assert {s["Metric"]["MetricName"] for s in stats.values()} == {
+        names.METRIC_PREDICTION_ERRORS,
+        names.METRIC_REQUESTS,
+    }
+    assert (
+        alarms["prediction-error-rate"]["Threshold"] == names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+    )
+
+
+def test_rollback_alarms_are_rates_judged_only_with_enough_requests(synth: Synth) -> None:
+    template = synth(guardrailMinRequests=40, guardrailThrottleRatePercent=7.5)
+    alarms = _static_alarms(template)
+
+    expected = {
+        "live-errors": (
+            {"Invocations", "Errors"},
+            "IF(FILL(invocations, 0) >= 40, 100 * FILL(errors, 0) / FILL(invocations, 0), 0)",
+            names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
+        ),
+        "live-throttles": (
+            {"Invocations", "Throttles"},
+            "IF(FILL(invocations, 0) + FILL(throttles, 0) >= 40, "
+            "100 * FILL(throttles, 0) / (FILL(invocations, 0) + FILL(throttles, 0)), 0)",
+            7.5,
+        ),
+        "prediction-error-rate": (
+            {names.METRIC_PREDICTION_ERRORS, names.METRIC_REQUESTS},
+            "IF(requests >= 40, 100 * FILL(errors, 0) / requests, 0)",
+            names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
+        ),
+    }
+    for name, (metrics, expression, threshold) in expected.items():
+        actual, stats = _queries(alarms[name])
+        assert {s["Metric"]["MetricName"] for s in stats.values()} == metrics, name
+        assert actual == expression, name
+        assert alarms[name]["Threshold"] == threshold, name
+        assert alarms[name]["ComparisonOperator"] == "GreaterThanThreshold", name
+        # ClientErrors (4xx) never feed a rollback alarm.
+        assert names.METRIC_CLIENT_ERRORS not in json.dumps(alarms[name]), name
+
+
+def test_one_failed_request_does_not_trip_a_rollback_alarm(template: Template) -> None:
+    alarms = _static_alarms(template)
+    minimum = names.DEFAULT_GUARDRAIL_MIN_REQUESTS
+    one_failure = {
+        "live-errors": {"invocations": minimum, "errors": 1},
+        "live-throttles": {"invocations": minimum - 1, "throttles": 1},
+        "prediction-error-rate": {"requests": minimum, "errors": 1},
+    }
+    alone = {
+        "live-errors": {"invocations": 1, "errors": 1},
+        "live-throttles": {"throttles": 1},
+        "prediction-error-rate": {"requests": 1, "errors": 1},
+    }
+    for name, props in alarms.items():
+        expression, _ = _queries(props)
+        for values in (one_failure[name], alone[name]):
+            value = evaluate_math(expression, values)
+            assert value is not None, (name, values)
+            assert value <= props["Threshold"], (name, values, value)
+        many = {k: v * 10 for k, v in one_failure[name].items()}
+        many = {**many, **{k: minimum * 5 for k in ("errors", "throttles") if k in many}}
+        value = evaluate_math(expression, many)
+        assert value is not None, (name, many)
+        assert value > props["Threshold"], (name, many, value)
 
 
 def test_release_state_machine_arn_is_an_output(template: Template) -> None:
@@ -311,3 +389,91 @@ def test_release_code_asset_holds_only_its_handlers_and_the_library() -> None:
         "release",
         "rollback",
     ]
+
+
+def _queue_for(template: Template, prefix: str) -> str:
+    return logical_id_starting(template, "AWS::SQS::Queue", prefix)
+
+
+@pytest.mark.parametrize(
+    ("handler", "queue_prefix", "rules"),
+    [
+        (names.ROLLBACK_HANDLER, "GuardrailsRollbackFailures", 2),
+        ("functions.pipeline.trigger.lambda_handler", "RetrainingPipelineTriggerFailures", 2),
+    ],
+)
+def test_asynchronous_failures_land_in_a_dead_letter_queue(
+    template: Template, handler: str, queue_prefix: str, rules: int
+) -> None:
+    function = _function_id(template, handler)
+    queue = _queue_for(template, queue_prefix)
+    queue_arn = {"Fn::GetAtt": [queue, "Arn"]}
+
+    # Encrypted, kept 14 days, TLS only.
+    props = _resources(template)[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["MessageRetentionPeriod"] == 14 * 86_400
+    (policy,) = [
+        p["Properties"]
+        for p in template.find_resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    )
+    # EventBridge may write only for this function's rules (aws:SourceArn), which name the
+    # queue as their targets' dead-letter queue.
+    targeting = [
+        (logical, rule["Properties"])
+        for logical, rule in template.find_resources("AWS::Events::Rule").items()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    ]
+    assert len(targeting) == rules
+    allowed = [
+        s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for s in statements
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    for logical, rule in targeting:
+        (target,) = rule["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": queue_arn}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert {"Fn::GetAtt": [logical, "Arn"]} in allowed
+    # Lambda sends invocations that failed after its retries there, with the function's role.
+    (config,) = [
+        c["Properties"]
+        for c in template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 3600
+    (send,) = _granting(_statements(template, function), "sqs:SendMessage")
+    assert _actions(send) == {"sqs:SendMessage"}
+    assert send["Resource"] == queue_arn
+
+
+def test_failed_rollbacks_and_waiting_dead_letters_alarm(template: Template) -> None:
+    rollback = _function_id(template, names.ROLLBACK_HANDLER)
+    alarms = [a["Properties"] for a in template.find_resources("AWS::CloudWatch::Alarm").values()]
+
+    (errors,) = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "Errors"
+        and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": rollback}}]
+    ]
+    assert (errors["Threshold"], errors["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    depth = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in depth}
+    assert watched == {
+        _queue_for(template, "GuardrailsRollbackFailures"),
+        _queue_for(template, "RetrainingPipelineTriggerFailures"),
+    }
+    # Outside the guardrail prefix: the rollback function is never sent its own failures.
+    for alarm in [errors, *depth]:
+        name = json.dumps(alarm["AlarmName"])
+        assert names.GUARDRAIL_ALARM_PREFIX not in name
+        assert names.OPS_ALARM_PREFIX in name

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra_cdk.resource_names import retrain_state_machine_name, training_job_prefix
 from infra_cdk.retraining import RetrainingSettingsError, parse_release_plan
 from tests.infra.template_queries import Synth, logical_id_starting
 
@@ -228,3 +230,156 @@ def test_create_release_may_call_what_releases_create_calls(template: Template) 
     resources = [g["Resource"] for g in _granted(statements, "lambda:GetFunctionConfiguration")]
     assert function_arn in resources
     assert {"Fn::Join": ["", [function_arn, ":*"]]} in resources
+
+
+SAGEMAKER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelship-train:1"
+TRAINING_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def _training_job_role_statements(template: Template) -> list[dict[str, Any]]:
+    (role,) = [
+        name for name in template.find_resources("AWS::IAM::Role") if "TrainingJobRole" in name
+    ]
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_sagemaker_output_path_is_an_s3_uri(synth: Synth) -> None:
+    template = synth(trainingBackend="sagemaker", sagemakerImageUri=SAGEMAKER_IMAGE)
+
+    output = _machine(template)["definition"]["States"]["Train"]["Parameters"]["OutputDataConfig"]
+
+    assert output["S3OutputPath"].startswith("s3://TOKEN/candidates/churn/sagemaker/")
+
+
+@pytest.mark.parametrize(("stage", "model"), [("dev", "churn"), ("s" * 20, "m" * 63)])
+def test_training_job_name_is_valid_and_unique_per_run(
+    synth: Synth, stage: str, model: str
+) -> None:
+    template = synth(
+        stage=stage, modelName=model, trainingBackend="sagemaker", sagemakerImageUri=SAGEMAKER_IMAGE
+    )
+
+    expression = _machine(template)["definition"]["States"]["Train"]["Parameters"][
+        "TrainingJobName.$"
+    ]
+
+    match = re.fullmatch(
+        r"States\.Format\('(.+)-\{\}', States\.Hash\(\$\.run_id, 'MD5'\)\)", expression
+    )
+    assert match, expression
+    longest = f"{match.group(1)}-{'f' * 32}"  # MD5 in hex: 32 digits
+    assert len(longest) <= 63
+    assert TRAINING_JOB_NAME.match(longest), longest
+
+
+def test_training_job_prefixes_differ_per_stack_and_model() -> None:
+    long_model = "m" * 60
+    prefixes = {
+        training_job_prefix("modelship-dev", "churn"),
+        training_job_prefix("modelship-prod", "churn"),
+        training_job_prefix("modelship-dev", long_model + "a"),
+        training_job_prefix("modelship-dev", long_model + "b"),
+    }
+    assert len(prefixes) == 4
+
+
+def test_training_job_role_reads_only_its_datasets(synth: Synth) -> None:
+    template = synth(trainingBackend="sagemaker", sagemakerImageUri=SAGEMAKER_IMAGE)
+    statements = _training_job_role_statements(template)
+
+    on_everything = [s for s in statements if s["Resource"] == "*"]
+    assert [s["Action"] for s in on_everything] == ["ecr:GetAuthorizationToken"]
+    s3_actions = {
+        action
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        if action.startswith("s3:")
+    }
+    assert s3_actions == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
+
+
+def test_ecr_repository_arn_uses_the_stack_partition(synth: Synth) -> None:
+    template = synth(trainingBackend="sagemaker", sagemakerImageUri=SAGEMAKER_IMAGE)
+
+    (pull,) = [s for s in _training_job_role_statements(template) if s.get("Sid") == "PullImage"]
+
+    assert pull["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecr:us-east-1:123456789012:repository/modelship-train",
+            ],
+        ]
+    }
+
+
+STATE_MACHINE_NAME = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+
+
+def test_retraining_state_machine_name_always_fits(synth: Synth) -> None:
+    template = synth(stage="s" * 20, modelName="m" * 63)
+
+    name = _machine(template)["props"]["StateMachineName"]
+
+    assert STATE_MACHINE_NAME.match(name), name
+
+
+def test_retraining_state_machine_names_stay_unique() -> None:
+    head = "m" * 70
+    assert retrain_state_machine_name("modelship-dev", head + "a") != retrain_state_machine_name(
+        "modelship-dev", head + "b"
+    )
+    # Names that fit are kept as they were.
+    assert retrain_state_machine_name("modelship-dev", "churn") == "modelship-dev-retrain-churn"
+
+
+def test_state_machine_logs_go_to_vended_log_groups(template: Template) -> None:
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(machines) == 2
+    for machine in machines.values():
+        (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+        group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        assert groups[group]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+
+
+# Step Functions best practices, "Handle Lambda service exceptions".
+LAMBDA_SERVICE_EXCEPTIONS = {
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def _lambda_tasks(states: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, state in states.items():
+        if state["Type"] == "Map":
+            found |= _lambda_tasks(state["ItemProcessor"]["States"])
+        elif state["Type"] == "Task" and "sagemaker" not in state["Resource"]:
+            found[name] = state
+    return found
+
+
+def test_every_lambda_task_of_both_machines_retries_lambda_service_exceptions(
+    template: Template,
+) -> None:
+    machines = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    checked = 0
+    for machine in machines:
+        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        definition = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+        for name, state in _lambda_tasks(definition["States"]).items():
+            retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
+            assert retried >= LAMBDA_SERVICE_EXCEPTIONS, (name, LAMBDA_SERVICE_EXCEPTIONS - retried)
+            checked += 1
+    assert checked >= 10

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Annotations, Match
 
 from infra_cdk.app import build_app, layer_zip
+from infra_cdk.retraining import RetrainingOptions, RetrainingSettingsError
 from infra_cdk.settings import Settings, SettingsError
+from modelship import names
 
 
 class Context:
@@ -92,3 +95,50 @@ def test_clean_stack_passes_cdk_nag(stub_layer: Path, tmp_path: Path) -> None:
     build_app(app, layer_asset=stub_layer)
     app.synth()
     assert (tmp_path / "modelship-dev.template.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("trainingAlgorithm", "xgboost"),
+        ("driftThresholdPercent", -1),
+        ("driftThresholdPercent", 0),
+        ("driftThresholdPercent", 150),
+        ("sagemakerInstanceType", "m5.xlarge"),
+        ("sagemakerInstanceType", "ml.m5"),
+    ],
+)
+def test_bad_retraining_values_name_the_key(key: str, value: object) -> None:
+    with pytest.raises(RetrainingSettingsError, match=key):
+        RetrainingOptions.from_context(Context(**{key: value}))
+
+
+def test_every_training_algorithm_is_accepted() -> None:
+    for algorithm in names.TRAINING_ALGORITHMS:
+        assert RetrainingOptions.from_context(Context(trainingAlgorithm=algorithm)).algorithm == (
+            algorithm
+        )
+
+
+def _warnings(stub_layer: Path, tmp_path: Path, **context: object) -> list[str]:
+    app = App(outdir=str(tmp_path), context=context)
+    stack = build_app(app, layer_asset=stub_layer)
+    found = Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    return [str(w.entry.data) for w in found]
+
+
+def test_a_bake_shorter_than_the_alarm_period_plus_a_minute_warns(
+    stub_layer: Path, tmp_path: Path
+) -> None:
+    warnings = _warnings(stub_layer, tmp_path, releasePlan="10:90s,50:10m,100")
+
+    (short,) = [w for w in warnings if "releasePlan" in w]
+    assert "10%" in short
+    assert "90 s" in short
+    assert "120 s" in short
+
+
+def test_bakes_longer_than_the_alarm_period_plus_a_minute_do_not_warn(
+    stub_layer: Path, tmp_path: Path
+) -> None:
+    assert not [w for w in _warnings(stub_layer, tmp_path) if "releasePlan" in w]

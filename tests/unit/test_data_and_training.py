@@ -168,3 +168,10 @@ def test_broken_manifest_file_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidManifest, match="not a valid manifest"):
         read_manifest_dir(tmp_path)
+
+
+def test_the_cdk_app_knows_every_training_algorithm() -> None:
+    from modelship import names
+    from modelship.training import ALGORITHMS
+
+    assert set(names.TRAINING_ALGORITHMS) == set(ALGORITHMS)

@@ -34,13 +34,25 @@ def test_resources_are_deployed_after_what_they_refer_to() -> None:
 def test_a_template_with_an_unsupported_resource_is_refused_by_name() -> None:
     template = {
         "Resources": {
-            "Queue1234ABCD": {"Type": "AWS::SQS::Queue"},
+            "Table1234ABCD": {"Type": "AWS::DynamoDB::Table"},
             "Policy": {"Type": "AWS::IAM::Policy"},
         }
     }
 
-    with pytest.raises(UnsupportedResource, match=r"Queue1234ABCD \(AWS::SQS::Queue\)"):
+    with pytest.raises(UnsupportedResource, match=r"Table1234ABCD \(AWS::DynamoDB::Table\)"):
         Deployer(clients=None, cdk_out=Path(".")).check(template)  # type: ignore[arg-type]
+
+
+def test_dead_letter_queues_and_async_invoke_configs_are_accepted() -> None:
+    template = {
+        "Resources": {
+            "Queue1234ABCD": {"Type": "AWS::SQS::Queue"},
+            "QueuePolicy": {"Type": "AWS::SQS::QueuePolicy"},
+            "InvokeConfig": {"Type": "AWS::Lambda::EventInvokeConfig"},
+        }
+    }
+
+    Deployer(clients=None, cdk_out=Path(".")).check(template)  # type: ignore[arg-type]
 
 
 def test_emf_becomes_one_datum_per_metric_and_dimension_set() -> None:
@@ -111,6 +123,13 @@ def test_metric_math_supports_the_drift_alarms_if() -> None:
     expression = "100 * outside / IF(numeric > 0, numeric, 1)"
     assert evaluate_math(expression, {"outside": 3, "numeric": 60}) == pytest.approx(5.0)
     assert evaluate_math(expression, {"outside": 0, "numeric": 0}) == 0.0
+
+
+def test_metric_math_fill_stands_in_for_a_query_without_datapoints() -> None:
+    expression = "IF(FILL(invocations, 0) >= 20, 100 * FILL(errors, 0) / FILL(invocations, 0), 0)"
+    assert evaluate_math(expression, {"invocations": 40}) == 0.0
+    assert evaluate_math(expression, {"invocations": 40, "errors": 4}) == pytest.approx(10.0)
+    assert evaluate_math(expression, {"errors": 1}) == 0.0
 
 
 def test_a_version_is_picked_by_the_alias_weights() -> None:
