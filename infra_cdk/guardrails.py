@@ -164,7 +164,7 @@ class Guardrails(Construct):
         self.rollout_rule = events.Rule(
             self,
             "AbandonedRolloutRule",
-            description="release state machine FAILED / ABORTED / TIMED_OUT -> modelship rollback",
+            description="rollout FAILED / ABORTED / TIMED_OUT -> modelship rollback",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
@@ -175,3 +175,8 @@ class Guardrails(Construct):
             ),
             targets=[rollback_target],
         )
+
+    def watch_rollouts_of(self, machine: sfn.IStateMachine) -> None:
+        """Another state machine that runs canaries (retraining): its abandoned executions
+        go to the rollback function too."""
+        self.rollout_rule.add_event_pattern(detail={"stateMachineArn": [machine.state_machine_arn]})

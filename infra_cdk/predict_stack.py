@@ -103,6 +103,7 @@ class PredictStack(Stack):
         self.stage = self._http_api()
         self.release_functions, self.release_machine, self.guardrails = self._releases(layer)
         self.retraining = self._retraining(layer)
+        self.guardrails.watch_rollouts_of(self.retraining.state_machine)
 
         CfnOutput(self, "ApiUrl", value=self.stage.url, description="Base URL of the HTTP API")
         CfnOutput(self, "PredictFunctionName", value=self.function.function_name)

@@ -112,7 +112,7 @@ def build_release_chain(
     steps.item_processor(apply_step.next(bake).next(check))
     steps.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
 
-    promote = task("Promote", {"action": "promote", "candidate": candidate})
+    promote = task("Promote", {"action": "promote", "candidate": candidate, "execution": execution})
     promote.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
     steps.next(promote).next(on_promoted)
     return ReleaseChain(start=steps)

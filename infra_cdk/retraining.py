@@ -42,7 +42,7 @@ PIPELINE_MODULE = "functions.pipeline.app"
 TRIGGER_HANDLER = "functions.pipeline.trigger.lambda_handler"
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
-_PLAN_STEP = re.compile(r"^(\d+(?:\.\d+)?):(\d+)(s|m|h)$")
+_PLAN_STEP = re.compile(r"(\d+(?:\.\d+)?):(\d+)(s|m|h)")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
 # SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
@@ -74,7 +74,7 @@ class RetrainingOptions:
             return default if value is None or value == "" else value
 
         schedule = str(get("retrainSchedule", ""))
-        if schedule and not re.match(r"^(rate|cron)\(.+\)$", schedule):
+        if schedule and not re.fullmatch(r"(rate|cron)\(.+\)", schedule):
             raise RetrainingSettingsError(
                 f"retrainSchedule {schedule!r} must be rate(...) or cron(...), or empty for off"
             )
@@ -146,11 +146,18 @@ def parse_release_plan(text: str) -> tuple[dict[str, float], ...]:
         raise RetrainingSettingsError(f"releasePlan {text!r} must end with 100")
     steps = []
     for part in parts[:-1]:
-        match = _PLAN_STEP.match(part)
-        if not match or not 0 < float(match.group(1)) < 100:
-            raise RetrainingSettingsError(f"releasePlan step {part!r} is not like 10:5m")
+        match = _PLAN_STEP.fullmatch(part)
+        # Checked after rounding: 99.99999 would otherwise become a 100% "canary".
+        weight = round(float(match.group(1)) / 100, names.WEIGHT_DECIMALS) if match else 0.0
+        if not match or not 0 < weight < 1:
+            raise RetrainingSettingsError(
+                f"releasePlan step {part!r} is not like 10:5m (a weight between 0 and 100 "
+                f"exclusive, to {names.WEIGHT_DECIMALS - 2} decimals)"
+            )
+        if steps and weight <= steps[-1]["weight"]:
+            raise RetrainingSettingsError(f"releasePlan {text!r}: weights must increase")
         seconds = int(match.group(2)) * _UNIT[match.group(3)]
-        steps.append({"weight": round(float(match.group(1)) / 100, 6), "bake_seconds": seconds})
+        steps.append({"weight": weight, "bake_seconds": seconds})
     if not steps:
         raise RetrainingSettingsError(f"releasePlan {text!r} has no canary step")
     return tuple(steps)

@@ -64,10 +64,11 @@ DEFAULTS: dict[str, Any] = {
     "releaseTimeoutHours": 24,
 }
 
-_STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_ALIAS = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Used with fullmatch: `$` would also accept a trailing newline.
+_STAGE = re.compile(r"[a-z][a-z0-9-]{0,19}")
+_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_ALIAS = re.compile(r"(?!\d+\Z)[A-Za-z0-9_-]{1,128}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _SWITCH = {"on": True, "true": True, "off": False, "false": False}
 
 
@@ -178,7 +179,7 @@ class Settings:
                 f"context 'snapStart' is on, which Lambda allows only with "
                 f"'ephemeralStorageMb' <= {SNAPSTART_MAX_EPHEMERAL_MB}"
             )
-        if self.model_sha256 and not _SHA256.match(self.model_sha256):
+        if self.model_sha256 and not _SHA256.fullmatch(self.model_sha256):
             raise SettingsError("context 'modelSha256' must be 64 hex digits")
         if bool(self.model_version) != bool(self.model_sha256):
             raise SettingsError("context 'modelVersion' and 'modelSha256' must be set together")
@@ -200,7 +201,7 @@ class Settings:
 
 def _match(get: Any, key: str, pattern: re.Pattern[str], rule: str) -> str:
     value = str(get(key)).strip()
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise SettingsError(f"context '{key}' must be {rule}, got {value!r}")
     return value
 

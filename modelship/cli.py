@@ -1,5 +1,6 @@
-"""The `modelship` command line. Every command takes `--output json`; failures exit 1 with
-a one-line reason on stderr, usage errors exit 2."""
+"""The `modelship` command line. Every command takes `--output json`; every failure, usage
+errors included, exits 1 with one line on stderr naming its reason code (one JSON object
+under `--output json`), as mapped by `modelship.cli_errors`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,24 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from modelship.errors import CommandFailed, ModelshipError
+from modelship.errors import CommandFailed, ModelNotFound, UsageError
 
 Handler = Callable[[argparse.Namespace], Any]
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
+ENV_API_URL = "MODELSHIP_API_URL"
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 with a usage banner; here a bad command line is one more failure."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
     common.add_argument(
         "--output", choices=("text", "json"), default="text", help="output format (default text)"
     )
@@ -37,9 +46,7 @@ def _bucket_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
-        prog="modelship", description="Ship scikit-learn models to AWS Lambda safely."
-    )
+    parser = _Parser(prog="modelship", description="Ship scikit-learn models to AWS Lambda safely.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
@@ -64,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--version", help="version id (default: timestamp plus random suffix)")
     train.add_argument("--parent", help="parent model version, for lineage")
     train.set_defaults(run=_train)
+
+    data = commands.add_parser("data", help="the reference dataset")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    export = data_commands.add_parser(
+        "export",
+        parents=[common],
+        help="write the reference churn data as CSV: the format `train --data` and retraining read",
+    )
+    export.add_argument("--out", type=Path, required=True, help="CSV file to write (new)")
+    export.add_argument("--rows", type=int, default=6000, help="rows (default 6000)")
+    export.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    export.add_argument("--drift", type=float, default=0.0, help="population drift, 0..1")
+    export.set_defaults(run=_export_data)
 
     models = commands.add_parser("models", help="the model registry in S3")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -97,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--version", default=os.environ.get("MODEL_VERSION", "latest"))
     invoke.add_argument("--model-dir", type=Path, default=DEFAULT_SANDBOX_MODEL_DIR)
     invoke.add_argument("--handler", default=None, help="handler to run (default: predict)")
+    invoke.add_argument(
+        "--url",
+        nargs="?",
+        const=os.environ.get(ENV_API_URL) or "",
+        help=f"send the event to this HTTP API instead (bare --url: ${ENV_API_URL}, which "
+        "`modelship local up` exports)",
+    )
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
@@ -109,26 +136,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "bucket_required", False) and not args.bucket:
-        parser.error("--bucket is required (or set MODELSHIP_BUCKET)")
+    from modelship.cli_errors import failure_of, report
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    output = _requested_output(arguments)
     try:
+        args = build_parser().parse_args(arguments)
+        output = args.output if hasattr(args, "output") else output
+        if getattr(args, "bucket_required", False) and not args.bucket:
+            raise UsageError("--bucket is required (or set MODELSHIP_BUCKET)")
         result = args.run(args)
-    except ModelshipError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        if result is not None:
+            _emit(args, result)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure is None:
+            raise
+        report(failure, output)
         return 1
-    except FileNotFoundError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        return 1
-    if result is not None:
-        _emit(args, result)
     return 0
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+def _requested_output(arguments: list[str]) -> str:
+    """`--output` as given, for failures found before the command line is parsed."""
+    for index, argument in enumerate(arguments):
+        if argument == "--output" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--output="):
+            return argument.partition("=")[2]
+    return "text"
+
+
+def _reader_gone() -> int:
+    """`modelship history | head`: the reader closed the pipe. Later writes (and the flush
+    at exit) go nowhere instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (e.g. under test capture)
+    return 1
 
 
 def _emit(args: argparse.Namespace, result: Any) -> None:
@@ -194,6 +244,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _export_data(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.data import CHURN_TARGET, generate_churn, write_csv
+
+    if args.out.exists():
+        raise CommandFailed(f"{args.out} exists; choose a new file")
+    if args.rows < 1 or not 0.0 <= args.drift <= 1.0:
+        raise CommandFailed("--rows must be at least 1 and --drift between 0 and 1")
+    table = generate_churn(n_rows=args.rows, seed=args.seed, drift=args.drift)
+    write_csv(table, args.out)
+    columns = [*table.feature_names, CHURN_TARGET]
+    return {
+        "text": f"wrote {table.n_rows} rows to {args.out}: columns {', '.join(columns)} "
+        f"(target {CHURN_TARGET})",
+        "json": {"out": str(args.out), "rows": table.n_rows, "columns": columns},
+    }
+
+
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.registry import Registry, version_prefix
 
@@ -218,10 +285,16 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
         names = registry.list_models()
         return {"text": "\n".join(names) or "(no models)", "json": {"models": names}}
     entries = registry.list_versions(args.name)
+    if not entries:
+        known = registry.list_models()
+        raise ModelNotFound(
+            f"no model named {args.name} in s3://{args.bucket} "
+            f"(models: {', '.join(known) or 'none'})"
+        )
     rows = [{"version": e.version, "published_at": e.published_at.isoformat()} for e in entries]
     lines = [f"{r['version']:<40} {r['published_at']}" for r in rows]
     return {
-        "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]) if lines else "(no versions)",
+        "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]),
         "json": {"name": args.name, "versions": rows},
     }
 
@@ -252,8 +325,11 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.sample_events import load_event
 
     event = load_event(args.event)
-    with _model_source(args) as env:
-        response = _run_predict_handler(event, env, args.handler)
+    if args.url is not None:
+        response = _send_to_api(args.url, event)
+    else:
+        with _model_source(args) as env:
+            response = _run_predict_handler(event, env, args.handler)
     body_text = response.get("body") or ""
     try:
         body: Any = json.loads(body_text)
@@ -265,6 +341,39 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
         json.dumps(body, indent=2) if not isinstance(body, str) else body
     )
     return {"text": text, "json": {"statusCode": status, "headers": headers, "body": body}}
+
+
+def _send_to_api(url: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The event as the HTTP request API Gateway would have turned into it; the answer in
+    the handler's response shape."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise CommandFailed(f"--url needs an http(s) URL, or set {ENV_API_URL}; got {url!r}")
+    body = event.get("body")
+    data = (
+        base64.b64decode(body)
+        if body is not None and event.get("isBase64Encoded")
+        else (body.encode() if body is not None else None)
+    )
+    method = (event.get("requestContext") or {}).get("http", {}).get("method", "POST")
+    query = f"?{event['rawQueryString']}" if event.get("rawQueryString") else ""
+    request = urllib.request.Request(  # noqa: S310 (http(s) checked above)
+        url.rstrip("/") + event.get("rawPath", "/") + query,
+        data=data,
+        method=method,
+        headers={k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "host"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http(s) checked above)
+            status, headers, text = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, headers, text = error.code, dict(error.headers), error.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise CommandFailed(f"cannot reach {url}: {exc}", reason="endpoint_unreachable") from None
+    return {"statusCode": status, "headers": headers, "body": text.decode(errors="replace")}
 
 
 @contextlib.contextmanager

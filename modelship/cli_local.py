@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 from pathlib import Path
 from typing import Any
@@ -64,15 +65,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _announce(state: dict[str, Any]) -> dict[str, Any]:
+    """Shell text: every line is a comment or an export, so
+    `eval "$(modelship local up --detach)"` sets the environment and prints nothing."""
     environment = state["endpoints"]["environment"]
     lines = [
-        f"modelship local emulator running (pid {state['pid']}, time scale "
+        f"# modelship local emulator running (pid {state['pid']}, time scale "
         f"{state['time_scale']:g})",
-        f"API        {state['endpoints']['api_url']}",
-        f"AWS        {state['endpoints']['aws_endpoint']}",
-        "",
+        f"# API        {state['endpoints']['api_url']}",
+        f"# AWS        {state['endpoints']['aws_endpoint']}",
         "# export these so the modelship CLI and the AWS CLI talk to it:",
-        *[f"export {key}={value}" for key, value in environment.items()],
+        *[f"export {key}={shlex.quote(str(value))}" for key, value in environment.items()],
     ]
     return {"text": "\n".join(lines), "json": state}
 
@@ -137,7 +139,7 @@ def _run_foreground(args: argparse.Namespace) -> None:
         }
         announced = _announce(state)
         print(json.dumps(state, indent=2) if args.output == "json" else announced["text"])
-        print("(Ctrl-C or `modelship local down` stops it)", flush=True)
+        print("# Ctrl-C or `modelship local down` stops it", flush=True)
         # Written last: its presence means "ready" to `up --detach` and the tests.
         state_file.write_text(json.dumps(state, indent=2))
         emulator.wait()

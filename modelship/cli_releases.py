@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from modelship import names
+from modelship.cli_retraining import ENV_CLI_STATE_MACHINE as ENV_RETRAIN_STATE_MACHINE
 
 ENV_FUNCTION = "MODELSHIP_FUNCTION"
 ENV_ALIAS = "MODELSHIP_ALIAS"
@@ -29,9 +30,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=os.environ.get(ENV_ALIAS, names.DEFAULT_ALIAS_NAME),
         help=f"alias that takes the traffic (default: ${ENV_ALIAS} or live)",
     )
-    target.add_argument("--reason", default="", help="why: recorded in the release history")
     _bucket_arg(target)
-    parents = [common, target]
+    # Only the commands that change the alias record why; status and history take no reason.
+    reasoned = argparse.ArgumentParser(add_help=False)
+    reasoned.add_argument("--reason", default="", help="why: recorded in the release history")
+    parents = [common, target, reasoned]
+    read_only = [common, target]
 
     release = commands.add_parser("release", help="create releases of the predict function")
     release_commands = release.add_subparsers(
@@ -79,11 +83,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     rollback.add_argument("--to", help="go back to this earlier release (Lambda version)")
     rollback.set_defaults(run=_rollback)
 
-    status = commands.add_parser("status", parents=parents, help="stable, candidate, alarms")
+    status = commands.add_parser(
+        "status",
+        parents=read_only,
+        help="stable, candidate, alarms, and rollouts running or failed in the last 24 h",
+    )
     _state_machine_arg(status)
+    status.add_argument(
+        "--retrain-state-machine",
+        default=os.environ.get(ENV_RETRAIN_STATE_MACHINE),
+        help=f"retraining state machine ARN (default: ${ENV_RETRAIN_STATE_MACHINE}): its runs "
+        "canary their challenger",
+    )
     status.set_defaults(run=_status)
 
-    history = commands.add_parser("history", parents=parents, help="the release history")
+    history = commands.add_parser("history", parents=read_only, help="the release history")
     history.add_argument("--limit", type=int, default=50, help="newest N records (default 50)")
     history.set_defaults(run=_history)
 
@@ -188,8 +202,9 @@ def _rollback(args: argparse.Namespace) -> dict[str, Any]:
 def _status(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
-    sfn = boto3.client("stepfunctions") if args.state_machine else None
-    status = _releases(args).status(sfn, args.state_machine)
+    machines = args.state_machine or args.retrain_state_machine
+    sfn = boto3.client("stepfunctions") if machines else None
+    status = _releases(args).status(sfn, args.state_machine, args.retrain_state_machine)
     data = status.as_dict()
     stable, candidate = status.stable, status.candidate
     lines = [
@@ -207,9 +222,10 @@ def _status(args: argparse.Namespace) -> dict[str, Any]:
     lines.extend(f"alarm      {a.state:<17} {a.name}" for a in status.alarms)
     if not status.alarms:
         lines.append("alarms     none")
-    if args.state_machine:
-        rollouts = ", ".join(status.rollouts_running) or "none running"
-        lines.append(f"rollout    {rollouts}")
+    if machines:
+        lines.extend(f"rollout    {run.summary()}" for run in status.rollouts)
+        if not status.rollouts:
+            lines.append("rollout    none running or failed in the last 24 h")
     return {"text": "\n".join(lines), "json": data}
 
 

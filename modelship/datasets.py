@@ -100,8 +100,16 @@ def find_dataset(s3: Any, bucket: str, name: str, key: str | None = None) -> Dat
 
 
 def declared_schema(s3: Any, bucket: str, name: str) -> DeclaredSchema | None:
-    """datasets/<name>/schema.json when present (it wins over the champion's features)."""
+    """datasets/<name>/schema.json when present (it wins over the champion's features).
+
+    Presence is asked with a listing of that key: under a ListBucket grant conditioned on
+    `s3:prefix` (the Prepare role's), S3 may answer a GetObject of a missing key 403 rather
+    than 404, and a 403 must not pass for "absent". Once listed, any error of the read is real.
+    """
     key = dataset_prefix(name) + SCHEMA_FILE
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    if not any(item["Key"] == key for item in listed.get("Contents", [])):
+        return None
     try:
         raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:

@@ -174,3 +174,16 @@ class HistoryConflict(ReleaseError):
     """A release history record with the same key already exists (write-once)."""
 
     reason = "history_conflict"
+
+
+class UsageError(CommandFailed):
+    """A command line that does not parse (unknown or missing flag)."""
+
+    reason = "usage"
+
+
+class NotAnEarlierRelease(ReleaseError):
+    """`rollback --to` names a release newer than the stable one: moving forward is a
+    promotion (with or without a canary), not a rollback."""
+
+    reason = "not_an_earlier_release"

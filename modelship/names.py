@@ -99,3 +99,6 @@ DEFAULT_GUARDRAIL_PERIOD_SECONDS = 60
 DEFAULT_GUARDRAIL_MIN_REQUESTS = 20
 DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT = 10.0
 DEFAULT_POST_PROMOTION_GUARD_SECONDS = 3600
+# Alias weights are kept to this many decimals (what Lambda's routing config carries well):
+# a weight is checked after rounding, so 99.99999% is refused rather than becoming 100%.
+WEIGHT_DECIMALS = 6

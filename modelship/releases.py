@@ -25,6 +25,7 @@ from modelship.errors import (
     InvalidWeight,
     ModelNotFound,
     NoCanary,
+    NotAnEarlierRelease,
     NothingToRollBack,
     ReleaseConflict,
     ReleaseError,
@@ -34,6 +35,7 @@ from modelship.guardrails import AlarmState, GuardrailThresholds
 from modelship.history import Action, HistoryRecord, ReleaseHistory
 from modelship.manifest import Manifest
 from modelship.registry import Registry, artifact_key
+from modelship.rollout_runs import Kind, RolloutRun, rollout_runs
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,11 @@ class Status:
     candidate: ReleaseInfo | None
     candidate_weight: float
     alarms: list[AlarmState]
-    rollouts_running: list[str] = field(default_factory=list)
+    rollouts: list[RolloutRun] = field(default_factory=list)
+
+    @property
+    def rollouts_running(self) -> list[str]:
+        return [run.execution for run in self.rollouts if run.status == "RUNNING"]
 
     def as_dict(self) -> dict[str, Any]:
         def release(info: ReleaseInfo | None) -> dict[str, Any] | None:
@@ -108,6 +114,7 @@ class Status:
             "stable_weight": round(1.0 - self.candidate_weight, 6),
             "alarms": [{"name": a.name, "state": a.state} for a in self.alarms],
             "rollouts_running": self.rollouts_running,
+            "rollouts": [run.as_dict() for run in self.rollouts],
         }
 
 
@@ -122,12 +129,16 @@ class Outcome:
 
 
 def check_weight(weight: float) -> float:
-    if not 0.0 < weight < 1.0:
+    """The weight as the alias will carry it: rounded first, then checked, so a weight that
+    rounds to 0 or 1 is refused instead of silently becoming no canary or a full one."""
+    rounded = round(weight, names.WEIGHT_DECIMALS)
+    if not 0.0 < rounded < 1.0:
         raise InvalidWeight(
-            f"canary weight must be between 0 and 1 exclusive (e.g. 0.05 or 5%), got {weight:g}; "
+            f"canary weight must be between 0 and 1 exclusive (e.g. 0.05 or 5%) to "
+            f"{names.WEIGHT_DECIMALS} decimals, got {weight:g}; "
             "use `modelship promote` to send all traffic to the candidate"
         )
-    return round(weight, 6)
+    return rounded
 
 
 def _is_conflict(exc: ClientError) -> bool:
@@ -204,13 +215,22 @@ class Releases:
             )
         return info
 
-    def status(self, sfn: Any = None, state_machine_arn: str | None = None) -> Status:
+    def status(
+        self,
+        sfn: Any = None,
+        state_machine_arn: str | None = None,
+        retrain_state_machine_arn: str | None = None,
+    ) -> Status:
+        """The alias, its releases and alarms; with `sfn`, the rollouts and retraining runs
+        (they canary their challenger) running or recently failed, with the cause."""
         state = self.alias_state()
         candidate = self.release_info(state.candidate) if state.candidate else None
-        running: list[str] = []
-        if sfn is not None and state_machine_arn:
-            page = sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING")
-            running = [e["executionArn"] for e in page.get("executions", [])]
+        machines: dict[Kind, str] = {}
+        if state_machine_arn:
+            machines["release"] = state_machine_arn
+        if retrain_state_machine_arn:
+            machines["retraining"] = retrain_state_machine_arn
+        runs = rollout_runs(sfn, machines, clock=self.clock) if sfn is not None else []
         return Status(
             function_name=self.target.function_name,
             alias=self.target.alias,
@@ -218,7 +238,7 @@ class Releases:
             candidate=candidate,
             candidate_weight=state.candidate_weight,
             alarms=guardrails.alarm_states(self.cloudwatch, self.target.function_name),
-            rollouts_running=running,
+            rollouts=runs,
         )
 
     def latest_created(self) -> str:
@@ -289,6 +309,7 @@ class Releases:
             if updated.get("RevisionId"):
                 publish_args["RevisionId"] = updated["RevisionId"]
             published = self.lambda_.publish_version(**publish_args)
+            self._wait_active(str(published["Version"]))
         except ClientError as exc:
             if _is_conflict(exc):
                 raise ReleaseConflict(
@@ -394,9 +415,33 @@ class Releases:
                 f"{self.target.function_name} configuration update did not succeed: {exc}"
             ) from None
 
+    def _wait_active(self, version: str) -> None:
+        """With SnapStart a new version stays Pending while Lambda takes its snapshot, and
+        routing traffic to it fails (SnapStartNotReadyException): wait for Active. The
+        waiter calls GetFunctionConfiguration with the version as qualifier."""
+        waiter = self.lambda_.get_waiter("published_version_active")
+        try:
+            waiter.wait(
+                FunctionName=self.target.function_name,
+                Qualifier=version,
+                WaiterConfig={"Delay": 2, "MaxAttempts": 300},
+            )
+        except WaiterError as exc:
+            raise ReleaseError(
+                f"{self.target.function_name} version {version} did not become Active: {exc}"
+            ) from None
+
     def start_canary(
-        self, weight: float, candidate: str | None = None, *, force: bool = False, reason: str = ""
+        self,
+        weight: float,
+        candidate: str | None = None,
+        *,
+        force: bool = False,
+        reason: str = "",
+        execution: str | None = None,
     ) -> Outcome:
+        """Routes `weight` of the alias to `candidate`. `execution` is the state machine
+        execution that does it, if any: it owns the canary (see `abort_rollout`)."""
         weight = check_weight(weight)
         state = self.alias_state()
         version = candidate or self.latest_created()
@@ -441,6 +486,7 @@ class Releases:
             from_model=stable.model_version or None,
             to_model=info.model_version,
             reason=reason,
+            execution=execution,
         )
         return Outcome(
             "canary_start",
@@ -449,7 +495,14 @@ class Releases:
             f"canary {info.label()} at {weight:.1%} of {self.target.alias}",
         )
 
-    def shift(self, weight: float, *, candidate: str | None = None, reason: str = "") -> Outcome:
+    def shift(
+        self,
+        weight: float,
+        *,
+        candidate: str | None = None,
+        reason: str = "",
+        execution: str | None = None,
+    ) -> Outcome:
         weight = check_weight(weight)
         state = self.alias_state()
         current = self._require_canary(state, candidate)
@@ -465,13 +518,19 @@ class Releases:
             from_version=state.stable,
             to_version=current,
             reason=reason,
+            execution=execution,
         )
         return Outcome(
             "canary_shift", True, record, f"canary version {current} now at {weight:.1%}"
         )
 
     def promote(
-        self, *, candidate: str | None = None, direct: bool = False, reason: str = ""
+        self,
+        *,
+        candidate: str | None = None,
+        direct: bool = False,
+        reason: str = "",
+        execution: str | None = None,
     ) -> Outcome:
         """Makes the canary's candidate the stable release and clears the weights. With
         `direct` and no canary, promotes `candidate` straight away (e.g. the first release)."""
@@ -495,15 +554,22 @@ class Releases:
             from_model=stable.model_version or None,
             to_model=info.model_version,
             reason=reason,
+            execution=execution,
         )
         return Outcome("promote", True, record, f"promoted {info.label()}; weights cleared")
 
     def rollback(self, *, to: str | None = None, reason: str = "") -> Outcome:
         """Clears a canary; with no canary, undoes the last promotion; `to` picks any earlier
-        release instead."""
+        release instead (not a newer one: moving forward is a promotion)."""
         state = self.alias_state()
         if to is not None:
             target = self.release(to)
+            if int(target.version) > int(state.stable):
+                raise NotAnEarlierRelease(
+                    f"version {to} is newer than the stable release {state.stable} of "
+                    f"{self.target.alias}; to move forward, canary it or run "
+                    f"`modelship promote --version {to}`"
+                )
             if to == state.stable and state.candidate is None:
                 return Outcome("rollback", False, None, f"version {to} is already stable")
             return self._roll_to(state, target.version, reason=reason)
@@ -577,19 +643,47 @@ class Releases:
                 return record
         return None
 
-    def abort_rollout(
-        self, candidate: str, *, reason: str, execution: str | None = None
-    ) -> Outcome:
-        """Takes all traffic off `candidate` after a failed, stopped or timed-out rollout:
-        clears its canary, or undoes its promotion. Does nothing if it serves no traffic."""
+    def abort_rollout(self, candidate: str | None, *, reason: str, execution: str) -> Outcome:
+        """Takes the traffic a failed, stopped or timed-out `execution` gave its candidate:
+        clears the canary it started or shifted, or undoes the promotion it made. Only the
+        execution that owns the current routing may undo it, so a late event of an earlier
+        rollout (EventBridge retries for an hour) never undoes a later canary or promotion,
+        nor an operator's. `candidate` (from the execution input, when it names one) must
+        match too; a retraining run's input names none, the history finds it."""
         state = self.alias_state()
-        if state.candidate == candidate:
-            return self._clear_canary(state, reason=reason, execution=execution)
-        if state.candidate is None and state.stable == candidate:
-            previous = self._promoted_from(candidate)
-            if previous is not None:
-                return self._roll_to(state, previous, reason=reason, execution=execution)
-        return Outcome("rollback", False, None, f"version {candidate} serves no traffic")
+        if state.candidate is not None:
+            owner = self._canary_owner(state.candidate)
+            if (
+                owner is not None
+                and owner.execution == execution
+                and candidate in (None, state.candidate)
+            ):
+                return self._clear_canary(state, reason=reason, execution=execution)
+        else:
+            promotion = self._promotion_of(state.stable)
+            if (
+                promotion is not None
+                and promotion.execution == execution
+                and promotion.from_version
+                and candidate in (None, state.stable)
+            ):
+                return self._roll_to(
+                    state, promotion.from_version, reason=reason, execution=execution
+                )
+        return Outcome(
+            "rollback",
+            False,
+            None,
+            f"{execution.rsplit(':', 1)[-1]} does not own the current routing of "
+            f"{self.target.alias}; ignored",
+        )
+
+    def _canary_owner(self, candidate: str) -> HistoryRecord | None:
+        """The latest record that started or shifted the canary of `candidate`."""
+        for record in self.history.newest_first():
+            if record.action in ("canary_start", "canary_shift") and record.to_version == candidate:
+                return record
+        return None
 
     def _clear_canary(
         self,

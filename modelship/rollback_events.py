@@ -72,9 +72,9 @@ def handle_rollback_event(releases: Releases, event: RollbackEvent) -> Outcome:
     execution = event.detail
     if execution.status not in ABANDONED_STATUSES:
         return Outcome("rollback", False, None, f"rollout {execution.status}; nothing to undo")
+    # A release rollout's input names its candidate; a retraining run's cannot (the candidate
+    # is published mid-run), so the history records which execution started each canary.
     candidate = _candidate(execution.input)
-    if candidate is None:
-        return Outcome("rollback", False, None, "rollout input names no candidate; ignored")
     why = f"rollout {execution.status}"
     if execution.error or execution.cause:
         why += f": {execution.error or ''} {execution.cause or ''}".rstrip()

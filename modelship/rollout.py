@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelship import names
 from modelship.errors import CanaryInProgress, InvalidRolloutPlan, InvalidWeight, NoCanary
 from modelship.releases import Releases
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -39,7 +40,7 @@ def parse_weight(text: str) -> float:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if not match:
         raise InvalidRolloutPlan(f"bake time {text!r} is not like 30s, 5m or 1h")
     return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
@@ -70,11 +71,15 @@ def parse_plan(text: str) -> list[RolloutStep]:
             raise InvalidRolloutPlan(
                 f"plan step {part!r}: {weight_text!r} is not a percentage"
             ) from None
-        if not 0 < percent < 100:
-            raise InvalidRolloutPlan(f"plan step {part!r}: weights must be between 0 and 100")
-        if steps and percent / 100 <= steps[-1].weight:
+        weight = round(percent / 100, names.WEIGHT_DECIMALS)
+        if not 0 < weight < 1:
+            raise InvalidRolloutPlan(
+                f"plan step {part!r}: weights must be between 0 and 100 exclusive "
+                f"(to {names.WEIGHT_DECIMALS - 2} decimals)"
+            )
+        if steps and weight <= steps[-1].weight:
             raise InvalidRolloutPlan(f"plan {text!r}: weights must increase step by step")
-        steps.append(RolloutStep(round(percent / 100, 6), parse_duration(bake_text)))
+        steps.append(RolloutStep(weight, parse_duration(bake_text)))
     if not steps:
         raise InvalidRolloutPlan(f"plan {text!r} has no canary step before 100")
     return steps
@@ -187,10 +192,18 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         state = releases.alias_state()
         if state.candidate is None and task.step == 0:
             outcome = releases.start_canary(
-                task.weight, task.candidate, reason=f"rollout {task.execution or ''}".strip()
+                task.weight,
+                task.candidate,
+                reason=f"rollout {task.execution or ''}".strip(),
+                execution=task.execution,
             )
         elif state.candidate == task.candidate:
-            outcome = releases.shift(task.weight, candidate=task.candidate, reason="rollout step")
+            outcome = releases.shift(
+                task.weight,
+                candidate=task.candidate,
+                reason="rollout step",
+                execution=task.execution,
+            )
         elif state.candidate is None:
             raise NoCanary(
                 f"the canary of version {task.candidate} is gone (rolled back?); rollout stopped"
@@ -205,10 +218,12 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         states = releases.check_guardrails(task.candidate)
         return {"action": task.action, "alarms": {s.name: s.state for s in states}}
     if task.action == "promote":
-        outcome = releases.promote(candidate=task.candidate, reason="rollout complete")
+        outcome = releases.promote(
+            candidate=task.candidate, reason="rollout complete", execution=task.execution
+        )
         return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
     outcome = releases.abort_rollout(
-        task.candidate, reason=_cause(task.cause), execution=task.execution
+        task.candidate, reason=_cause(task.cause), execution=task.execution or ""
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
 

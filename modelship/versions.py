@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from modelship.errors import InvalidVersion
 
-_VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# fullmatch, never match with `$`: `$` also matches before a trailing newline ("v1\n").
+_VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _RESERVED = {"latest"}
 
 
@@ -20,7 +21,7 @@ def new_version_id(now: datetime | None = None) -> str:
 
 def check_version_id(version: str) -> str:
     """A user-given version string: 1-64 of [A-Za-z0-9._-], starting alphanumeric."""
-    if version.lower() in _RESERVED or not _VALID.match(version):
+    if version.lower() in _RESERVED or not _VALID.fullmatch(version):
         raise InvalidVersion(
             f"invalid model version {version!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (and not 'latest')"
@@ -29,7 +30,7 @@ def check_version_id(version: str) -> str:
 
 
 def check_model_name(name: str) -> str:
-    if not _VALID.match(name):
+    if not _VALID.fullmatch(name):
         raise InvalidVersion(
             f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
         )

@@ -400,9 +400,10 @@ def _package_section(results: Results) -> str:
     if results.tracer_error:
         parts.append(
             "\n**Found while measuring:** constructing the handler's `Tracer()` from the built "
-            f"layer fails: `{results.tracer_error}`. The layer keeps only the s3 and sts "
-            "botocore models, but the X-Ray SDK under Powertools' Tracer creates an `xray` "
-            "client at init, so the predict function would fail its cold start in Lambda."
+            f"layer fails: `{results.tracer_error}`. The X-Ray SDK under Powertools' Tracer "
+            "creates botocore clients at init, so every botocore model it needs must be in "
+            "the layer (`BOTOCORE_SERVICES` in layers/build_layer.sh), or the predict "
+            "function fails its cold start in Lambda."
         )
     return "\n".join(parts)
 

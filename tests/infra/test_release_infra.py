@@ -83,11 +83,16 @@ def test_alarm_rule_sends_this_functions_guardrail_alarms_to_the_rollback_functi
     )
 
 
-def test_abandoned_rollouts_of_the_release_machine_go_to_the_rollback_function(
+def test_abandoned_rollouts_of_both_machines_go_to_the_rollback_function(
     template: Template,
 ) -> None:
+    # A retraining run canaries its challenger with its own copy of the release chain, so a
+    # run stopped, timed out or failed mid-canary must reach the rollback function too.
     rollback = _function_id(template, names.ROLLBACK_HANDLER)
     machine = logical_id_starting(template, "AWS::StepFunctions::StateMachine", "ReleaseMachine")
+    retraining = logical_id_starting(
+        template, "AWS::StepFunctions::StateMachine", "RetrainingPipeline"
+    )
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -96,7 +101,7 @@ def test_abandoned_rollouts_of_the_release_machine_go_to_the_rollback_function(
                 "detail-type": ["Step Functions Execution Status Change"],
                 "detail": {
                     "status": ["FAILED", "ABORTED", "TIMED_OUT"],
-                    "stateMachineArn": [{"Ref": machine}],
+                    "stateMachineArn": [{"Ref": machine}, {"Ref": retraining}],
                 },
             },
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [rollback, "Arn"]}})],

@@ -383,3 +383,71 @@ def test_every_lambda_task_of_both_machines_retries_lambda_service_exceptions(
             assert retried >= LAMBDA_SERVICE_EXCEPTIONS, (name, LAMBDA_SERVICE_EXCEPTIONS - retried)
             checked += 1
     assert checked >= 10
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def test_every_role_that_publishes_versions_may_wait_for_them_to_be_active(
+    template: Template,
+) -> None:
+    # Releases.create waits with the published_version_active waiter: GetFunctionConfiguration
+    # with the version as qualifier, which Lambda authorizes on the qualified ARN only.
+    predict = logical_id_starting(template, "AWS::Lambda::Function", "PredictFunction")
+    qualified = {"Fn::Join": ["", [{"Fn::GetAtt": [predict, "Arn"]}, ":*"]]}
+    publishing_roles = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        if not any("lambda:PublishVersion" in _actions(s) for s in statements):
+            continue
+        publishing_roles += policy["Properties"]["Roles"]
+        assert any(
+            s["Effect"] == "Allow"
+            and "lambda:GetFunctionConfiguration" in _actions(s)
+            and qualified in _resources(s)
+            for s in statements
+        ), policy["Properties"]["Roles"]
+    assert publishing_roles
+
+
+def test_prepare_may_list_the_optional_schema_key(template: Template) -> None:
+    # declared_schema lists datasets/<name>/schema.json before reading it: the listing is
+    # what tells "absent" from "denied".
+    from fnmatch import fnmatchcase
+
+    patterns = [
+        pattern
+        for s in _role_statements(template, PIPELINE + "prepare")
+        if "s3:ListBucket" in _actions(s)
+        for pattern in s["Condition"]["StringLike"]["s3:prefix"]
+    ]
+    assert any(fnmatchcase("datasets/churn/schema.json", p) for p in patterns), patterns
+
+
+class _Context:
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def try_get_context(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def test_a_schedule_with_a_trailing_newline_is_refused() -> None:
+    from infra_cdk.retraining import RetrainingOptions
+
+    assert RetrainingOptions.from_context(_Context(retrainSchedule="rate(7 days)")).schedule
+    with pytest.raises(RetrainingSettingsError, match="retrainSchedule"):
+        RetrainingOptions.from_context(_Context(retrainSchedule="rate(7 days)\n"))
+
+
+@pytest.mark.parametrize("plan", ["99.99999:1m,100", "0.00001:1m,100"])
+def test_release_plan_steps_that_round_out_of_range_are_refused(plan: str) -> None:
+    with pytest.raises(RetrainingSettingsError, match="releasePlan"):
+        parse_release_plan(plan)

@@ -79,8 +79,11 @@ def deploy_release_resources(world: World) -> str:
     attributes: dict[str, str] = {}
     for handler in (names.RELEASE_HANDLER, names.ROLLBACK_HANDLER):
         logical = _logical(template, "AWS::Lambda::Function", handler)
-        name = handler.split(".")[1]
-        arn = world.create_function(f"modelship-{name}", handler, function_env(template, handler))
+        name = f"modelship-{handler.split('.')[1]}"
+        try:  # the retraining pipeline may have created the release task function already
+            arn = world.lambda_.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        except world.lambda_.exceptions.ResourceNotFoundException:
+            arn = world.create_function(name, handler, function_env(template, handler))
         attributes[f"{logical}.Arn"] = arn
     machine_id = _logical(template, "AWS::StepFunctions::StateMachine", prefix="ReleaseMachine")
     definition = state_machine_definition(template, refs(template), attributes, machine_id)

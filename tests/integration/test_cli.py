@@ -56,7 +56,7 @@ def test_train_with_a_bad_parameter_fails_in_one_line(
 
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith("error: --param 'no_equals_sign' is not KEY=VALUE")
+    assert err.startswith("error [command_failed]: --param 'no_equals_sign' is not KEY=VALUE")
     assert err.count("\n") == 1
 
 
@@ -126,3 +126,15 @@ def test_invoke_console_script_prints_422_naming_the_missing_field(
     assert completed.stdout.startswith("status 422")
     body = json.loads(completed.stdout.split("\n", 1)[1])
     assert body["error"]["details"][0]["field"] == "tenure_months"
+
+
+def test_listing_an_unknown_model_says_so(
+    s3: Any, published: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["models", "list", "chrun", "--bucket", BUCKET])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error [model_not_found]: ")
+    assert "chrun" in err
+    assert "churn" in err  # the models that do exist

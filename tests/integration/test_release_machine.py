@@ -12,6 +12,7 @@ import pytest
 from modelship.guardrails import alarm_prefix, canary_alarm_names
 from modelship.local.alarms import evaluate_alarms
 from modelship.local.events import execution_status_change_event
+from modelship.sample_events import load_event
 from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (
     FUNCTION,
@@ -139,3 +140,25 @@ def test_stopped_rollout_leaves_live_on_the_stable_release(world: World, machine
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
     assert world.history()[-1].execution == execution
+
+
+def test_late_failed_event_of_an_earlier_rollout_leaves_a_later_promotion(
+    world: World, machine: str
+) -> None:
+    # Rollout A of version 3 failed; rollout B of the same version then promoted it. A's
+    # FAILED event, redelivered late by EventBridge, names the same candidate.
+    stable_on(world, "v1")
+    (candidate,) = released(world, "v2")
+    late = load_event("rollout_failed")
+    assert json.loads(late["detail"]["input"])["candidate"] == candidate
+
+    result = _run(world, machine, candidate, [{"weight": 0.05, "bake_seconds": 0}])
+    assert result["status"] == "SUCCEEDED", result
+    promotion = world.history()[-1]
+    assert (promotion.action, promotion.execution) == ("promote", result["executionArn"])
+
+    response = world.lambda_.invoke(FunctionName="modelship-rollback", Payload=json.dumps(late))
+
+    assert json.loads(response["Payload"].read())["changed"] is False
+    assert world.alias()["FunctionVersion"] == candidate
+    assert world.weights() == {}

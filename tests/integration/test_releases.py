@@ -14,6 +14,7 @@ from modelship.errors import (
     InvalidWeight,
     ModelNotFound,
     NoCanary,
+    NotAnEarlierRelease,
     NothingToRollBack,
     ReleaseConflict,
     ReleaseNotFound,
@@ -49,6 +50,39 @@ def test_create_pins_the_model_keeps_other_env_and_names_the_model(world: World)
     assert record.to_version == info.version
     assert record.actor.startswith("arn:aws:")
     assert world.alias()["FunctionVersion"] == "1"  # a release takes no traffic by itself
+
+
+def test_create_waits_until_the_published_version_is_active(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With SnapStart a new version is Pending while Lambda snapshots it; routing traffic to it
+    # then fails with SnapStartNotReadyException. Here it reports Pending twice, then Active.
+    monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
+    seen: list[str] = []
+
+    def pending_at_first(params: dict[str, Any], parsed: dict[str, Any], **_: Any) -> None:
+        qualifier = params.get("Qualifier")
+        if qualifier and qualifier.isdigit():
+            parsed["State"] = "Pending" if seen.count(qualifier) < 2 else "Active"
+            seen.append(qualifier)
+
+    def remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["params"] = params
+
+    world.lambda_.meta.events.register(
+        "before-parameter-build.lambda.GetFunctionConfiguration", remember_params
+    )
+    world.lambda_.meta.events.register(
+        "after-call.lambda.GetFunctionConfiguration",
+        lambda http_response, parsed, model, context, **kw: pending_at_first(
+            context.get("params", {}), parsed
+        ),
+    )
+
+    info, _ = world.releases().create("v1")
+
+    # Asked until Active: twice Pending, then Active (and once more for the release's info).
+    assert seen.count(info.version) >= 3
 
 
 def test_create_resolves_latest(world: World) -> None:
@@ -190,7 +224,9 @@ def test_canary_start_routes_the_weight_and_creates_the_candidate_alarms(world: 
     assert {"Name": "service", "Value": "predict"} in dims
 
 
-@pytest.mark.parametrize("weight", [0.0, 1.0, -0.1, 1.5])
+@pytest.mark.parametrize(
+    "weight", [0.0, 1.0, -0.1, 1.5, 0.9999999, 0.0000001, float("nan"), float("inf")]
+)
 def test_canary_weight_must_be_strictly_between_0_and_1(world: World, weight: float) -> None:
     stable_on(world, "v1")
     released(world, "v2")
@@ -357,6 +393,16 @@ def test_rollback_to_any_earlier_release(world: World) -> None:
     assert outcome.record is not None
     assert outcome.record.from_version == third
     assert releases.rollback(to=first).changed is False
+
+
+def test_rollback_to_a_newer_release_is_refused(world: World) -> None:
+    # Going forward skips the canary and its guardrails: that is `promote --version`.
+    stable = stable_on(world, "v1")
+    (newer,) = released(world, "v2")
+
+    with pytest.raises(NotAnEarlierRelease, match="promote"):
+        world.releases().rollback(to=newer)
+    assert world.alias()["FunctionVersion"] == stable
 
 
 def test_rollback_with_nothing_to_undo_is_refused(world: World) -> None:

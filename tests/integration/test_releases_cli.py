@@ -118,7 +118,7 @@ def test_refusals_exit_1_with_one_line(
 
     err = capsys.readouterr().err
     assert status == 1
-    assert err.startswith("error: ")
+    assert err.startswith("error [")
     assert message in err
     assert err.count("\n") == 1
     assert world.weights() == {}
@@ -205,7 +205,20 @@ def test_plan_parses_any_steps_and_durations() -> None:
 
 
 @pytest.mark.parametrize(
-    "plan", ["5:5m,25:10m", "100", "5,100", "25:1m,5:1m,100", "0:1m,100", "5:soon,100", ""]
+    "plan",
+    [
+        "5:5m,25:10m",
+        "100",
+        "5,100",
+        "25:1m,5:1m,100",
+        "0:1m,100",
+        "5:soon,100",
+        "",
+        "99.99999:1m,100",
+        "0.00001:1m,100",
+        "nan:1m,100",
+        "5:1m,5.0000001:1m,100",
+    ],
 )
 def test_bad_plans_are_refused(plan: str) -> None:
     with pytest.raises(InvalidRolloutPlan):

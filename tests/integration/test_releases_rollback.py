@@ -21,6 +21,8 @@ from tests.integration.release_world import (
 )
 
 ROLLBACK = "modelship-rollback"
+# The execution of the sample rollout events (events/rollout_*.json).
+ROLLOUT = load_event("rollout_aborted")["detail"]["executionArn"]
 
 
 def _deploy_rollback(world: World, **env: str) -> None:
@@ -36,11 +38,11 @@ def _invoke(world: World, event: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def canary(world: World) -> tuple[str, str]:
-    """Stable release 2 (model v1) and a canary of release 3 (model v2) at 5%, as in the
-    sample events."""
+    """Stable release 2 (model v1) and a canary of release 3 (model v2) at 5%, started by the
+    rollout of the sample events."""
     stable = stable_on(world, "v1")
     (candidate,) = released(world, "v2")
-    world.releases().start_canary(0.05, candidate)
+    world.releases().start_canary(0.05, candidate, execution=ROLLOUT)
     assert (stable, candidate) == ("2", "3")
     _deploy_rollback(world)
     return stable, candidate
@@ -173,12 +175,32 @@ def test_rollout_stopped_after_its_promotion_undoes_the_promotion(
     world: World, canary: tuple[str, str]
 ) -> None:
     stable, candidate = canary
-    world.releases().promote(candidate=candidate)
+    world.releases().promote(candidate=candidate, execution=ROLLOUT)
 
     _invoke(world, load_event("rollout_aborted"))
 
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
+
+
+def test_abandoned_rollout_leaves_a_canary_an_operator_took_over(
+    world: World, canary: tuple[str, str]
+) -> None:
+    _, candidate = canary
+    world.releases().shift(0.2, reason="operator takes over")
+
+    assert _invoke(world, load_event("rollout_failed"))["changed"] is False
+    assert world.weights() == {candidate: 0.2}
+
+
+def test_abandoned_rollout_leaves_a_promotion_it_did_not_make(
+    world: World, canary: tuple[str, str]
+) -> None:
+    _, candidate = canary
+    world.releases().promote(reason="operator promotes by hand")
+
+    assert _invoke(world, load_event("rollout_failed"))["changed"] is False
+    assert world.alias()["FunctionVersion"] == candidate
 
 
 def test_succeeded_rollout_is_left_alone(world: World, canary: tuple[str, str]) -> None:

@@ -247,3 +247,47 @@ def test_sagemaker_job_output_is_filed_as_the_challenger(
     manifest = json.loads(stored.read())
     assert manifest["artifact"]["sha256"] == challenger["sha256"]
     assert manifest["parent_version"] == "v1"
+
+
+class _ListGrantedOnPrefixOnly:
+    """S3 as AWS answers a role whose ListBucket is conditioned on `s3:prefix`: a GetObject
+    of a missing key is 403 AccessDenied, not 404 (S3 may only say "missing" to a caller
+    allowed to list that key)."""
+
+    def __init__(self, client: Any, denied_keys: frozenset[str] = frozenset()) -> None:
+        self.client = client
+        self.denied_keys = denied_keys
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        listed = self.client.list_objects_v2(Bucket=kwargs["Bucket"], Prefix=kwargs["Key"])
+        exists = any(item["Key"] == kwargs["Key"] for item in listed.get("Contents", []))
+        if not exists or kwargs["Key"] in self.denied_keys:
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject"
+            )
+        return self.client.get_object(**kwargs)
+
+
+def test_a_missing_optional_schema_answered_403_is_absent(s3: Any) -> None:
+    from modelship.datasets import declared_schema
+
+    assert declared_schema(_ListGrantedOnPrefixOnly(s3), BUCKET, "churn") is None
+
+
+def test_a_denied_read_of_an_existing_schema_is_not_hidden(s3: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from modelship.datasets import declared_schema
+
+    key = _upload(
+        s3, "datasets/churn/schema.json", b'{"target": "churned", "features": {"a": "numeric"}}'
+    )
+    assert declared_schema(_ListGrantedOnPrefixOnly(s3), BUCKET, "churn") is not None
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        declared_schema(_ListGrantedOnPrefixOnly(s3, frozenset({key})), BUCKET, "churn")

@@ -196,3 +196,96 @@ def test_cli_retrain_wait_reports_each_state(
     assert entered[:4] == ["Prepare", "Train", "Evaluate", "Gate"]
     assert "Promote" in entered
     assert lines[-1].startswith("SUCCEEDED: promoted")
+
+
+def test_a_run_stopped_mid_canary_is_rolled_back_by_its_aborted_event(
+    world: World, pipeline: dict[str, str]
+) -> None:
+    from modelship import names
+    from modelship.local.events import execution_status_change_event
+
+    world.create_function("modelship-rollback", names.ROLLBACK_HANDLER, world.release_env())
+    _upload(
+        world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
+    )
+    stable = world.alias()["FunctionVersion"]
+    arn = world.sfn.start_execution(
+        stateMachineArn=pipeline["machine"],
+        input=json.dumps({"steps": [{"weight": 0.1, "bake_seconds": 60}]}),
+    )["executionArn"]
+    deadline = time.monotonic() + 120
+    while not world.weights():
+        assert time.monotonic() < deadline, "the canary never started"
+        time.sleep(0.1)
+    (candidate,) = world.weights()
+
+    # The run is stopped while its canary bakes: no Catch runs, the canary stays...
+    world.sfn.stop_execution(executionArn=arn, cause="operator stopped it")
+    stopped = world.sfn.describe_execution(executionArn=arn)
+    while stopped["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not stop"
+        time.sleep(0.05)
+        stopped = world.sfn.describe_execution(executionArn=arn)
+    assert world.weights() == {candidate: 0.1}
+    # AWS reports a stopped execution as ABORTED (moto reports FAILED, States.Runtime).
+    stopped = {**stopped, "status": "ABORTED", "error": None, "cause": "operator stopped it"}
+    assert "candidate" not in json.loads(stopped["input"])
+
+    # ...until EventBridge delivers the ABORTED status to the rollback function.
+    response = world.lambda_.invoke(
+        FunctionName="modelship-rollback",
+        Payload=json.dumps(execution_status_change_event(stopped)),
+    )
+
+    assert json.loads(response["Payload"].read())["changed"] is True
+    assert world.alias()["FunctionVersion"] == stable
+    assert world.weights() == {}
+    record = world.history()[-1]
+    assert (record.action, record.execution, record.from_version) == ("rollback", arn, candidate)
+
+
+def test_status_shows_a_retraining_canary_and_a_refused_rollout_with_its_cause(
+    world: World, pipeline: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelship.cli import main
+    from tests.integration.release_template import deploy_release_resources
+
+    release_machine = deploy_release_resources(world)
+    _upload(
+        world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
+    )
+    retraining = world.sfn.start_execution(
+        stateMachineArn=pipeline["machine"],
+        input=json.dumps({"steps": [{"weight": 0.1, "bake_seconds": 60}]}),
+    )["executionArn"]
+    deadline = time.monotonic() + 120
+    while not world.weights():
+        assert time.monotonic() < deadline, "the canary never started"
+        time.sleep(0.1)
+    (candidate,) = world.weights()
+    # A rollout started in the background (`rollout --no-follow`) is refused by the machine:
+    # the retraining canary holds the alias.
+    refused = world.sfn.start_execution(
+        stateMachineArn=release_machine,
+        input=json.dumps({"candidate": "1", "steps": [{"weight": 0.05, "bake_seconds": 0}]}),
+    )["executionArn"]
+    assert _wait(world, refused)["status"] == "FAILED"
+    target = ["--function", "modelship-predict", "--bucket", BUCKET]
+    machines = ["--state-machine", release_machine, "--retrain-state-machine", pipeline["machine"]]
+
+    capsys.readouterr()
+    assert main(["status", *target, *machines, "--output", "json"]) == 0
+    out = capsys.readouterr().out  # the run's handlers log to stdout meanwhile, one line each
+    status, _ = json.JSONDecoder().raw_decode(out, out.index("{\n"))
+    assert main(["status", *target, *machines]) == 0
+    text = capsys.readouterr().out
+    world.sfn.stop_execution(executionArn=retraining)
+
+    runs = {run["execution"]: run for run in status["rollouts"]}
+    assert runs[retraining]["status"] == "RUNNING"
+    assert runs[retraining]["kind"] == "retraining"
+    assert runs[refused]["status"] == "FAILED"
+    assert "another canary" in runs[refused]["cause"]
+    assert status["candidate"]["version"] == candidate
+    assert "none running" not in text
+    assert "another canary" in text

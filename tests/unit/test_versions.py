@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from modelship.errors import InvalidVersion
-from modelship.versions import check_version_id, new_version_id
+from modelship.versions import check_model_name, check_version_id, new_version_id
 
 
 def test_generated_ids_sort_by_creation_time() -> None:
@@ -25,7 +25,16 @@ def test_user_versions_are_accepted(version: str) -> None:
     assert check_version_id(version) == version
 
 
-@pytest.mark.parametrize("version", ["", "latest", "../v1", "v 1", "-v1", "a/b", "A" * 65])
+@pytest.mark.parametrize(
+    "version",
+    ["", "latest", "../v1", "v 1", "-v1", "a/b", "A" * 65, "v1\n", "latest\n", "\nv1"],
+)
 def test_unsafe_versions_are_refused(version: str) -> None:
     with pytest.raises(InvalidVersion):
         check_version_id(version)
+
+
+@pytest.mark.parametrize("name", ["churn\n", "churn\r\n", "", "a/b"])
+def test_unsafe_model_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidVersion):
+        check_model_name(name)
