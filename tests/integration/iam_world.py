@@ -80,6 +80,12 @@ def world_names() -> tuple[dict[str, str], dict[str, str]]:
             machine = props.get("StateMachineName") or RELEASE_MACHINE
             refs[logical] = _arn("states", f"stateMachine:{machine}")
             attributes[f"{logical}.Arn"] = refs[logical]
+        elif kind == "AWS::SQS::Queue":
+            url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+            refs[logical] = url
+            attributes[f"{logical}.Arn"] = _arn("sqs", name)
+            attributes[f"{logical}.QueueName"] = name
+            attributes[f"{logical}.QueueUrl"] = url
         elif kind == "AWS::Events::Rule":
             refs[logical] = name
             attributes[f"{logical}.Arn"] = _arn("events", f"rule/{name}")
