@@ -67,9 +67,18 @@ def finish(report_path: Path | None) -> tuple[bool, str]:
     if report_path is not None:
         from modelship.local.iam.evaluator import shared_evaluator
 
-        summary = report(statement_usage(RECORDED.observations(), shared_evaluator()), denied)
+        evaluator = shared_evaluator()
+        calls, seconds = evaluator.calls, evaluator.seconds
+        summary = report(statement_usage(RECORDED.observations(), evaluator), denied)
+        summary["evaluator"] = {
+            "calls_in_tests": calls,
+            "seconds_in_tests": round(seconds, 2),
+            "calls_for_the_report": evaluator.calls - calls,
+            "seconds_for_the_report": round(evaluator.seconds - seconds, 2),
+        }
         report_path.write_text(json.dumps(summary, indent=2))
         lines.append(table(summary))
+        lines.append(f"IAM evaluator (this process): {summary['evaluator']}")
         lines.append(f"(report: {report_path})")
         if summary["unneeded"]:
             passed = False

@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,11 +94,15 @@ class Evaluator:
     """Thread-safe: one request at a time over the process's stdin/stdout."""
 
     _process: subprocess.Popen[str] | None = None
+    # How many requests this process decided, and the time they took (the overhead).
+    calls: int = 0
+    seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=itertools.count)
 
     def decide(self, simulation: Simulation) -> Decision:
         with self._lock:
+            started = time.perf_counter()
             process = self._running()
             request = {"id": next(self._ids), **simulation.as_json()}
             assert process.stdin is not None
@@ -113,6 +118,8 @@ class Evaluator:
                 raise EvaluatorUnavailable(
                     f"the IAM evaluator process exited ({process.poll()}); see its stderr"
                 )
+            self.calls += 1
+            self.seconds += time.perf_counter() - started
             return _decision(json.loads(line))
 
     def _running(self) -> subprocess.Popen[str]:
