@@ -23,6 +23,13 @@ JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "role; tracing is off locally (POWERTOOLS_TRACE_DISABLED)",
     ),
     (
+        "*",
+        ("sqs:SendMessage",),
+        "the on-failure destination of an asynchronous invocation: the Lambda service sends "
+        "the failed event to the queue with the function's role; the emulator does not retry "
+        "asynchronous invocations or route their failures",
+    ),
+    (
         "*StateMachineRole*",
         (
             "logs:CreateLogDelivery",
