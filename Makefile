@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+# npm ci: the CDK CLI and the IAM policy evaluator, pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # jsii names the Node majors whose end-of-life banner to silence; Node 20 here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -29,13 +31,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-demo: $(STAMP) synth
+# IAM enforcement (on by default) runs the policy evaluator from node_modules.
+demo: $(STAMP) $(NODE_STAMP) synth
 	$(PY) -m modelship.demo
 
-test: $(STAMP)
-	$(PY) -m pytest
+# The whole suite also measures least privilege: every IAM Allow statement needed or justified.
+IAM_REPORT := .modelship/iam-report.json
 
-test-unit: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
+	mkdir -p $(dir $(IAM_REPORT))
+	$(PY) -m pytest --iam-report=$(IAM_REPORT)
+
+test-unit: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/unit
 
 # Not part of `make test`: timings are machine-dependent and nothing asserts them.
@@ -59,7 +66,6 @@ ARCH ?= $(call cdk_context,architecture)
 RUNTIME ?= $(call cdk_context,runtime)
 # The cdk CLI (pinned in package-lock.json) runs the app named in cdk.json, as `cdk deploy` does.
 CDK := node_modules/.bin/cdk
-NODE_STAMP := node_modules/.installed
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

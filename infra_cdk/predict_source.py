@@ -10,8 +10,12 @@ from pathlib import Path
 from modelship import names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Caches and editor droppings must not change the asset hash or ship to Lambda.
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
+# Caches and editor droppings must not change the asset hash or ship to Lambda; nor may the
+# IAM evaluator (modelship/local/iam/evaluator.mjs drives an AGPL npm package that runs only
+# as a development-time Node process) or any node_modules.
+_IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "*.pyo", ".*", "*.mjs", "*.js", "node_modules"
+)
 
 
 def handler_file(root: Path) -> Path:

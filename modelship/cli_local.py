@@ -47,6 +47,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_false",
         help="start with no model (by default the reference churn model v0 serves `live`)",
     )
+    up.add_argument(
+        "--no-iam",
+        dest="iam",
+        action="store_false",
+        help="do not enforce the template's IAM policies (on by default; also MODELSHIP_IAM=off)",
+    )
     up.add_argument("--detach", action="store_true", help="run in the background and return")
     up.set_defaults(run=_up)
 
@@ -75,6 +81,7 @@ def _announce(state: dict[str, Any]) -> dict[str, Any]:
 
 def _config(args: argparse.Namespace) -> Any:
     from modelship.local.emulator import EmulatorConfig
+    from modelship.local.iam import enabled
 
     return EmulatorConfig(
         cdk_out=args.cdk_out,
@@ -84,6 +91,7 @@ def _config(args: argparse.Namespace) -> Any:
         time_scale=args.time_scale,
         max_workers_per_version=args.workers,
         seed_model=args.seed_model,
+        iam=args.iam and enabled(),
     )
 
 

@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 def emulator(args: argparse.Namespace, work: Path) -> Iterator[dict[str, str]]:
     from modelship.local.background import start_detached, stop_detached
     from modelship.local.emulator import EmulatorConfig
+    from modelship.local.iam import enabled
 
     config = EmulatorConfig(
         cdk_out=args.cdk_out,
@@ -177,6 +178,7 @@ def emulator(args: argparse.Namespace, work: Path) -> Iterator[dict[str, str]]:
         aws_port=args.aws_port,
         time_scale=args.time_scale,
         seed_model=False,
+        iam=enabled(),
     )
     print(f"== Starting the local emulator from {args.cdk_out} (time scale {args.time_scale:g})")
     state = start_detached(config)

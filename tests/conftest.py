@@ -82,3 +82,29 @@ class GetObjectCounter:
 @pytest.fixture
 def get_object_counter(s3: Any) -> GetObjectCounter:
     return GetObjectCounter(s3)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--iam-report",
+        type=Path,
+        default=None,
+        help="whole-suite runs (make test): measure which IAM Allow statements the tests "
+        "need, write the report here, and fail on unneeded, unjustified statements",
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.iam_report import RECORDED, finish
+
+    if not RECORDED.worlds and not RECORDED.emulators:
+        return
+    passed, text = finish(session.config.getoption("--iam-report"))
+    if text:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            for line in text.splitlines():
+                reporter.write_line(line)
+    if not passed and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -72,6 +72,7 @@ def up_command(config: EmulatorConfig) -> list[str]:
         "--workers",
         str(config.max_workers_per_version),
         *([] if config.seed_model else ["--no-seed"]),
+        *([] if config.iam else ["--no-iam"]),
     ]
 
 

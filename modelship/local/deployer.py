@@ -29,12 +29,13 @@ REGION = PSEUDO["AWS::Region"]
 # What the emulator leaves out, and why; anything else unknown is refused.
 NOT_EMULATED = {
     "AWS::CDK::Metadata": "metadata",
-    "AWS::IAM::Policy": "the emulator does not enforce IAM",
-    "AWS::IAM::ManagedPolicy": "the emulator does not enforce IAM",
-    "AWS::Lambda::Permission": "the emulator does not enforce resource policies",
-    "AWS::S3::BucketPolicy": "the emulator does not enforce bucket policies",
-    "AWS::SNS::TopicPolicy": "the emulator does not enforce topic policies",
-    "AWS::SQS::QueuePolicy": "the emulator does not enforce queue policies",
+    # Enforced from the template by modelship.local.iam, not stored in moto.
+    "AWS::IAM::Policy": "IAM is enforced from the template (modelship.local.iam)",
+    "AWS::IAM::ManagedPolicy": "IAM is enforced from the template (modelship.local.iam)",
+    "AWS::Lambda::Permission": "enforced from the template (modelship.local.iam)",
+    "AWS::S3::BucketPolicy": "enforced from the template (modelship.local.iam)",
+    "AWS::SNS::TopicPolicy": "enforced from the template (modelship.local.iam)",
+    "AWS::SQS::QueuePolicy": "enforced from the template (modelship.local.iam)",
     "AWS::ApiGatewayV2::Api": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Integration": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Route": "served by the local HTTP gateway (routes read from the template)",

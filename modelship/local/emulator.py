@@ -30,15 +30,26 @@ from unittest import mock
 
 from modelship import names
 from modelship.local.alarms import alarm_period, evaluate_alarms
-from modelship.local.deployer import ACCOUNT, REGION, Clients, Deployer, Deployment
+from modelship.local.deployer import (
+    ACCOUNT,
+    REGION,
+    Clients,
+    Deployer,
+    Deployment,
+    find_template,
+)
 from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
 from modelship.local.executor import InvocationResult, LambdaExecutor
-from modelship.local.gateway import Gateway
+from modelship.local.gateway import Gateway, IntegrationDenied
+from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
+from modelship.local.template import load_template
 
 STATE_FILE = "emulator.json"
 ACTIVITY_FILE = "activity.jsonl"
+# With IAM enforcement on: the policies, allowed requests and denials, written at stop.
+IAM_FILE = "iam-observed.json"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -62,6 +73,9 @@ class EmulatorConfig:
     idle_seconds: float = 600.0
     # Start with the reference churn model released on `live`, so /predict answers at once.
     seed_model: bool = True
+    # Authorize every call made on behalf of a function, state machine or rule against the
+    # template's IAM (modelship.local.iam); off with `--no-iam` or MODELSHIP_IAM=off.
+    iam: bool = True
 
 
 @dataclass(frozen=True)
@@ -190,6 +204,7 @@ class Emulator:
     deployment: Deployment | None = None
     endpoints: LocalEndpoints | None = None
     executor: LambdaExecutor | None = None
+    authorizer: Authorizer | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _stop: threading.Event = field(default_factory=threading.Event)
     _reported: set[str] = field(default_factory=set)
@@ -250,6 +265,8 @@ class Emulator:
         for advisory in deployment.advisories:
             self.activity.record("deploy-advisory", {"finding": advisory})
         self.executor.code_roots.update(deployment.code_roots)
+        if config.iam:
+            self._enforce_iam(deployment)
         if config.seed_model:
             seed_reference_model(clients, self.endpoints_environment(deployment), config.state_dir)
         gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
@@ -266,8 +283,41 @@ class Emulator:
     def stop(self) -> None:
         self._stack.close()
 
+    def _enforce_iam(self, deployment: Deployment) -> None:
+        """Every call made on behalf of a function, state machine or rule is authorized
+        against the template's policies; denials go to the activity log."""
+        from modelship.local.iam import enforce, template_policies
+        from modelship.local.iam.endpoint import GUARD_SCRIPT, AuthorizationEndpoint
+
+        template = load_template(find_template(self.config.cdk_out))
+        policies = template_policies(template, deployment.refs, deployment.attributes)
+        authorizer = Authorizer(policies, on_denied=lambda r: self.activity.record("iam-denied", r))
+        self.authorizer = authorizer
+        self._stack.callback(self._write_iam_observed)
+        self._stack.enter_context(enforce(authorizer))
+        endpoint = AuthorizationEndpoint(authorizer, self.config.host)
+        endpoint.start()
+        self._stack.callback(endpoint.stop)
+        assert self.executor is not None
+        self.executor.iam_env = {
+            "MODELSHIP_IAM_GUARD": str(GUARD_SCRIPT),
+            "MODELSHIP_IAM_ENDPOINT": endpoint.url,
+        }
+        self.delivery.authorizer = authorizer
+
     def endpoints_environment(self, deployment: Deployment) -> dict[str, str]:
         return endpoints(self.config, deployment, "").environment
+
+    def _write_iam_observed(self) -> None:
+        authorizer = self.authorizer
+        if authorizer is None:
+            return
+        observed = {
+            "policies": authorizer.policies.as_json(),
+            "allowed": [a.as_json() for a in authorizer.allowed],
+            "denied": authorizer.denied,
+        }
+        (self.config.state_dir / IAM_FILE).write_text(json.dumps(observed))
 
     def _invoke_alias(self, event: dict[str, Any]) -> InvocationResult:
         from moto.awslambda.utils import get_backend
@@ -275,9 +325,24 @@ class Emulator:
         assert self.executor is not None
         assert self.deployment is not None
         function = self.deployment.function_with_handler(names.PREDICT_HANDLER)
-        return self.executor.invoke_moto(
-            get_backend(ACCOUNT, REGION), function, alias_name(self.deployment), event
-        )
+        alias = alias_name(self.deployment)
+        authorizer = self.authorizer
+        if authorizer is not None:
+            # API Gateway invokes the alias under its Lambda permission, with the route's
+            # execute-api ARN as aws:SourceArn.
+            http = event["requestContext"]["http"]
+            api = next(iter(self.deployment.of_type("AWS::ApiGatewayV2::Api").values()), "local")
+            source = (
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/"
+                f"{event['requestContext']['stage']}/{http['method']}{http['path']}"
+            )
+            target = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:{alias}"
+            decision = authorizer.authorize_service(
+                "apigateway.amazonaws.com", "lambda:InvokeFunction", target, source
+            )
+            if not decision.allowed:
+                raise IntegrationDenied(target)
+        return self.executor.invoke_moto(get_backend(ACCOUNT, REGION), function, alias, event)
 
     # ---- what runs on its own: alarms, execution status events, idle workers
 

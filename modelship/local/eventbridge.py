@@ -20,6 +20,7 @@ from typing import Any
 from unittest import mock
 
 from modelship.local.executor import LambdaExecutor
+from modelship.local.iam.authorizer import AccessDenied, Authorizer
 
 ActivityRecorder = Callable[[str, dict[str, Any]], None]
 
@@ -46,8 +47,11 @@ class EventBridgeDelivery:
         record: ActivityRecorder,
         account: str = "123456789012",
         region: str = "us-east-1",
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.executor = executor
+        # With IAM enforcement on: targets are reached only as AWS would allow.
+        self.authorizer = authorizer
         self.sfn = sfn
         self.record = record
         self.account = account
@@ -78,6 +82,11 @@ class EventBridgeDelivery:
             arn = str(target["Arn"])
             payload = json.loads(target["Input"]) if target.get("Input") else delivered
             what = {"rule": rule.name, "target": arn, "detail-type": event.get("detail-type")}
+            refused = self._refused(rule, target)
+            if refused is not None:
+                # EventBridge reports a target it may not reach as a failed invocation.
+                self.record("event-delivery-failed", {**what, "reason": refused})
+                continue
             if arn.startswith("arn:aws:lambda:"):
                 backend = get_backend(self.account, self.region)
                 self.record("event-delivered", what)
@@ -90,6 +99,31 @@ class EventBridgeDelivery:
             else:
                 others.append(target)
         return others
+
+    def _refused(self, rule: Any, target: dict[str, Any]) -> str | None:
+        """Why AWS would not let this rule reach this target (None: it would)."""
+        if self.authorizer is None:
+            return None
+        arn = str(target["Arn"])
+        if arn.startswith("arn:aws:lambda:"):
+            # A Lambda target is invoked by events.amazonaws.com under the function's
+            # resource policy (AWS::Lambda::Permission), with the rule as aws:SourceArn.
+            decision = self.authorizer.authorize_service(
+                "events.amazonaws.com", "lambda:InvokeFunction", arn, str(rule.arn)
+            )
+            return None if decision.allowed else f"lambda:InvokeFunction {decision.result}"
+        if arn.startswith("arn:aws:states:"):
+            # Other targets are reached with the target's role.
+            role = target.get("RoleArn")
+            if not role:
+                return "the target has no RoleArn for states:StartExecution"
+            try:
+                self.authorizer.authorize_call(
+                    str(role), "events", "stepfunctions", "StartExecution", {"stateMachineArn": arn}
+                )
+            except AccessDenied as denied:
+                return str(denied)
+        return None
 
     def _invoke(self, backend: Any, arn: str, payload: Any, what: dict[str, Any]) -> None:
         result = self.executor.invoke_moto(backend, arn, None, payload)

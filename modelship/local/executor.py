@@ -52,6 +52,8 @@ class FunctionVersion:
     environment: Mapping[str, str]
     timeout_seconds: float
     memory_mb: int
+    # The execution role: the worker's AWS calls are authorized as it (IAM enforcement).
+    role: str = ""
 
     @classmethod
     def from_moto(cls, function: Any) -> FunctionVersion:
@@ -63,6 +65,7 @@ class FunctionVersion:
             environment=dict(function.environment_vars or {}),
             timeout_seconds=float(function.timeout or 3),
             memory_mb=int(function.memory_size or 128),
+            role=str(getattr(function, "role", "") or ""),
         )
 
     def key(self) -> str:
@@ -92,7 +95,14 @@ class InvocationResult:
 class Worker:
     """One execution environment: a process running one function version's handler."""
 
-    def __init__(self, function: FunctionVersion, code_root: Path, directory: Path, env: Any):
+    def __init__(
+        self,
+        function: FunctionVersion,
+        code_root: Path,
+        directory: Path,
+        env: Any,
+        iam_env: Mapping[str, str] | None = None,
+    ):
         self.function = function
         self.directory = directory
         tmp = directory / "tmp"
@@ -108,6 +118,8 @@ class Worker:
             "TMPDIR": str(tmp),
             names.ENV_MODEL_CACHE_DIR: str(tmp / "modelship-cache"),
         }
+        if iam_env:
+            environment.update({**iam_env, "MODELSHIP_IAM_ROLE": function.role})
         self._log = (directory / "worker.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER_SCRIPT), str(code_root), function.handler],
@@ -171,6 +183,8 @@ class LambdaExecutor:
     max_workers_per_version: int = 4
     idle_seconds: float = 600.0
     on_result: Callable[[InvocationResult], None] | None = None
+    # Set with IAM enforcement on: the guard script and the authorization endpoint workers use.
+    iam_env: Mapping[str, str] | None = None
     _pools: dict[str, _Pool] = field(default_factory=dict)
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _serial: Iterator[int] = field(default_factory=itertools.count)
@@ -214,7 +228,7 @@ class LambdaExecutor:
         directory.mkdir(parents=True, exist_ok=True)
         code_root = self.code_roots.get(function.name, REPO_ROOT)
         try:
-            return Worker(function, code_root, directory, self.base_env)
+            return Worker(function, code_root, directory, self.base_env, self.iam_env)
         except OSError:
             with self._lock:
                 pool.busy -= 1

@@ -53,6 +53,10 @@ def event_body(raw: bytes, content_type: str | None) -> tuple[str | None, bool]:
     return base64.b64encode(raw).decode("ascii"), True
 
 
+class IntegrationDenied(Exception):
+    """API Gateway may not invoke the function (its resource policy does not allow it)."""
+
+
 def route_keys(routes: list[str]) -> set[tuple[str, str]]:
     keys = set()
     for route in routes:
@@ -121,7 +125,12 @@ class Gateway:
         event["isBase64Encoded"] = base64_encoded
         event["rawQueryString"] = query
         event["headers"] = {k.lower(): v for k, v in request.headers.items()}
-        result = self.invoke(event)
+        try:
+            result = self.invoke(event)
+        except IntegrationDenied:
+            # What an HTTP API answers when the Lambda permission is missing.
+            self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)
+            return
         if result.failed or not isinstance(result.payload, dict):
             self._answer(request, 500, _JSON, _INTERNAL, request_id)
             return

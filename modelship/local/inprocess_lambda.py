@@ -24,6 +24,7 @@ from typing import Any
 from unittest import mock
 
 from modelship.handler_runner import REPO_ROOT, FakeLambdaContext, load_handler, patched_environ
+from modelship.local.iam.enforcement import acting_as
 
 # Set for every handler: no X-Ray daemon here.
 _BASE_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
@@ -140,7 +141,13 @@ class InProcessLambda:
             function_version=version,
             timeout_seconds=float(function.timeout or 30),
         )
-        with patched_environ(env), _captured_stdout(self._stdout):
+        # With IAM enforcement on, the handler's AWS calls are its role's (modelship.local.iam).
+        role = getattr(function, "role", None)
+        with (
+            patched_environ(env),
+            _captured_stdout(self._stdout),
+            acting_as(role, function.function_name),
+        ):
             try:
                 handler = self._handler(function, env)
                 call.result = handler(event, context)

@@ -81,6 +81,22 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _install_iam_guard() -> None:
+    """With IAM enforcement on, the emulator names its guard script (never part of the
+    function's code): load it by path so the function's own `modelship` stays untouched."""
+    guard = os.environ.get("MODELSHIP_IAM_GUARD")
+    if not guard:
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_modelship_iam_guard", guard)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.install()
+
+
 def main() -> None:
     code_root, handler_name = sys.argv[1], sys.argv[2]
     # Python put this script's directory first on the path; the function sees only its code.
@@ -92,6 +108,7 @@ def main() -> None:
     stdout = _Stdout(sys.stderr)
     sys.stdout = stdout
     sys.path.insert(0, code_root)
+    _install_iam_guard()
     module_name, _, function_name = handler_name.rpartition(".")
     handler: Any = None
     for line in sys.stdin:

@@ -16,9 +16,11 @@ import boto3
 import pytest
 
 from modelship.local.background import start_detached, stop_detached
-from modelship.local.emulator import EmulatorConfig
+from modelship.local.emulator import IAM_FILE, EmulatorConfig
+from modelship.local.iam import enabled
 from modelship.registry import Registry
 from modelship.releases import Releases, ReleaseTarget
+from tests.iam_report import RECORDED
 
 # Alarm periods of 60 s last 2 s, so a guardrail can trip within a test.
 TIME_SCALE = 30.0
@@ -106,6 +108,7 @@ def local(
         aws_port=free_port(),
         time_scale=TIME_SCALE,
         seed_model=False,
+        iam=enabled(),
     )
     state = start_detached(config)
     try:
@@ -116,3 +119,4 @@ def local(
         yield emulator
     finally:
         stop_detached(config.state_dir)
+        RECORDED.add_emulator(config.state_dir / IAM_FILE)

@@ -91,6 +91,6 @@ def deploy_release_resources(world: World) -> str:
     machine = world.sfn.create_state_machine(
         name="modelship-release",
         definition=definition,
-        roleArn=world.role_arn,
+        roleArn=world.state_machine_role("ReleaseMachine"),
     )
     return str(machine["stateMachineArn"])

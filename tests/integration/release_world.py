@@ -9,7 +9,7 @@ import json
 import shutil
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from modelship import names
 from modelship.guardrails import GuardrailThresholds
+from modelship.local.iam import Authorizer
 from modelship.local.inprocess_lambda import InProcessLambda
 from modelship.manifest import Manifest
 from modelship.registry import Registry
@@ -106,16 +107,26 @@ class World:
         return sorted(a["AlarmName"] for a in alarms["MetricAlarms"])
 
     def create_function(self, name: str, handler: str, env: dict[str, str]) -> str:
+        """The function runs as the template's role for `handler` (see iam_world)."""
+        from tests.integration.iam_world import ensure_role, role_of
+
+        role = ensure_role(self.iam, *role_of("AWS::Lambda::Function", handler))
         response = self.lambda_.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role=self.role_arn,
+            Role=role,
             Handler=handler,
             Code={"ZipFile": dummy_zip()},
             Environment={"Variables": env},
             Timeout=30,
         )
         return str(response["FunctionArn"])
+
+    def state_machine_role(self, logical_prefix: str) -> str:
+        """The ARN of the template's role for the state machine `logical_prefix`."""
+        from tests.integration.iam_world import ensure_role, role_of
+
+        return ensure_role(self.iam, *role_of("AWS::StepFunctions::StateMachine", logical_prefix))
 
     def release_env(self, **overrides: str) -> dict[str, str]:
         return {
@@ -164,9 +175,26 @@ class World:
 
 
 @contextmanager
-def open_world(reference_model_dir: Path, tmp_path: Path) -> Iterator[World]:
-    """Use from a fixture: `with open_world(reference_model_dir, tmp_path) as w: yield w`."""
-    with mock_aws(config=MOTO_CONFIG), InProcessLambda() as runner:
+def open_world(
+    reference_model_dir: Path, tmp_path: Path, authorizer: Authorizer | None = None
+) -> Iterator[World]:
+    """Use from a fixture: `with open_world(reference_model_dir, tmp_path) as w: yield w`.
+
+    With IAM enforcement on (MODELSHIP_IAM), the template's policies are enforced and what
+    they allowed goes into the session's least-privilege report; an `authorizer` passed in
+    (e.g. with a statement removed) is enforced instead and reported nowhere."""
+    from modelship.local.iam import enabled, enforce
+    from tests.iam_report import RECORDED
+    from tests.integration.iam_world import world_authorizer
+
+    if authorizer is None and enabled():
+        authorizer = world_authorizer()
+        RECORDED.worlds.append(authorizer)
+    with (
+        mock_aws(config=MOTO_CONFIG),
+        InProcessLambda() as runner,
+        enforce(authorizer) if authorizer else nullcontext(),
+    ):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})

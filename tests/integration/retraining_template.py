@@ -56,7 +56,9 @@ def deploy_retraining(
     definition = state_machine_definition(template, mapping, attributes, machine_id)
     json.loads(definition)
     created = world.sfn.create_state_machine(
-        name=machine_name, definition=definition, roleArn=world.role_arn
+        name=machine_name,
+        definition=definition,
+        roleArn=world.state_machine_role("RetrainingPipeline"),
     )
     assert created["stateMachineArn"] == machine_arn
     trigger = next(

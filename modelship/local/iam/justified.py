@@ -1,0 +1,65 @@
+"""Allow statements no emulated path can need, each with the reason it stays.
+
+The least-privilege measurement (least_privilege.py) accepts an Allow statement that no
+recorded request needed only if it is listed here: (role logical-id pattern, the statement's
+sorted actions, why). Anything else unneeded must be removed from the CDK app.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "*",
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        "the Lambda service writes the function's logs with its role; the emulator keeps "
+        "worker logs in files and makes no CloudWatch Logs calls",
+    ),
+    (
+        "*",
+        ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
+        "active tracing: the Lambda runtime's X-Ray daemon sends segments with the function's "
+        "role; tracing is off locally (POWERTOOLS_TRACE_DISABLED)",
+    ),
+    (
+        "*",
+        ("sqs:SendMessage",),
+        "the on-failure destination of an asynchronous invocation: the Lambda service sends "
+        "the failed event to the queue with the function's role; the emulator does not retry "
+        "asynchronous invocations or route their failures",
+    ),
+    (
+        "*StateMachineRole*",
+        (
+            "logs:CreateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:DescribeLogGroups",
+            "logs:DescribeResourcePolicies",
+            "logs:GetLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:UpdateLogDelivery",
+        ),
+        "Step Functions sets up the state machine's log delivery with its role when the "
+        "machine is created or updated (CloudFormation); executions make no such calls",
+    ),
+    (
+        "*StateMachineRole*",
+        (
+            "xray:GetSamplingRules",
+            "xray:GetSamplingTargets",
+            "xray:PutTelemetryRecords",
+            "xray:PutTraceSegments",
+        ),
+        "Step Functions X-Ray tracing, made by the service with the machine's role; not emulated",
+    ),
+)
+
+
+def justification(role_logical_id: str, actions: tuple[str, ...]) -> str | None:
+    """Why an unneeded statement of this role with these actions stays, if it may."""
+    for pattern, listed, reason in JUSTIFIED:
+        if listed == tuple(sorted(actions)) and fnmatchcase(role_logical_id, pattern):
+            return reason
+    return None
