@@ -32,6 +32,7 @@ class Guardrails(Construct):
         function: lambda_.IFunction,
         alias: lambda_.Alias,
         rollback_function: lambda_.IFunction,
+        rollback_failures: AsyncFailures,
         release_machine: sfn.IStateMachine,
         error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
         period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
@@ -123,30 +124,8 @@ class Guardrails(Construct):
             error_rate_percent,
         )
 
-        # A rollback that keeps failing must not vanish: undeliverable events and invocations
-        # that failed after Lambda's retries wait in a dead-letter queue, and both the queue's
-        # depth and the function's own errors alarm (outside the guardrail prefix).
-        ops_prefix = f"{names.OPS_ALARM_PREFIX}{function.function_name}-"
-        self.rollback_failures = AsyncFailures(
-            self,
-            "RollbackFailures",
-            function=rollback_function,
-            alarm_name=f"{ops_prefix}rollback-dlq",
-            what="rollback function",
-        )
-        self.rollback_errors = cloudwatch.Alarm(
-            self,
-            "RollbackErrors",
-            alarm_name=f"{ops_prefix}rollback-errors",
-            alarm_description="modelship: the rollback function failed; a guardrail alarm or an "
-            "abandoned rollout may not have been acted on (see docs/operations.md)",
-            metric=rollback_function.metric_errors(period=Duration.minutes(1), statistic="Sum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        rollback_target = self.rollback_failures.target()
+        # Undeliverable events wait in the rollback function's dead-letter queue.
+        rollback_target = rollback_failures.target()
         self.alarm_rule = events.Rule(
             self,
             "GuardrailAlarmRule",

@@ -196,6 +196,7 @@ class PredictStack(Stack):
             function=self.function,
             alias=self.alias,
             rollback_function=functions.rollback_function,
+            rollback_failures=functions.rollback_failures,
             release_machine=machine.state_machine,
             error_rate_percent=settings.guardrail_error_rate_percent,
             period_seconds=settings.guardrail_period_seconds,

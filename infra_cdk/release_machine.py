@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,6 +25,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.predict_source import REPO_ROOT, stage_function_source
 from infra_cdk.release_chain import build_release_chain
 from infra_cdk.resource_names import vended_log_group_name
@@ -196,6 +198,33 @@ class ReleaseFunctions(Construct):
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=["*"],  # DescribeAlarms has no resource-level permissions
             )
+        )
+
+        # A rollback that keeps failing must not vanish: undeliverable events and invocations
+        # that failed after Lambda's retries wait in a dead-letter queue, and both the queue's
+        # depth and the function's own errors alarm (outside the guardrail prefix, so the
+        # rollback function is never asked to handle its own failure).
+        ops_prefix = f"{names.OPS_ALARM_PREFIX}{function.function_name}-"
+        self.rollback_failures = AsyncFailures(
+            self,
+            "RollbackFailures",
+            function=self.rollback_function,
+            alarm_name=f"{ops_prefix}rollback-dlq",
+            what="rollback function",
+        )
+        self.rollback_errors = cloudwatch.Alarm(
+            self,
+            "RollbackErrors",
+            alarm_name=f"{ops_prefix}rollback-errors",
+            alarm_description="modelship: the rollback function failed; a guardrail alarm or an "
+            "abandoned rollout may not have been acted on (see docs/operations.md)",
+            metric=self.rollback_function.metric_errors(
+                period=Duration.minutes(1), statistic="Sum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
 

@@ -288,8 +288,10 @@ def _static_alarms(template: Template) -> dict[str, dict[str, Any]]:
     """Static guardrail alarms by the end of their name (live-errors, ...)."""
     alarms = {}
     for logical, resource in template.find_resources("AWS::CloudWatch::Alarm").items():
-        if logical.startswith("Guardrails"):
-            props = resource["Properties"]
+        props = resource["Properties"]
+        if logical.startswith("Guardrails") and names.GUARDRAIL_ALARM_PREFIX in json.dumps(
+            props["AlarmName"]
+        ):
             alarms[props["AlarmName"]["Fn::Join"][1][-1].lstrip("-")] = props
     return alarms
 
@@ -403,7 +405,7 @@ def _queue_for(template: Template, prefix: str) -> str:
 @pytest.mark.parametrize(
     ("handler", "queue_prefix", "rules"),
     [
-        (names.ROLLBACK_HANDLER, "GuardrailsRollbackFailures", 2),
+        (names.ROLLBACK_HANDLER, "ReleasesRollbackFailures", 2),
         ("functions.pipeline.trigger.lambda_handler", "RetrainingPipelineTriggerFailures", 2),
     ],
 )
@@ -474,7 +476,7 @@ def test_failed_rollbacks_and_waiting_dead_letters_alarm(template: Template) -> 
     depth = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
     watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in depth}
     assert watched == {
-        _queue_for(template, "GuardrailsRollbackFailures"),
+        _queue_for(template, "ReleasesRollbackFailures"),
         _queue_for(template, "RetrainingPipelineTriggerFailures"),
     }
     # Outside the guardrail prefix: the rollback function is never sent its own failures.
