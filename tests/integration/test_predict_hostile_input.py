@@ -173,12 +173,18 @@ def test_an_unexpected_fault_is_a_typed_500_not_a_function_error(function: Invok
 def test_failure_log_lines_carry_model_version_and_reason(
     capsys: pytest.CaptureFixture[str], function: Invoke
 ) -> None:
-    log = io.StringIO()
-    function.module.logger.registered_handler.setStream(log)  # type: ignore[attr-defined]
+    # The handler's stream was bound when the module loaded (possibly to an earlier test's
+    # capture, since closed): swap it without flushing the old one.
+    handler = function.module.logger.registered_handler  # type: ignore[attr-defined]
+    log, saved = io.StringIO(), handler.stream
+    handler.stream = log
     capsys.readouterr()
-    function(load_event("predict_missing_feature"))
-    function(load_event("predict_malformed_json"))
-    function(load_event("predict_valid"))
+    try:
+        function(load_event("predict_missing_feature"))
+        function(load_event("predict_malformed_json"))
+        function(load_event("predict_valid"))
+    finally:
+        handler.stream = saved
 
     failures = [json.loads(line) for line in log.getvalue().splitlines()]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
