@@ -241,3 +241,16 @@ def test_a_503_answer_matches_the_openapi_document(
 
     assert_documented(document, "/predict", "POST", function(load_event("predict_valid")))
     assert_documented(document, "/health", "GET", function(load_event("health")))
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("GET", "/predict")])
+def test_an_unrouted_request_is_404_and_not_counted_against_the_model(
+    capsys: pytest.CaptureFixture[str], function: Invoke, method: str, path: str
+) -> None:
+    capsys.readouterr()
+
+    response = function(http_api_event(method, path))
+
+    assert response["statusCode"] == 404
+    assert _body(response) == {"message": "Not Found"}
+    assert '"PredictionErrors"' not in capsys.readouterr().out
