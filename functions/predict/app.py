@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -100,6 +101,13 @@ def handle_validation_error(exc: RequestValidationError):
     errors = list(exc.errors())
     request_id = app.current_event.request_context.request_id
     return _error(validation_error_response(errors, request_id), f"{len(errors)} error(s)")
+
+
+# Registered so the catch-all below does not take unrouted requests: a 404 as API Gateway
+# answers one, not counted as a predict request.
+@app.exception_handler(NotFoundError)
+def handle_not_found(exc: NotFoundError):
+    return _json(404, {"message": "Not Found"})
 
 
 # A fault of this code must not become a Lambda function error, which the alias's error

@@ -173,12 +173,18 @@ def test_an_unexpected_fault_is_a_typed_500_not_a_function_error(function: Invok
 def test_failure_log_lines_carry_model_version_and_reason(
     capsys: pytest.CaptureFixture[str], function: Invoke
 ) -> None:
-    log = io.StringIO()
-    function.module.logger.registered_handler.setStream(log)  # type: ignore[attr-defined]
+    # The handler's stream was bound when the module loaded (possibly to an earlier test's
+    # capture, since closed): swap it without flushing the old one.
+    handler = function.module.logger.registered_handler  # type: ignore[attr-defined]
+    log, saved = io.StringIO(), handler.stream
+    handler.stream = log
     capsys.readouterr()
-    function(load_event("predict_missing_feature"))
-    function(load_event("predict_malformed_json"))
-    function(load_event("predict_valid"))
+    try:
+        function(load_event("predict_missing_feature"))
+        function(load_event("predict_malformed_json"))
+        function(load_event("predict_valid"))
+    finally:
+        handler.stream = saved
 
     failures = [json.loads(line) for line in log.getvalue().splitlines()]
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -235,3 +241,16 @@ def test_a_503_answer_matches_the_openapi_document(
 
     assert_documented(document, "/predict", "POST", function(load_event("predict_valid")))
     assert_documented(document, "/health", "GET", function(load_event("health")))
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("GET", "/predict")])
+def test_an_unrouted_request_is_404_and_not_counted_against_the_model(
+    capsys: pytest.CaptureFixture[str], function: Invoke, method: str, path: str
+) -> None:
+    capsys.readouterr()
+
+    response = function(http_api_event(method, path))
+
+    assert response["statusCode"] == 404
+    assert _body(response) == {"message": "Not Found"}
+    assert '"PredictionErrors"' not in capsys.readouterr().out
