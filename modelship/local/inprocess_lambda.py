@@ -24,7 +24,7 @@ from typing import Any
 from unittest import mock
 
 from modelship.handler_runner import REPO_ROOT, FakeLambdaContext, load_handler, patched_environ
-from modelship.local.iam.enforcement import acting_as
+from modelship.local.iam.enforcement import acting_as, as_operator
 
 # Set for every handler: no X-Ray daemon here.
 _BASE_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
@@ -133,7 +133,9 @@ class InProcessLambda:
             "AWS_LAMBDA_FUNCTION_VERSION": version,
         }
         if self.before_invoke is not None:
-            self.before_invoke(function.function_name, version, event)
+            # Test code: an operator's calls, even inside a state machine's task.
+            with as_operator():
+                self.before_invoke(function.function_name, version, event)
         call = Invocation(function.function_name, version, event)
         self.invocations.append(call)
         context = FakeLambdaContext(

@@ -66,7 +66,13 @@ def refs(template: dict[str, Any]) -> dict[str, str]:
 def function_env(template: dict[str, Any], handler: str) -> dict[str, str]:
     logical = _logical(template, "AWS::Lambda::Function", handler)
     variables = template["Resources"][logical]["Properties"]["Environment"]["Variables"]
-    resolved: dict[str, str] = resolve(variables, refs(template), {})
+    # Everything else (queues, topics, ...) by the names the world gives it (iam_world).
+    from tests.integration.iam_world import world_names
+
+    world_refs, world_attributes = world_names()
+    resolved: dict[str, str] = resolve(
+        variables, {**world_refs, **refs(template)}, world_attributes
+    )
     return resolved
 
 
