@@ -138,3 +138,78 @@ def test_a_state_machine_without_its_invoke_grant_fails_its_lambda_tasks(
         )
         assert {d["action"] for d in authorizer.denied} == {"lambda:InvokeFunction"}
         assert "ReleaseMachineStateMachineRole" in authorizer.denied[0]["role"]
+
+
+READER_ARN = "arn:aws:iam::123456789012:role/stack-Reader"
+READER_TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        "Reader": {"Type": "AWS::IAM::Role", "Properties": {}},
+        "ReaderPolicy": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "Reader"}],
+                "PolicyName": "p",
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::bucket/*",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:ListBucket",
+                            "Resource": "arn:aws:s3:::bucket",
+                            "Condition": {"StringLike": {"s3:prefix": ["listed/*"]}},
+                        },
+                    ],
+                },
+            },
+        },
+    }
+}
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Iterator[Any]:
+    """A moto bucket and a role that may read it (and list only under listed/)."""
+    import boto3
+    from moto import mock_aws
+
+    from modelship.local.iam.enforcement import enforce
+
+    authorizer = Authorizer(template_policies(READER_TEMPLATE, {"Reader": "stack-Reader"}, {}))
+    with mock_aws(), enforce(authorizer):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bucket")
+        yield s3
+
+
+def test_calls_from_a_handlers_thread_pool_are_the_handlers(reader: Any, tmp_path: Path) -> None:
+    from boto3.exceptions import S3UploadFailedError
+
+    from modelship.local.iam.enforcement import acting_as
+
+    source = tmp_path / "model.joblib"
+    source.write_bytes(b"x" * 1024)
+
+    # upload_file makes its PutObject in a worker thread of boto3's transfer manager.
+    with acting_as(READER_ARN, "reader"), pytest.raises(S3UploadFailedError, match="AccessDenied"):
+        reader.upload_file(str(source), "bucket", "models/model.joblib")
+
+    assert "Contents" not in reader.list_objects_v2(Bucket="bucket")
+
+
+def test_a_missing_key_is_403_unless_the_role_may_list_it(reader: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from modelship.local.iam.enforcement import acting_as
+
+    def code_of_missing(key: str) -> str:
+        with acting_as(READER_ARN, "reader"), pytest.raises(ClientError) as error:
+            reader.get_object(Bucket="bucket", Key=key)
+        return str(error.value.response["Error"]["Code"])
+
+    assert code_of_missing("listed/absent.json") == "NoSuchKey"
+    assert code_of_missing("unlisted/absent.json") == "AccessDenied"

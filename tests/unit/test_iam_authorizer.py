@@ -226,3 +226,19 @@ def test_an_explicit_deny_in_a_resource_policy_wins(authorizer: Authorizer) -> N
     )
     assert decision.result == "ExplicitlyDenied"
     assert decision.decisive[0].policy_type == "resource"
+
+
+def test_a_missing_key_is_404_only_to_a_role_that_may_list_it(authorizer: Authorizer) -> None:
+    # S3 tells a caller that a key does not exist only if it may list the bucket at that key.
+    # The role may list releases/* and nothing else.
+    authorizer.missing_object(ROLE_ARN, "s", {"Bucket": "models", "Key": "releases/f/1.json"})
+
+    with pytest.raises(AccessDenied) as denied:
+        authorizer.missing_object(ROLE_ARN, "s", {"Bucket": "models", "Key": "models/x.json"})
+
+    error = denied.value.error_response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "AccessDenied",
+        403,
+    )
+    assert [r["action"] for r in authorizer.denied] == ["s3:ListBucket"]

@@ -181,6 +181,20 @@ class Authorizer:
                 raise AccessDenied(service, operation, message)
             raise AccessDenied(service, operation, _denial_message(principal, request, decision))
 
+    def missing_object(self, role_arn: str, session: str, params: Mapping[str, Any]) -> None:
+        """S3 answers a read of a missing key 404 only to a caller that may list the bucket at
+        that key (s3:ListBucket), and 403 AccessDenied to any other: raises that 403."""
+        try:
+            self.authorize_call(
+                role_arn,
+                session,
+                "s3",
+                "ListObjectsV2",
+                {"Bucket": params["Bucket"], "Prefix": params["Key"]},
+            )
+        except AccessDenied:
+            raise AccessDenied("s3", "GetObject", "Access Denied") from None
+
     def authorize_service(
         self, service_principal: str, action: str, resource: str, source_arn: str
     ) -> Decision:

@@ -1,6 +1,8 @@
 """The emulator's authorization endpoint for worker processes (see worker_guard.py).
 
-A loopback HTTP server: POST a JSON call {role, session, service, operation, params}; the
+A loopback HTTP server: POST a JSON call {role, session, service, operation, params}, or
+with "kind": "missing_object" the question whether S3 tells this role a key is missing
+(404) or 403; the
 answer is {"allowed": true} or {"allowed": false, "error": <botocore error response>}.
 """
 
@@ -46,14 +48,14 @@ class AuthorizationEndpoint:
         return f"http://{host!s}:{port}/authorize"
 
     def decide(self, call: dict[str, Any]) -> dict[str, Any]:
+        role, session, params = str(call["role"]), str(call["session"]), call.get("params") or {}
         try:
-            self.authorizer.authorize_call(
-                str(call["role"]),
-                str(call["session"]),
-                str(call["service"]),
-                str(call["operation"]),
-                call.get("params") or {},
-            )
+            if call.get("kind") == "missing_object":
+                self.authorizer.missing_object(role, session, params)
+            else:
+                self.authorizer.authorize_call(
+                    role, session, str(call["service"]), str(call["operation"]), params
+                )
         except AccessDenied as denied:
             return {"allowed": False, "error": denied.error_response}
         return {"allowed": True}

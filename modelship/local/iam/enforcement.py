@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from unittest import mock
 
@@ -81,6 +82,12 @@ def as_operator() -> Iterator[None]:
         stack.pop()
 
 
+def is_missing_object(operation: str, response: Mapping[str, Any]) -> bool:
+    """An S3 read that found no object: AWS answers it 404 only to callers that may list."""
+    code = str(response.get("Error", {}).get("Code", ""))
+    return operation in {"GetObject", "HeadObject"} and code in {"NoSuchKey", "404", "NotFound"}
+
+
 def _service_name(client: Any) -> str:
     return str(client.meta.service_model.service_name)
 
@@ -89,6 +96,7 @@ def _service_name(client: Any) -> str:
 def enforce(authorizer: Authorizer) -> Iterator[Authorizer]:
     """Authorizes every call made on behalf of a role while active; see the module doc."""
     from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
         StateTaskService,
     )
@@ -97,19 +105,45 @@ def enforce(authorizer: Authorizer) -> Iterator[Authorizer]:
     )
 
     original_call = BaseClient._make_api_call
+    original_submit = ThreadPoolExecutor.submit
 
     def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
         caller = acting_as_role()
         active = _state["authorizer"]
-        if caller is not None and caller[0] and active is not None:
-            role_arn, session = caller
+        if caller is None or not caller[0] or active is None:
+            return original_call(client, operation_name, api_params)
+        role_arn, session = caller
+        service = _service_name(client)
+        try:
+            active.authorize_call(role_arn, session, service, operation_name, api_params)
+        except AccessDenied as denied:
+            raise denied.client_error() from None
+        try:
+            return original_call(client, operation_name, api_params)
+        except ClientError as exc:
+            if service == "s3" and is_missing_object(operation_name, exc.response):
+                try:
+                    active.missing_object(role_arn, session, api_params)
+                except AccessDenied as denied:
+                    raise denied.client_error() from None
+            raise
+
+    def submit(executor: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # A handler's thread pool (boto3's upload_file and download_file use one) makes its
+        # calls with the handler's credentials: run each task as the submitting thread's role.
+        caller = acting_as_role()
+        if caller is None:
+            return original_submit(executor, fn, *args, **kwargs)
+
+        def as_caller(*inner_args: Any, **inner_kwargs: Any) -> Any:
+            stack = _stack()
+            stack.append(caller)
             try:
-                active.authorize_call(
-                    role_arn, session, _service_name(client), operation_name, api_params
-                )
-            except AccessDenied as denied:
-                raise denied.client_error() from None
-        return original_call(client, operation_name, api_params)
+                return fn(*inner_args, **inner_kwargs)
+            finally:
+                stack.pop()
+
+        return original_submit(executor, as_caller, *args, **kwargs)
 
     def as_machine_role(original: Any) -> Any:
         # moto runs each Task state in a thread of its own: take the role from the
@@ -126,6 +160,7 @@ def enforce(authorizer: Authorizer) -> Iterator[Authorizer]:
     _state["authorizer"] = authorizer
     patches: list[Any] = [
         mock.patch.object(BaseClient, "_make_api_call", make_api_call),
+        mock.patch.object(ThreadPoolExecutor, "submit", submit),
         *(
             mock.patch.object(task, "_eval_execution", as_machine_role(task._eval_execution))
             for task in (StateTaskLambda, StateTaskService)

@@ -36,6 +36,16 @@ def install() -> None:
     original = BaseClient._make_api_call
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
+    def ask(request: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(request, default=str).encode()
+        # The endpoint is the emulator's own loopback http:// URL.
+        call = urllib.request.Request(  # noqa: S310
+            endpoint, data=data, headers={"Content-Type": "application/json"}
+        )
+        with opener.open(call, timeout=30) as answer:
+            decision: dict[str, Any] = json.loads(answer.read())
+        return decision
+
     def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
         request = {
             "role": role,
@@ -44,15 +54,20 @@ def install() -> None:
             "operation": operation_name,
             "params": _params(dict(api_params)),
         }
-        data = json.dumps(request, default=str).encode()
-        # The endpoint is the emulator's own loopback http:// URL.
-        call = urllib.request.Request(  # noqa: S310
-            endpoint, data=data, headers={"Content-Type": "application/json"}
-        )
-        with opener.open(call, timeout=30) as answer:
-            decision = json.loads(answer.read())
+        decision = ask(request)
         if not decision.get("allowed"):
             raise ClientError(decision["error"], operation_name)
-        return original(client, operation_name, api_params)
+        try:
+            return original(client, operation_name, api_params)
+        except ClientError as exc:
+            # S3 answers a read of a missing key 404 only to a caller that may list the
+            # bucket at that key; the endpoint decides, as for any call.
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            read = request["service"] == "s3" and operation_name in {"GetObject", "HeadObject"}
+            if read and code in {"NoSuchKey", "404", "NotFound"}:
+                missing = ask({**request, "kind": "missing_object"})
+                if not missing.get("allowed"):
+                    raise ClientError(missing["error"], operation_name) from None
+            raise
 
     BaseClient._make_api_call = make_api_call
