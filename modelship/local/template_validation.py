@@ -24,11 +24,6 @@ from typing import Any
 
 from modelship.local.template import PSEUDO, resolve
 
-# Rules the deployer reports as advisories, not refusals, until the template defect they find
-# is fixed: issue 10 defect 1, the stage's access-log format uses $context.resourcePath.
-# Remove the rule from this set once the synthesized template passes it (a test says when).
-DEFERRED_RULES = frozenset({"http-api-access-log-variables"})
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -973,19 +968,10 @@ def validate(template: Mapping[str, Any], cdk_out: Path | None = None) -> Valida
     return ctx.validation
 
 
-def refuse_invalid(
-    template: Mapping[str, Any],
-    cdk_out: Path | None = None,
-    deferred: frozenset[str] = DEFERRED_RULES,
-) -> Validation:
+def refuse_invalid(template: Mapping[str, Any], cdk_out: Path | None = None) -> Validation:
     """Raises TemplateRefused listing every finding, as a CloudFormation deployment fails;
-    returns the validation otherwise. Findings of a `deferred` rule become advisories."""
+    returns the validation otherwise."""
     validation = validate(template, cdk_out)
-    held = [f for f in validation.refusals if f.rule in deferred]
-    validation = Validation(
-        refusals=[f for f in validation.refusals if f.rule not in deferred],
-        advisories=[*held, *validation.advisories],
-    )
     if validation.refusals:
         raise TemplateRefused(validation.refusals)
     return validation

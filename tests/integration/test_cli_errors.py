@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from modelship.cli import main
@@ -37,6 +38,8 @@ def test_no_credentials_is_one_line_with_its_reason(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3's default session keeps the credentials an earlier test in this process resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
     err = _failure(capsys, ["models", "list", "--bucket", BUCKET])
 
