@@ -388,14 +388,13 @@ class RetrainingPipeline(Construct):
         objects(self.train, "ReadData", ["s3:GetObject"], [datasets])
         objects(self.train, "WriteCandidate", ["s3:PutObject"], [candidates])
         objects(self.evaluate, "ReadData", ["s3:GetObject"], [datasets, candidates, models])
-        listing(self.evaluate, [models])
         objects(self.gate, "RecordDecision", ["s3:PutObject"], [runs])
         objects(self.register, "ReadCandidate", ["s3:GetObject"], [candidates, models])
         objects(self.register, "PublishModel", ["s3:PutObject"], [models])
+        # Publishing asks whether the version exists: S3 says 404 only to a role that may list.
         listing(self.register, [models])
         objects(self.create_release, "ReadModels", ["s3:GetObject"], [models, history])
         objects(self.create_release, "History", ["s3:PutObject"], [history])
-        listing(self.create_release, [models, history])
         read_live_alias(self.create_release)
         # Releases.create reads and re-pins $LATEST (GetFunctionConfiguration without a
         # Qualifier), waits with botocore's function_updated_v2 waiter (GetFunction), then

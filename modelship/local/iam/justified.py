@@ -11,6 +11,14 @@ from fnmatch import fnmatchcase
 
 JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
+        "PredictRole*",
+        ("s3:ListBucket",),
+        "MODEL_VERSION=latest (documented for development) resolves by listing the model's "
+        "versions, and only a role that may list hears 404 for a missing artifact (503 "
+        "model_not_found, not an access error); every emulated release pins a version that "
+        "exists",
+    ),
+    (
         "*",
         ("logs:CreateLogStream", "logs:PutLogEvents"),
         "the Lambda service writes the function's logs with its role; the emulator keeps "
