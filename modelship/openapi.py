@@ -77,7 +77,8 @@ _ERROR_DESCRIPTIONS = {
     f"overflows). `details` name row and field, at most {MAX_DETAILS}.",
     500: "`internal_error`: a fault of the service, not of the request.",
     503: "The model cannot be served; `code` says why (`no_model_pinned`, `model_not_found`, "
-    "`sha256_mismatch`, ...).",
+    "`sha256_mismatch`, `model_error` for a model that fails on values it was trained on, "
+    "...).",
 }
 
 

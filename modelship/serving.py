@@ -19,7 +19,7 @@ from modelship.errors import (
 from modelship.model_store import LoadedModel, ModelStore
 from modelship.request_body import decode_body
 from modelship.settings import PredictSettings
-from modelship.unscorable import locate_unscorable
+from modelship.unscorable import locate_unscorable, scores_training_values
 
 logger = logging.getLogger(__name__)
 
@@ -209,18 +209,26 @@ class PredictionService:
 
 
 def _scored(loaded: LoadedModel, matrix: np.ndarray, method: Any) -> np.ndarray:
-    """The estimator's output for validated rows. Whatever it raises on them, or any
-    non-finite number it answers, comes from the client's values: a 422, never a crash."""
+    """The estimator's output for validated rows. What it raises on them, or a non-finite
+    number it answers, is the client's values (422), unless the model fails on values it was
+    trained on: then the release is at fault (503 `model_error`) and the guardrails count it."""
     try:
         with np.errstate(all="ignore"):
             output = np.asarray(method(matrix))
     except Exception as exc:
         logger.warning("estimator refused the request: %s", type(exc).__name__)
-        details = locate_unscorable(loaded.estimator, loaded.schema.features, matrix)
-        raise UnscorableInput(f"estimator raised {type(exc).__name__}", details) from None
+        raise _refusal(loaded, matrix, f"estimator raised {type(exc).__name__}") from None
     finite = np.isfinite(output.astype(float, copy=False))
     if not finite.all():
         rows = np.flatnonzero(~finite.reshape(len(output), -1).all(axis=1)).tolist()
-        details = locate_unscorable(loaded.estimator, loaded.schema.features, matrix, rows)
-        raise UnscorableInput("estimator answered non-finite numbers", details)
+        raise _refusal(loaded, matrix, "estimator answered non-finite numbers", rows)
     return output
+
+
+def _refusal(
+    loaded: LoadedModel, matrix: np.ndarray, what: str, failed_rows: list[int] | None = None
+) -> ModelshipError:
+    features = loaded.schema.features
+    if not scores_training_values(loaded.estimator, features):
+        return ModelUnavailable(f"{what}, also on values seen in training", reason="model_error")
+    return UnscorableInput(what, locate_unscorable(loaded.estimator, features, matrix, failed_rows))

@@ -17,11 +17,26 @@ import numpy as np
 from modelship.manifest import FeatureSpec
 
 MAX_DETAILS = 50
+# Single-row calls one search may make: bounds its time whatever the request's size, so a
+# request can never turn the search into a function timeout.
+MAX_SINGLE_ROW_CALLS = 1000
 _NOT_FINITE = (
     "not_finite_after_transform",
     "The model's preprocessing turns this value into a non-finite number.",
 )
 _NOT_SCORABLE = ("not_scorable", "The model cannot score this row.")
+
+
+def scores_training_values(estimator: Any, features: Sequence[FeatureSpec]) -> bool:
+    """Whether the estimator answers finite numbers for one row of values seen in training:
+    if not, a failure is the model's, not the client's."""
+    method = estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.predict
+    probe = np.array([_baseline(features)], dtype=object)
+    try:
+        with np.errstate(all="ignore"):
+            return bool(np.isfinite(np.asarray(method(probe), dtype=float)).all())
+    except Exception:
+        return False
 
 
 def locate_unscorable(
@@ -32,9 +47,14 @@ def locate_unscorable(
 ) -> list[dict[str, Any]]:
     """Details `{row, field, type, message}`, at most MAX_DETAILS. `failed_rows` are rows
     whose output was not finite, when the estimator answered at all."""
-    details = _per_feature(estimator, features, matrix)
+    budget = [MAX_SINGLE_ROW_CALLS]
+    details = _per_feature(estimator, features, matrix, budget)
     if not details:
-        rows = list(failed_rows) if failed_rows is not None else _rows_that_raise(estimator, matrix)
+        rows = (
+            list(failed_rows)
+            if failed_rows is not None
+            else _rows_that_raise(estimator, matrix, budget)
+        )
         details = [_detail(row, None, _NOT_SCORABLE) for row in rows[:MAX_DETAILS]]
     if not details:
         details = [_detail(None, None, _NOT_SCORABLE)]
@@ -66,8 +86,15 @@ def _non_finite_rows(transformed: Any) -> np.ndarray:
     return np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
 
 
+def _single_rows(count: int, budget: list[int]) -> range:
+    """Row indexes for a row-by-row search, as many as the budget has left (and spent)."""
+    allowed = min(count, budget[0])
+    budget[0] -= allowed
+    return range(allowed)
+
+
 def _per_feature(
-    estimator: Any, features: Sequence[FeatureSpec], matrix: np.ndarray
+    estimator: Any, features: Sequence[FeatureSpec], matrix: np.ndarray, budget: list[int]
 ) -> list[dict[str, Any]]:
     preprocessing = _preprocessing(estimator)
     if preprocessing is None:
@@ -84,7 +111,7 @@ def _per_feature(
                 rows = np.array(
                     [
                         r
-                        for r in range(len(probe))
+                        for r in _single_rows(len(probe), budget)
                         if _transform_fails(preprocessing, probe[r : r + 1])
                     ]
                 )
@@ -100,11 +127,11 @@ def _transform_fails(preprocessing: Any, row: np.ndarray) -> bool:
         return True
 
 
-def _rows_that_raise(estimator: Any, matrix: np.ndarray) -> list[int]:
+def _rows_that_raise(estimator: Any, matrix: np.ndarray, budget: list[int]) -> list[int]:
     method = estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.predict
     rows = []
     with np.errstate(all="ignore"):
-        for row in range(len(matrix)):
+        for row in _single_rows(len(matrix), budget):
             try:
                 output = np.asarray(method(matrix[row : row + 1]), dtype=float)
             except Exception:

@@ -58,21 +58,77 @@ def test_an_estimator_that_raises_on_client_rows_answers_422_naming_the_row(
     function: Invoke,
 ) -> None:
     class RefusingEstimator:
+        """Scores what training saw; refuses a tenure no training row had."""
+
         classes_ = (0, 1)
 
         def predict_proba(self, matrix: Any) -> Any:
-            raise ValueError("refused")
+            import numpy as np
+
+            if any(isinstance(v, int | float) and v == 77777 for v in np.ravel(matrix)):
+                raise ValueError("refused")
+            return np.tile([0.5, 0.5], (len(matrix), 1))
 
     loaded = function.module.service.model()  # type: ignore[attr-defined]
     object.__setattr__(loaded, "estimator", RefusingEstimator())
 
-    response = function(_predict(json.dumps({"instances": [ROW, ROW]})))
+    rows = [ROW, {**ROW, "tenure_months": 77777}, ROW]
+    response = function(_predict(json.dumps({"instances": rows})))
 
     body = _body(response)
     assert response["statusCode"] == 422
     assert body["error"]["code"] == "unscorable_input"
-    assert [d["row"] for d in body["error"]["details"]] == [0, 1]
+    assert [d["row"] for d in body["error"]["details"]] == [1]
     assert "refused" not in response["body"]
+
+
+def test_a_model_that_fails_on_values_it_was_trained_on_is_the_releases_fault(
+    function: Invoke,
+) -> None:
+    # A broken release (a pickle at odds with the runtime, say) raises on every row: that is a
+    # 5xx the guardrails count, not a 422 that would let the canary pass.
+    class BrokenEstimator:
+        classes_ = (0, 1)
+
+        def predict_proba(self, matrix: Any) -> Any:
+            raise AttributeError("'LogisticRegression' object has no attribute 'multi_class'")
+
+    loaded = function.module.service.model()  # type: ignore[attr-defined]
+    object.__setattr__(loaded, "estimator", BrokenEstimator())
+
+    response = function(_predict(json.dumps({"instances": [ROW, ROW]})))
+
+    assert response["statusCode"] == 503
+    assert _body(response)["error"]["code"] == "model_error"
+    assert "multi_class" not in response["body"]
+
+
+def test_the_search_for_unscorable_rows_is_bounded_whatever_the_request_size() -> None:
+    import numpy as np
+
+    from modelship.manifest import FeatureSpec
+    from modelship.unscorable import MAX_SINGLE_ROW_CALLS, locate_unscorable
+
+    class LastRowRefused:
+        calls = 0
+
+        def predict(self, matrix: Any) -> Any:
+            LastRowRefused.calls += 1
+            if (np.asarray(matrix, dtype=float) < 0).any():
+                raise ValueError("refused")
+            return np.zeros(len(matrix))
+
+    matrix = np.zeros((5 * MAX_SINGLE_ROW_CALLS, 1), dtype=object)
+    matrix[-1, 0] = -1.0
+
+    details = locate_unscorable(
+        LastRowRefused(), [FeatureSpec(name="x", kind="numeric", dtype="float")], matrix
+    )
+
+    assert LastRowRefused.calls <= MAX_SINGLE_ROW_CALLS
+    assert details == [
+        {"row": None, "field": None, "type": "not_scorable", "message": details[0]["message"]}
+    ]
 
 
 @pytest.mark.parametrize(
