@@ -580,11 +580,21 @@ class RetrainingPipeline(Construct):
             self,
             "Train",
             role=self._training_job_role(output_prefix),
-            # Unique per run (the MD5 of the run id) and per stack and model (the prefix),
-            # 63 characters at most, letters, digits and hyphens only.
+            # SageMaker wants job names unique in the account and Region for good, while a run
+            # id repeats (a re-uploaded dataset after 90 days, a recreated stack): the MD5 of
+            # the execution, the state's entry time and the retry makes each attempt unique;
+            # the prefix says which stack and model. 63 characters at most, [a-zA-Z0-9-].
             training_job_name=sfn.JsonPath.format(
                 training_job_prefix(Stack.of(self).stack_name, name) + "-{}",
-                sfn.JsonPath.hash(sfn.JsonPath.string_at("$.run_id"), "MD5"),
+                sfn.JsonPath.hash(
+                    sfn.JsonPath.format(
+                        "{}/{}/{}",
+                        sfn.JsonPath.string_at("$$.Execution.Id"),
+                        sfn.JsonPath.string_at("$$.State.EnteredTime"),
+                        sfn.JsonPath.string_at("$$.State.RetryCount"),
+                    ),
+                    "MD5",
+                ),
             ),
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             algorithm_specification=tasks.AlgorithmSpecification(

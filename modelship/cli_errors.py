@@ -21,6 +21,7 @@ from botocore.exceptions import (
     ProfileNotFound,
     ReadTimeoutError,
 )
+from pydantic import ValidationError
 
 from modelship.errors import ModelshipError
 
@@ -95,6 +96,12 @@ def failure_of(exc: BaseException) -> Failure | None:
         return Failure("aws_error", _one_line(str(exc)))
     if isinstance(exc, FileNotFoundError):
         return Failure("file_not_found", _one_line(str(exc)))
+    if isinstance(exc, OSError):  # permission denied, a directory where a file was expected
+        return Failure("file_error", _one_line(str(exc)) or type(exc).__name__)
+    if isinstance(exc, ValidationError):  # a manifest, settings or params file of bad shape
+        return Failure("invalid_input", _one_line(f"{exc.error_count()} invalid value(s): {exc}"))
+    if isinstance(exc, json.JSONDecodeError):
+        return Failure("invalid_input", _one_line(f"not valid JSON: {exc}"))
     return None
 
 

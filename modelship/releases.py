@@ -111,7 +111,7 @@ class Status:
             "stable": release(self.stable),
             "candidate": release(self.candidate),
             "candidate_weight": self.candidate_weight,
-            "stable_weight": round(1.0 - self.candidate_weight, 6),
+            "stable_weight": round(1.0 - self.candidate_weight, names.WEIGHT_DECIMALS),
             "alarms": [{"name": a.name, "state": a.state} for a in self.alarms],
             "rollouts_running": self.rollouts_running,
             "rollouts": [run.as_dict() for run in self.rollouts],

@@ -268,8 +268,14 @@ def test_training_job_name_is_valid_and_unique_per_run(
         "TrainingJobName.$"
     ]
 
+    # The hash covers the execution, the state's entry time and the retry: a run id repeats
+    # (same dataset after 90 days, a recreated stack), SageMaker job names must not.
+    attempt = (
+        r"States\.Format\('\{\}/\{\}/\{\}', \$\$\.Execution\.Id, "
+        r"\$\$\.State\.EnteredTime, \$\$\.State\.RetryCount\)"
+    )
     match = re.fullmatch(
-        r"States\.Format\('(.+)-\{\}', States\.Hash\(\$\.run_id, 'MD5'\)\)", expression
+        r"States\.Format\('(.+)-\{\}', States\.Hash\(" + attempt + r", 'MD5'\)\)", expression
     )
     assert match, expression
     longest = f"{match.group(1)}-{'f' * 32}"  # MD5 in hex: 32 digits

@@ -126,3 +126,12 @@ def test_a_closed_pipe_ends_the_command_quietly(
 
     assert status == 1
     assert capsys.readouterr().err == ""
+
+
+def test_a_directory_where_a_file_is_expected_is_one_line_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _failure(capsys, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
+
+    assert err.startswith("error [file_error]: ")
+    assert str(tmp_path) in err
