@@ -36,6 +36,7 @@ from modelship.names import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, PREDICT_HA
 from modelship.sample_events import http_api_event
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import summarize
+from tests.benchmarks.warm import QUIET
 
 MIB = 1024 * 1024
 REPEATS = 3
@@ -142,11 +143,7 @@ def _measure(call: Callable[[], dict[str, Any]]) -> tuple[float, float, dict[str
 def measure_hostile(endpoint: str, model: BenchModel, cache_dir: Path) -> list[HostileFigure]:
     environment = function_environment(endpoint, model, cache_dir)
     figures = []
-    with (
-        open(os.devnull, "w") as devnull,
-        contextlib.redirect_stdout(devnull),
-        patched_environ(environment),
-    ):
+    with contextlib.redirect_stdout(QUIET), patched_environ(environment):
         module, handler = load_handler(PREDICT_HANDLER)
         loaded = module.service.model()
         row = generate_churn(n_rows=10, seed=5).records()[0]
