@@ -318,7 +318,8 @@ class _Column:
                 line = _first_line(source, header.index(self.name), label)
                 raise DatasetError(
                     f"target value {label[:40]!r} on line {line} is not a plain integer: write "
-                    "integer labels as plain digits (0, 42, -3) or use text labels"
+                    "integer labels as plain digits (0, 42, -3); to keep codes such as 01 as "
+                    "text labels, give them a letter (c01)"
                 )
             if not _INT64[0] <= number <= _INT64[1]:
                 line = _first_line(source, header.index(self.name), label)
