@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from modelship import names
+from modelship.error_responses import ErrorResponse
 from modelship.serving import Prediction
+
+
+class LogSink(Protocol):
+    def warning(self, msg: str, *, extra: dict[str, Any]) -> Any: ...
 
 
 class MetricsSink(Protocol):
@@ -56,3 +61,23 @@ def record_reason(metrics: MetricsSink, reason: str) -> None:
     """The answer's reason code (`ok` or the error code) on the request's EMF log line: not
     a dimension (no metric cost), but a field Logs Insights can filter and count by."""
     metrics.add_metadata("reason", reason)
+
+
+def record_failure(
+    logger: LogSink,
+    metrics: MetricsSink,
+    answer: ErrorResponse,
+    *,
+    path: str,
+    model_version: str,
+    detail: str,
+) -> None:
+    """One request answered with an error: a log line with its reason code, status and the
+    operator-facing detail; for /predict also its metrics (5xx counts against the model)."""
+    reason = str(answer.body["error"]["code"])
+    logger.warning(
+        "request failed", extra={"reason": reason, "status": answer.status, "detail": detail}
+    )
+    if path == "/predict":
+        record_failed_request(metrics, model_version, answer.status)
+        record_reason(metrics, reason)

@@ -20,7 +20,7 @@ from modelship.error_responses import (
 )
 from modelship.errors import ModelshipError
 from modelship.model_store import ModelStore
-from modelship.observability import record_failed_request, record_prediction, record_reason
+from modelship.observability import record_failure, record_prediction, record_reason
 from modelship.openapi import openapi_document
 from modelship.serving import PredictionService
 from modelship.settings import PredictSettings
@@ -54,13 +54,10 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _error(answer: ErrorResponse, detail: str):
-    reason = answer.body["error"]["code"]
-    logger.warning(
-        "request failed", extra={"reason": reason, "status": answer.status, "detail": detail}
+    path = app.current_event.path
+    record_failure(
+        logger, metrics, answer, path=path, model_version=service.model_version, detail=detail
     )
-    if app.current_event.path == "/predict":
-        record_failed_request(metrics, service.model_version, answer.status)
-        record_reason(metrics, reason)
     return _json(answer.status, answer.body)
 
 
