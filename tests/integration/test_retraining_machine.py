@@ -198,17 +198,11 @@ def test_cli_retrain_wait_reports_each_state(
     assert lines[-1].startswith("SUCCEEDED: promoted")
 
 
-def test_a_run_stopped_mid_canary_is_rolled_back_by_its_aborted_event(
-    world: World, pipeline: dict[str, str]
-) -> None:
-    from modelship import names
-    from modelship.local.events import execution_status_change_event
-
-    world.create_function("modelship-rollback", names.ROLLBACK_HANDLER, world.release_env())
+def _start_retraining_canary(world: World, pipeline: dict[str, str]) -> tuple[str, str]:
+    """A retraining run on drifted data, left baking its 10% canary: (execution, candidate)."""
     _upload(
         world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
     )
-    stable = world.alias()["FunctionVersion"]
     arn = world.sfn.start_execution(
         stateMachineArn=pipeline["machine"],
         input=json.dumps({"steps": [{"weight": 0.1, "bake_seconds": 60}]}),
@@ -218,6 +212,19 @@ def test_a_run_stopped_mid_canary_is_rolled_back_by_its_aborted_event(
         assert time.monotonic() < deadline, "the canary never started"
         time.sleep(0.1)
     (candidate,) = world.weights()
+    return arn, candidate
+
+
+def test_a_run_stopped_mid_canary_is_rolled_back_by_its_aborted_event(
+    world: World, pipeline: dict[str, str]
+) -> None:
+    from modelship import names
+    from modelship.local.events import execution_status_change_event
+
+    world.create_function("modelship-rollback", names.ROLLBACK_HANDLER, world.release_env())
+    stable = world.alias()["FunctionVersion"]
+    arn, candidate = _start_retraining_canary(world, pipeline)
+    deadline = time.monotonic() + 120
 
     # The run is stopped while its canary bakes: no Catch runs, the canary stays...
     world.sfn.stop_execution(executionArn=arn, cause="operator stopped it")
@@ -251,18 +258,7 @@ def test_status_shows_a_retraining_canary_and_a_refused_rollout_with_its_cause(
     from tests.integration.release_template import deploy_release_resources
 
     release_machine = deploy_release_resources(world)
-    _upload(
-        world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
-    )
-    retraining = world.sfn.start_execution(
-        stateMachineArn=pipeline["machine"],
-        input=json.dumps({"steps": [{"weight": 0.1, "bake_seconds": 60}]}),
-    )["executionArn"]
-    deadline = time.monotonic() + 120
-    while not world.weights():
-        assert time.monotonic() < deadline, "the canary never started"
-        time.sleep(0.1)
-    (candidate,) = world.weights()
+    retraining, candidate = _start_retraining_canary(world, pipeline)
     # A rollout started in the background (`rollout --no-follow`) is refused by the machine:
     # the retraining canary holds the alias.
     refused = world.sfn.start_execution(
