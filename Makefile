@@ -33,7 +33,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # IAM enforcement (on by default) runs the policy evaluator from node_modules.
 demo: $(STAMP) $(NODE_STAMP) synth
-	$(PY) -m modelship.demo
+	$(PY) -m modelship.local.demo
 
 # The whole suite also measures least privilege: every IAM Allow statement needed or justified.
 IAM_REPORT := .modelship/iam-report.json

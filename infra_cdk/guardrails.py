@@ -100,7 +100,7 @@ class Guardrails(Construct):
         )
 
         # The handler's own error rate over all model versions: PredictionErrors counts 5xx
-        # answers only, never 4xx (modelship.observability). The metrics carry only the
+        # answers only, never 4xx (modelship.serving.observability). The metrics carry only the
         # `service` dimension here; see docs/operations.md.
         def service_metric(metric_name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(

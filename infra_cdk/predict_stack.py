@@ -145,7 +145,7 @@ class PredictStack(Stack):
             layer=layer,
             runtime=self._runtime(),
             architecture=self._architecture(),
-            code=lambda_.Code.from_asset(str(stage_function_source(("pipeline",)))),
+            code=lambda_.Code.from_asset(str(stage_function_source(("retraining",)))),
             log_retention=_retention(self.settings.log_retention_days),
         )
 

@@ -8,7 +8,7 @@ failure (an alarm, a refused step, a task error) lands in Rollback, then a Fail 
 cause. Stopped and timed-out executions skip the Catch; the rollback function hears of them
 through EventBridge (see guardrails.py).
 
-All logic runs in one release task function (functions/release) over modelship.releases, so
+All logic runs in one release task function (functions/release) over modelship.releases.releases, so
 the same code backs the CLI and the machine, and the machine runs under moto in the tests.
 """
 
@@ -49,7 +49,7 @@ def stage_release_source(root: Path = REPO_ROOT) -> Path:
 
 
 def guardrail_alarm_prefix(function_name: str) -> str:
-    """Same formula as modelship.guardrails.alarm_prefix (infra imports only names)."""
+    """Same formula as modelship.releases.canary_alarms.alarm_prefix (infra imports only names)."""
     return f"{names.GUARDRAIL_ALARM_PREFIX}{function_name}-"
 
 

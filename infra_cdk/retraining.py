@@ -38,8 +38,8 @@ from infra_cdk.settings import SettingsError
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
 
-PIPELINE_MODULE = "functions.pipeline.app"
-TRIGGER_HANDLER = "functions.pipeline.trigger.lambda_handler"
+PIPELINE_MODULE = "functions.retraining.app"
+TRIGGER_HANDLER = "functions.retraining.trigger.lambda_handler"
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 _PLAN_STEP = re.compile(r"(\d+(?:\.\d+)?):(\d+)(s|m|h)")
@@ -566,7 +566,8 @@ class RetrainingPipeline(Construct):
     def _sagemaker_train(self) -> tasks.SageMakerCreateTrainingJob:
         options, name = self.options, self.model_name
         output_prefix = f"candidates/{name}/sagemaker/"
-        # The image runs `python -m modelship.sagemaker_entry` (layers/sagemaker/Dockerfile).
+        # The image runs `python -m modelship.training.sagemaker_entry`
+        # (layers/sagemaker/Dockerfile).
         hyperparameters: dict[str, Any] = {
             "model_name": name,
             "algorithm": options.algorithm,

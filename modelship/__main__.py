@@ -2,6 +2,6 @@
 
 import sys
 
-from modelship.cli import main
+from modelship.cli.main import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""One exception type per outcome. `modelship.error_responses` maps them to HTTP answers.
+"""One exception type per outcome. `modelship.serving.http_errors` maps them to HTTP answers.
 
 Each carries a stable machine-readable `reason` code; the message is for operators and
 logs, never copied into a response body.

@@ -69,7 +69,7 @@ ROLLBACK_HANDLER = "functions.rollback.app.lambda_handler"
 RELEASE_SERVICE_NAME = "release"
 # Environment of the retraining task and trigger functions.
 ENV_TRAINING_ALGORITHM = "TRAINING_ALGORITHM"
-# The algorithms modelship.training.ALGORITHMS implements (a unit test keeps them equal).
+# The algorithms modelship.training.training.ALGORITHMS implements (a unit test keeps them equal).
 TRAINING_ALGORITHMS = (
     "logistic_regression",
     "random_forest",

@@ -31,8 +31,8 @@ BUCKET = "modelship-test-models"
 @pytest.fixture(scope="session")
 def reference_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference churn model, trained once per test session (read-only: copy to modify)."""
-    from modelship.data import generate_churn
-    from modelship.training import TrainingSpec, train, write_model
+    from modelship.training.data import generate_churn
+    from modelship.training.training import TrainingSpec, train, write_model
 
     out = tmp_path_factory.mktemp("reference") / "model"
     write_model(train(generate_churn(), TrainingSpec(name="churn", version="v1")), out)
@@ -63,7 +63,7 @@ def s3() -> Iterator[Any]:
 @pytest.fixture
 def published(s3: Any, reference_model_dir: Path) -> Any:
     """The reference model published as churn/v1; returns its manifest."""
-    from modelship.registry import Registry
+    from modelship.registry.registry import Registry
 
     return Registry(s3, BUCKET).publish(reference_model_dir)
 

@@ -12,18 +12,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.error_responses import (
+from modelship.errors import ModelshipError
+from modelship.serving.http_errors import (
     ErrorResponse,
     error_response,
     internal_error_response,
     validation_error_response,
 )
-from modelship.errors import ModelshipError
-from modelship.model_store import ModelStore
-from modelship.observability import record_failure, record_prediction, record_reason
-from modelship.openapi import openapi_document
-from modelship.serving import PredictionService
-from modelship.settings import PredictSettings
+from modelship.serving.model_store import ModelStore
+from modelship.serving.observability import record_failure, record_prediction, record_reason
+from modelship.serving.openapi import openapi_document
+from modelship.serving.service import PredictionService
+from modelship.serving.settings import PredictSettings
 
 # /health and /model/info emit no metrics; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -7,8 +7,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.release_settings import ReleaseSettings, releases_for
-from modelship.rollback_events import handle_rollback_event, parse_rollback_event
+from modelship.releases.rollback import handle_rollback_event, parse_rollback_event
+from modelship.releases.settings import ReleaseSettings, releases_for
 
 settings = ReleaseSettings.from_env()
 logger = Logger()

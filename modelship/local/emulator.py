@@ -409,10 +409,10 @@ SEED_MODEL_VERSION = "v0"
 def seed_reference_model(clients: Clients, environment: dict[str, str], work: Path) -> None:
     """Trains the reference churn model as v0, publishes it, releases it and promotes it,
     as a first `modelship release` would; skipped for a model other than churn."""
-    from modelship.data import generate_churn
-    from modelship.registry import Registry
-    from modelship.releases import Releases, ReleaseTarget
-    from modelship.training import TrainingSpec, train, write_model
+    from modelship.registry.registry import Registry
+    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.training.data import generate_churn
+    from modelship.training.training import TrainingSpec, train, write_model
 
     function = environment["MODELSHIP_FUNCTION"]
     configuration = clients.lambda_.get_function_configuration(FunctionName=function)

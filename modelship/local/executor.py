@@ -30,7 +30,7 @@ from typing import Any
 from unittest import mock
 
 from modelship import names
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 # Set for every function: no X-Ray daemon here.

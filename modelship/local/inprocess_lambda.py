@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from modelship.handler_runner import REPO_ROOT, FakeLambdaContext, load_handler, patched_environ
+from modelship.local.handler_runner import (
+    REPO_ROOT,
+    FakeLambdaContext,
+    load_handler,
+    patched_environ,
+)
 from modelship.local.iam.enforcement import acting_as, as_operator
 
 # Set for every handler: no X-Ray daemon here.

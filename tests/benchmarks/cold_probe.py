@@ -24,8 +24,8 @@ def import_all(modules: list[str]) -> None:
 
 
 def run_handler(config: dict[str, Any], marks: dict[str, float], result: dict[str, Any]) -> None:
-    from modelship import model_store
-    from modelship.handler_runner import FakeLambdaContext, load_handler
+    from modelship.local.handler_runner import FakeLambdaContext, load_handler
+    from modelship.serving import model_store
 
     load_seconds: list[float] = []
     original = model_store.ModelStore._load

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 from modelship.names import PREDICT_HANDLER
-from modelship.registry import artifact_key
+from modelship.registry.registry import artifact_key
 from modelship.sample_events import load_event
 from tests.benchmarks.models import BUCKET, BenchModel, function_environment
 from tests.benchmarks.stats import Summary, summarize

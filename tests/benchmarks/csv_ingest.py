@@ -1,7 +1,7 @@
 """Peak memory of CSV ingestion per MB of CSV: what bounds the dataset size Prepare accepts.
 
-Each measurement runs in a fresh process: it imports modelship.data and numpy, notes its RSS,
-parses a churn-shaped CSV of the given size and reports its peak RSS (VmHWM) above that
+Each measurement runs in a fresh process: it imports modelship.training.data and numpy, notes
+its RSS, parses a churn-shaped CSV of the given size and reports its peak RSS (VmHWM) above that
 baseline. "streaming" is `read_csv` from a file, as Prepare reads a dataset; "whole text" is
 the parse it replaced (the object's bytes, decoded, every row as lists of str), measured in
 the same run as the baseline.
@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelship.data import generate_churn, table_to_csv_bytes
+from modelship.training.data import generate_churn, table_to_csv_bytes
 
 MIB = 1024 * 1024
 
@@ -23,7 +23,7 @@ _PROBE = """
 import csv, io, json, sys, time
 from pathlib import Path
 import numpy as np
-from modelship.data import read_csv
+from modelship.training.data import read_csv
 
 def status_kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelship.data import generate_churn
 from modelship.errors import PayloadTooLarge
-from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, PREDICT_HANDLER
 from modelship.sample_events import http_api_event
+from modelship.training.data import generate_churn
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import summarize
 from tests.benchmarks.warm import QUIET
@@ -192,7 +192,7 @@ def _budget_keys(schema: Any) -> int:
 
 
 def main() -> None:
-    from modelship.training import TrainingSpec, train, write_model
+    from modelship.training.training import TrainingSpec, train, write_model
     from tests.benchmarks.models import moto_s3
     from tests.benchmarks.run import WORKDIR, _isolate_from_aws
 

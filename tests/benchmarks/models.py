@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelship.data import generate_churn
-from modelship.manifest import Manifest
-from modelship.registry import Registry
-from modelship.training import TrainingSpec, train, write_model
+from modelship.registry.manifest import Manifest
+from modelship.registry.registry import Registry
+from modelship.training.data import generate_churn
+from modelship.training.training import TrainingSpec, train, write_model
 
 BUCKET = "modelship-bench-models"
 # About 153 KB per fully grown tree on the churn data: 340 trees land near 52 MB, the size of

@@ -24,7 +24,7 @@ from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import PROBE, handler_imports
 from tests.benchmarks.stats import Summary, summarize
 

@@ -23,9 +23,9 @@ import boto3
 
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import EmulatorConfig, read_activity
-from modelship.manifest import copy_as_version
-from modelship.registry import Registry
-from modelship.releases import Releases, ReleaseTarget
+from modelship.registry.manifest import copy_as_version
+from modelship.registry.registry import Registry
+from modelship.releases.releases import Releases, ReleaseTarget
 from modelship.sample_events import load_event
 from tests.benchmarks.models import free_port
 

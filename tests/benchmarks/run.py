@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import ColdStartBench
 from tests.benchmarks.csv_ingest import measure_csv_ingest
 from tests.benchmarks.hostile import measure_hostile

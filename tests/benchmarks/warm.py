@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from modelship.data import generate_churn
-from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import PREDICT_HANDLER
 from modelship.sample_events import http_api_event, load_event
+from modelship.training.data import generate_churn
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import Summary, summarize
 

@@ -152,7 +152,7 @@ def test_aws_cli_get_alias_agrees_with_modelship_status(
             ],
             env,
         )
-        status = _json([sys.executable, "-m", "modelship.cli", "status", "--output", "json"], env)
+        status = _json([sys.executable, "-m", "modelship", "status", "--output", "json"], env)
     finally:
         local.releases().rollback(reason="e2e cli done")
 

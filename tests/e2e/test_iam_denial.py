@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from modelship.guardrails import canary_alarm_names
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.deployer import find_template
 from modelship.local.emulator import EmulatorConfig, read_activity
 from modelship.local.iam import enabled
+from modelship.releases.canary_alarms import canary_alarm_names
 from modelship.sample_events import load_event
 from tests.e2e.conftest import Local, free_port
 

@@ -15,7 +15,7 @@ from infra_cdk.predict_source import stage_function_source, stage_predict_source
     [
         stage_predict_source,
         lambda: stage_function_source(("release", "rollback")),
-        lambda: stage_function_source(("pipeline",)),
+        lambda: stage_function_source(("retraining",)),
     ],
 )
 def test_no_asset_holds_the_evaluator_or_node_modules(stage: object, tmp_path: Path) -> None:

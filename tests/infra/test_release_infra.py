@@ -112,7 +112,7 @@ def test_abandoned_rollouts_of_both_machines_go_to_the_rollback_function(
 def test_only_eventbridge_rules_may_invoke_the_rollback_function(template: Template) -> None:
     rollback = _function_id(template, names.ROLLBACK_HANDLER)
     # The retraining trigger is the only other function EventBridge may invoke.
-    trigger = _function_id(template, "functions.pipeline.trigger.lambda_handler")
+    trigger = _function_id(template, "functions.retraining.trigger.lambda_handler")
     alias = logical_id(template, "AWS::Lambda::Alias")
     rules = set(template.find_resources("AWS::Events::Rule"))
     for permission in template.find_resources("AWS::Lambda::Permission").values():
@@ -406,7 +406,7 @@ def _queue_for(template: Template, prefix: str) -> str:
     ("handler", "queue_prefix", "rules"),
     [
         (names.ROLLBACK_HANDLER, "ReleasesRollbackFailures", 2),
-        ("functions.pipeline.trigger.lambda_handler", "RetrainingPipelineTriggerFailures", 2),
+        ("functions.retraining.trigger.lambda_handler", "RetrainingPipelineTriggerFailures", 2),
     ],
 )
 def test_asynchronous_failures_land_in_a_dead_letter_queue(

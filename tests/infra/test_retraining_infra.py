@@ -13,7 +13,7 @@ from infra_cdk.resource_names import retrain_state_machine_name, training_job_pr
 from infra_cdk.retraining import RetrainingSettingsError, parse_release_plan
 from tests.infra.template_queries import Synth, logical_id_starting
 
-PIPELINE = "functions.pipeline.app."
+PIPELINE = "functions.retraining.app."
 
 
 def _machine(template: Template) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import PREDICT_HANDLER
 from tests.conftest import BUCKET
 from tests.integration.release_world import World, open_world

@@ -20,12 +20,12 @@ import sklearn
 from moto import mock_aws
 
 from modelship import names
-from modelship.guardrails import GuardrailThresholds
 from modelship.local.iam import Authorizer
 from modelship.local.inprocess_lambda import InProcessLambda
-from modelship.manifest import Manifest
-from modelship.registry import Registry
-from modelship.releases import Releases, ReleaseTarget
+from modelship.registry.manifest import Manifest
+from modelship.registry.registry import Registry
+from modelship.releases.canary_alarms import GuardrailThresholds
+from modelship.releases.releases import Releases, ReleaseTarget
 from tests.conftest import BUCKET
 
 FUNCTION = "modelship-predict"

@@ -10,7 +10,7 @@ from modelship.local.template import resolve, resources_of_type, state_machine_d
 from tests.integration.release_template import _logical, function_env, refs, release_template
 from tests.integration.release_world import World
 
-PIPELINE_PREFIX = "functions.pipeline."
+PIPELINE_PREFIX = "functions.retraining."
 
 
 def deploy_retraining(

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from modelship.cli import main
-from modelship.registry import artifact_key
+from modelship.cli.main import main
+from modelship.registry.registry import artifact_key
 from tests.conftest import BUCKET
 
 
@@ -25,7 +25,7 @@ def test_train_writes_a_model_and_prints_the_auc(
 def test_train_on_a_csv_with_a_declared_target(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from modelship.data import generate_churn, write_csv
+    from modelship.training.data import generate_churn, write_csv
 
     write_csv(generate_churn(n_rows=800), tmp_path / "data.csv")
 

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelship.data import generate_churn, table_to_csv_bytes
-from modelship.datasets import DatasetRef, find_dataset, max_dataset_bytes, read_dataset
 from modelship.errors import DatasetError
+from modelship.retraining.datasets import DatasetRef, find_dataset, max_dataset_bytes, read_dataset
+from modelship.training.data import generate_churn, table_to_csv_bytes
 from tests.conftest import BUCKET
 
 

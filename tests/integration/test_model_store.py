@@ -9,11 +9,11 @@ import pytest
 import sklearn
 import sklearn.base
 
-from modelship.data import generate_churn
 from modelship.digest import file_digest
 from modelship.errors import IncompatibleModel, IntegrityError, ModelNotFound, ModelUnavailable
-from modelship.model_store import ModelStore
-from modelship.registry import Registry, artifact_key
+from modelship.registry.registry import Registry, artifact_key
+from modelship.serving.model_store import ModelStore
+from modelship.training.data import generate_churn
 from tests.conftest import BUCKET, GetObjectCounter
 
 

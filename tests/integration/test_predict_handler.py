@@ -9,7 +9,7 @@ import joblib
 import numpy as np
 import pytest
 
-from modelship.registry import artifact_key
+from modelship.registry.registry import artifact_key
 from modelship.sample_events import http_api_event, load_event
 from tests.conftest import BUCKET
 from tests.integration.conftest import Invoke
@@ -149,7 +149,7 @@ def test_corrupted_artifact_answers_503_with_its_reason_and_is_never_loaded(
 def test_failed_init_load_is_retried_by_the_next_request(
     s3: Any, reference_model_dir: Path, start_function: Callable[..., Invoke]
 ) -> None:
-    from modelship.registry import Registry
+    from modelship.registry.registry import Registry
 
     function = start_function()  # nothing published yet: init load fails
     assert function(load_event("health"))["statusCode"] == 503

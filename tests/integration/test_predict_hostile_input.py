@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from modelship.error_responses import ERROR_STATUSES
 from modelship.sample_events import http_api_event, load_event
+from modelship.serving.http_errors import ERROR_STATUSES
 from tests.integration.conftest import Invoke
 from tests.integration.openapi_contract import assert_documented
 
@@ -106,8 +106,8 @@ def test_a_model_that_fails_on_values_it_was_trained_on_is_the_releases_fault(
 def test_the_search_for_unscorable_rows_is_bounded_whatever_the_request_size() -> None:
     import numpy as np
 
-    from modelship.manifest import FeatureSpec
-    from modelship.unscorable import MAX_SINGLE_ROW_CALLS, locate_unscorable
+    from modelship.registry.manifest import FeatureSpec
+    from modelship.serving.unscorable import MAX_SINGLE_ROW_CALLS, locate_unscorable
 
     class LastRowRefused:
         calls = 0

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
-from modelship.registry import Registry, artifact_key, manifest_key
+from modelship.registry.registry import Registry, artifact_key, manifest_key
 from tests.conftest import BUCKET
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from modelship.guardrails import alarm_prefix, canary_alarm_names
 from modelship.local.alarms import evaluate_alarms
 from modelship.local.events import execution_status_change_event
+from modelship.releases.canary_alarms import alarm_prefix, canary_alarm_names
 from modelship.sample_events import load_event
 from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (

@@ -19,8 +19,8 @@ from modelship.errors import (
     ReleaseConflict,
     ReleaseNotFound,
 )
-from modelship.guardrails import canary_alarm_names
-from modelship.registry import artifact_key
+from modelship.registry.registry import artifact_key
+from modelship.releases.canary_alarms import canary_alarm_names
 from tests.conftest import BUCKET
 from tests.integration.release_world import (
     FUNCTION,

@@ -1,4 +1,4 @@
-"""The release commands end to end against moto: `modelship.cli.main([...])`."""
+"""The release commands end to end against moto: `modelship.cli.main.main([...])`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from modelship.cli import main
+from modelship.cli.main import main
 from modelship.errors import InvalidRolloutPlan, InvalidWeight
-from modelship.rollout import RolloutStep, parse_duration, parse_plan, parse_weight
+from modelship.releases.rollout import RolloutStep, parse_duration, parse_plan, parse_weight
 from tests.conftest import BUCKET
 from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (
@@ -250,7 +250,7 @@ def test_ctrl_c_stops_following_not_the_rollout(
         raise KeyboardInterrupt
         yield  # a generator, like the real follow
 
-    monkeypatch.setattr("modelship.rollout.follow", interrupted)
+    monkeypatch.setattr("modelship.releases.rollout.follow", interrupted)
     status = main(["rollout", "--plan", "5:0s,100", "--state-machine", machine, *TARGET])
 
     captured = capsys.readouterr()

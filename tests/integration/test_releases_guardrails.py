@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelship import names
-from modelship.guardrails import alarm_prefix, canary_alarm_names
 from modelship.local.alarms import evaluate_alarms
 from modelship.local.template import resolve, resources_of_type
+from modelship.releases.canary_alarms import alarm_prefix, canary_alarm_names
 from tests.integration.release_template import refs, release_template
 from tests.integration.release_world import (
     FUNCTION,

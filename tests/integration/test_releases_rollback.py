@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from modelship import names
-from modelship.guardrails import alarm_prefix, canary_alarm_names
+from modelship.releases.canary_alarms import alarm_prefix, canary_alarm_names
 from modelship.sample_events import load_event
 from tests.integration.release_world import (
     FUNCTION,
@@ -284,7 +284,7 @@ def test_release_task_sample_events_start_and_check_a_canary(world: World) -> No
 def test_a_rollout_that_adopts_a_running_canary_owns_it(world: World) -> None:
     # The rollout's first step finds its candidate already at that weight (started by hand):
     # from then on the canary is the rollout's, and its abandonment clears it.
-    from modelship.rollout import RolloutTask, perform_task
+    from modelship.releases.rollout import RolloutTask, perform_task
 
     stable = stable_on(world, "v1")
     (candidate,) = released(world, "v2")

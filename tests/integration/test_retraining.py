@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelship.data import generate_churn, table_to_csv_bytes
 from modelship.errors import DatasetError, TrainingError
-from modelship.registry import Registry
-from modelship.retraining import Retraining, RetrainingSettings
-from modelship.retraining_run import RunState, outcome_of
+from modelship.registry.registry import Registry
+from modelship.retraining.run_state import RunState, outcome_of
+from modelship.retraining.tasks import Retraining, RetrainingSettings
+from modelship.training.data import generate_churn, table_to_csv_bytes
 from tests.conftest import BUCKET
 
 
@@ -186,7 +186,7 @@ def test_register_is_idempotent_for_a_retried_task(s3: Any, pipeline: Retraining
 def test_one_upload_starts_one_execution_however_often_the_event_arrives(s3: Any) -> None:
     import boto3
 
-    from modelship.retrain_trigger import start_for_event
+    from modelship.retraining.trigger import start_for_event
     from modelship.sample_events import load_event
 
     sfn = boto3.client("stepfunctions")
@@ -215,8 +215,8 @@ def test_sagemaker_job_output_is_filed_as_the_challenger(
 ) -> None:
     import tarfile
 
-    from modelship.data import write_csv
-    from modelship.sagemaker_entry import run
+    from modelship.training.data import write_csv
+    from modelship.training.sagemaker_entry import run
 
     root = tmp_path / "opt-ml"
     (root / "input" / "config").mkdir(parents=True)
@@ -274,7 +274,7 @@ class _ListGrantedOnPrefixOnly:
 
 
 def test_a_missing_optional_schema_answered_403_is_absent(s3: Any) -> None:
-    from modelship.datasets import declared_schema
+    from modelship.retraining.datasets import declared_schema
 
     assert declared_schema(_ListGrantedOnPrefixOnly(s3), BUCKET, "churn") is None
 
@@ -282,7 +282,7 @@ def test_a_missing_optional_schema_answered_403_is_absent(s3: Any) -> None:
 def test_a_denied_read_of_an_existing_schema_is_not_hidden(s3: Any) -> None:
     from botocore.exceptions import ClientError
 
-    from modelship.datasets import declared_schema
+    from modelship.retraining.datasets import declared_schema
 
     key = _upload(
         s3, "datasets/churn/schema.json", b'{"target": "churned", "features": {"a": "numeric"}}'

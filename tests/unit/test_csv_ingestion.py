@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelship.data import generate_churn, read_csv, table_to_csv_bytes
 from modelship.errors import DatasetError
+from modelship.training.data import generate_churn, read_csv, table_to_csv_bytes
 
 
 def _csv(tmp_path: Path, content: str | bytes) -> Path:

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelship.data import generate_churn, read_csv, table_to_csv_bytes, write_csv
 from modelship.errors import DatasetError, InvalidManifest, TrainingError
-from modelship.manifest import read_manifest_dir
-from modelship.training import TrainingSpec, evaluate, train, write_model
+from modelship.registry.manifest import read_manifest_dir
+from modelship.training.data import generate_churn, read_csv, table_to_csv_bytes, write_csv
+from modelship.training.training import TrainingSpec, evaluate, train, write_model
 
 
 def test_reference_data_is_deterministic() -> None:
@@ -172,6 +172,6 @@ def test_broken_manifest_file_is_reported(tmp_path: Path) -> None:
 
 def test_the_cdk_app_knows_every_training_algorithm() -> None:
     from modelship import names
-    from modelship.training import ALGORITHMS
+    from modelship.training.training import ALGORITHMS
 
     assert set(names.TRAINING_ALGORITHMS) == set(ALGORITHMS)

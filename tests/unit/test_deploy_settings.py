@@ -6,7 +6,7 @@ import pytest
 
 from infra_cdk.settings import Settings, SettingsError
 from modelship import names
-from modelship.settings import PredictSettings
+from modelship.serving.settings import PredictSettings
 
 
 class Context:

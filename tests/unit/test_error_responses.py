@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from modelship.error_responses import error_response, validation_error_response
 from modelship.errors import (
     ConfigurationError,
     IncompatibleModel,
@@ -14,6 +13,7 @@ from modelship.errors import (
     PayloadTooLarge,
     SchemaMismatch,
 )
+from modelship.serving.http_errors import error_response, validation_error_response
 
 SECRET = "s3://internal-bucket/secret/path arn:aws:iam::123456789012:role/x"
 

@@ -1,4 +1,4 @@
-from modelship.quality_gates import GateConfig, decide
+from modelship.retraining.gates import GateConfig, decide
 
 GOOD = {"roc_auc": 0.90, "log_loss": 0.40, "latency_ms_per_row": 0.01}
 

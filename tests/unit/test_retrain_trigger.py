@@ -1,4 +1,4 @@
-from modelship.retrain_trigger import manual_trigger, trigger_from_event
+from modelship.retraining.trigger import manual_trigger, trigger_from_event
 from modelship.sample_events import load_event
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from modelship.errors import ConfigurationError
-from modelship.retraining import RetrainingSettings
+from modelship.retraining.tasks import RetrainingSettings
 
 BASE = {"MODEL_BUCKET": "models", "MODEL_NAME": "churn"}
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from modelship.errors import MalformedRequest, PayloadTooLarge, SchemaMismatch
-from modelship.manifest import FeatureSpec
-from modelship.schema import RowSchema
+from modelship.registry.manifest import FeatureSpec
+from modelship.serving.schema import RowSchema
 
 FEATURES = (
     FeatureSpec(name="tenure_months", kind="numeric", dtype="int", min=0, max=72),

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from modelship.errors import ConfigurationError
-from modelship.settings import PredictSettings
+from modelship.serving.settings import PredictSettings
 
 BASE = {"MODEL_BUCKET": "my-models", "MODEL_NAME": "churn"}
 

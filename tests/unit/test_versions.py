@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from modelship.errors import InvalidVersion
-from modelship.versions import check_model_name, check_version_id, new_version_id
+from modelship.registry.versions import check_model_name, check_version_id, new_version_id
 
 
 def test_generated_ids_sort_by_creation_time() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 
 SCRIPT = Path(__file__).resolve().with_name("evaluator.mjs")
 PACKAGE = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"

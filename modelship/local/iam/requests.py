@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from modelship.handler_runner import REPO_ROOT
+from modelship.local.handler_runner import REPO_ROOT
 from modelship.local.iam.policies import ACCOUNT, REGION
 
 IAM_DATA = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data"

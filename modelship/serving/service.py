@@ -16,10 +16,10 @@ from modelship.errors import (
     PayloadTooLarge,
     UnscorableInput,
 )
-from modelship.model_store import LoadedModel, ModelStore
-from modelship.request_body import decode_body
-from modelship.settings import PredictSettings
-from modelship.unscorable import locate_unscorable, scores_training_values
+from modelship.serving.model_store import LoadedModel, ModelStore
+from modelship.serving.request_body import decode_body
+from modelship.serving.settings import PredictSettings
+from modelship.serving.unscorable import locate_unscorable, scores_training_values
 
 logger = logging.getLogger(__name__)
 

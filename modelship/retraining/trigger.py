@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from modelship.datasets import SUPPORTED_SUFFIXES, dataset_prefix
+from modelship.retraining.datasets import SUPPORTED_SUFFIXES, dataset_prefix
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 

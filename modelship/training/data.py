@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from modelship.errors import DatasetError
-from modelship.manifest import FeatureKind
+from modelship.registry.manifest import FeatureKind
 
 CHURN_TARGET = "churned"
 CHURN_FEATURES: dict[str, FeatureKind] = {

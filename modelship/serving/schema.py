@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from modelship.errors import MalformedRequest, PayloadTooLarge, SchemaMismatch
-from modelship.manifest import FeatureSpec
+from modelship.registry.manifest import FeatureSpec
 
 # Built at run time from the manifest; typed as Any because checkers need literal TypedDicts.
 _typed_dict: Any = TypedDict

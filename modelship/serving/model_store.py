@@ -31,10 +31,10 @@ from modelship.errors import (
     ModelshipError,
     ModelUnavailable,
 )
-from modelship.manifest import Manifest
 from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
-from modelship.registry import Registry, artifact_key
-from modelship.schema import RowSchema
+from modelship.registry.manifest import Manifest
+from modelship.registry.registry import Registry, artifact_key
+from modelship.serving.schema import RowSchema
 
 logger = logging.getLogger(__name__)
 

@@ -36,10 +36,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from modelship.data import Table
 from modelship.digest import file_digest
 from modelship.errors import TrainingError
-from modelship.manifest import (
+from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
+from modelship.registry.manifest import (
     ArtifactInfo,
     CategoricalProfile,
     EstimatorInfo,
@@ -50,8 +50,8 @@ from modelship.manifest import (
     Task,
     TrainingData,
 )
-from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
-from modelship.versions import check_model_name, check_version_id, new_version_id
+from modelship.registry.versions import check_model_name, check_version_id, new_version_id
+from modelship.training.data import Table
 
 Params = dict[str, float | int | str | bool | None]
 

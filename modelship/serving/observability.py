@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from modelship import names
-from modelship.error_responses import ErrorResponse
-from modelship.serving import Prediction
+from modelship.serving.http_errors import ErrorResponse
+from modelship.serving.service import Prediction
 
 
 class LogSink(Protocol):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelship import names
 from modelship.errors import CanaryInProgress, InvalidRolloutPlan, InvalidWeight, NoCanary
-from modelship.releases import Releases
+from modelship.releases.releases import Releases
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -22,22 +22,29 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelship import names
-from modelship.data import CHURN_TARGET, Table
-from modelship.datasets import (
+from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
+from modelship.registry.manifest import Manifest, read_manifest_dir
+from modelship.registry.registry import Registry
+from modelship.releases.releases import Releases
+from modelship.retraining.datasets import (
     DatasetRef,
     DeclaredSchema,
     declared_schema,
     find_dataset,
     read_dataset,
 )
-from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
-from modelship.manifest import Manifest, read_manifest_dir
-from modelship.model_store import ModelStore
-from modelship.quality_gates import GateConfig, decide
-from modelship.registry import Registry
-from modelship.releases import Releases
-from modelship.schema import RowSchema
-from modelship.training import ALGORITHMS, TrainingSpec, evaluate, holdout_split, train, write_model
+from modelship.retraining.gates import GateConfig, decide
+from modelship.serving.model_store import ModelStore
+from modelship.serving.schema import RowSchema
+from modelship.training.data import CHURN_TARGET, Table
+from modelship.training.training import (
+    ALGORITHMS,
+    TrainingSpec,
+    evaluate,
+    holdout_split,
+    train,
+    write_model,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelship import names
-from modelship.guardrails import GuardrailThresholds
-from modelship.releases import Releases, ReleaseTarget
-from modelship.settings import settings_from_env
+from modelship.releases.canary_alarms import GuardrailThresholds
+from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.serving.settings import settings_from_env
 
 _ENV_OF_FIELD = {
     "function_name": names.ENV_PREDICT_FUNCTION,

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelship.data import CHURN_TARGET, read_csv
 from modelship.errors import DatasetError
-from modelship.training import TrainingSpec, train, write_model
+from modelship.training.data import CHURN_TARGET, read_csv
+from modelship.training.training import TrainingSpec, train, write_model
 
 SAGEMAKER_ROOT = Path("/opt/ml")
 

@@ -1,6 +1,6 @@
 """The `modelship` command line. Every command takes `--output json`; every failure, usage
 errors included, exits 1 with one line on stderr naming its reason code (one JSON object
-under `--output json`), as mapped by `modelship.cli_errors`."""
+under `--output json`), as mapped by `modelship.cli.errors`."""
 
 from __future__ import annotations
 
@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     _bucket_arg(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
-    from modelship import cli_local, cli_releases, cli_retraining
+    from modelship.cli import local as cli_local
+    from modelship.cli import releases as cli_releases
+    from modelship.cli import retraining as cli_retraining
 
     cli_releases.register(commands, common)
     cli_retraining.register(commands, common)
@@ -136,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from modelship.cli_errors import failure_of, report
+    from modelship.cli.errors import failure_of, report
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     output = _requested_output(arguments)
@@ -195,8 +197,8 @@ def _s3() -> Any:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.data import CHURN_TARGET, generate_churn, read_csv
-    from modelship.training import TrainingSpec, train, write_model
+    from modelship.training.data import CHURN_TARGET, generate_churn, read_csv
+    from modelship.training.training import TrainingSpec, train, write_model
 
     if args.data == "churn":
         table = generate_churn(n_rows=args.rows, seed=args.seed, drift=args.drift)
@@ -245,7 +247,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _export_data(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.data import CHURN_TARGET, generate_churn, write_csv
+    from modelship.training.data import CHURN_TARGET, generate_churn, write_csv
 
     if args.out.exists():
         raise CommandFailed(f"{args.out} exists; choose a new file")
@@ -262,7 +264,7 @@ def _export_data(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.registry import Registry, version_prefix
+    from modelship.registry.registry import Registry, version_prefix
 
     manifest = Registry(_s3(), args.bucket).publish(args.model_dir)
     location = f"s3://{args.bucket}/{version_prefix(manifest.name, manifest.version)}"
@@ -278,7 +280,7 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.registry import Registry
+    from modelship.registry.registry import Registry
 
     registry = Registry(_s3(), args.bucket)
     if not args.name:
@@ -300,7 +302,7 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _show(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.registry import Registry
+    from modelship.registry.registry import Registry
 
     manifest = Registry(_s3(), args.bucket).show(args.name, args.version)
     document = json.loads(manifest.model_dump_json(exclude={"profile"}))
@@ -390,12 +392,12 @@ def _model_source(args: argparse.Namespace) -> Iterator[dict[str, str]]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     if args.bucket:
-        from modelship.registry import Registry
+        from modelship.registry.registry import Registry
 
         version = Registry(_s3(), args.bucket).resolve(args.name, args.version)
         yield {**base, "MODEL_BUCKET": args.bucket, "MODEL_VERSION": version}
         return
-    from modelship.sandbox import s3_sandbox
+    from modelship.local.sandbox import s3_sandbox
 
     with s3_sandbox(args.model_dir, name=args.name) as (bucket, manifest):
         print(
@@ -413,7 +415,7 @@ def _model_source(args: argparse.Namespace) -> Iterator[dict[str, str]]:
 
 
 def _run_predict_handler(event: dict[str, Any], env: dict[str, str], handler: str | None) -> Any:
-    from modelship.handler_runner import FakeLambdaContext, load_handler, patched_environ
+    from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
     from modelship.names import PREDICT_HANDLER
 
     # The handler logs to stdout like on Lambda; keep stdout for the answer.
@@ -451,8 +453,8 @@ def _parse_scalar(raw: str) -> float | int | str | bool | None:
 
 
 if __name__ == "__main__":
-    # Run as `python -m modelship.cli`: delegate to the imported module, so the exception
+    # Run as `python -m modelship.cli.main`: delegate to the imported module, so the exception
     # classes the subcommand modules raise are the ones main() catches.
-    from modelship.cli import main as imported_main
+    from modelship.cli.main import main as imported_main
 
     sys.exit(imported_main())

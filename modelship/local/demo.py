@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modelship.manifest import copy_as_version
+from modelship.registry.manifest import copy_as_version
 from modelship.sample_events import load_event
 
 DEMO_TIME_SCALE = 30.0
@@ -112,7 +112,7 @@ def _json(response: Any) -> dict[str, Any]:
 
 def run_cli(*argv: str) -> str:
     """Runs a `modelship` command as a user would type it; prints and returns its output."""
-    from modelship.cli import main
+    from modelship.cli.main import main
 
     print(f"   $ modelship {' '.join(argv)}")
     out = io.StringIO()
@@ -139,7 +139,7 @@ def wait_for(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modelship.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m modelship.local.demo", description=__doc__)
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE)
     parser.add_argument("--port", type=int, default=3000)
@@ -196,9 +196,9 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     state_dir = work / "emulator"
     import boto3
 
-    from modelship.data import generate_churn, table_to_csv_bytes
     from modelship.local.emulator import read_activity
-    from modelship.releases import Releases, ReleaseTarget
+    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.training.data import generate_churn, table_to_csv_bytes
 
     api = env["MODELSHIP_API_URL"]
     bucket, function = env["MODELSHIP_BUCKET"], env["MODELSHIP_FUNCTION"]

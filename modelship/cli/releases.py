@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from modelship import names
-from modelship.cli_retraining import ENV_CLI_STATE_MACHINE as ENV_RETRAIN_STATE_MACHINE
+from modelship.cli.retraining import ENV_CLI_STATE_MACHINE as ENV_RETRAIN_STATE_MACHINE
 
 ENV_FUNCTION = "MODELSHIP_FUNCTION"
 ENV_ALIAS = "MODELSHIP_ALIAS"
@@ -17,7 +17,7 @@ ENV_STATE_MACHINE = "MODELSHIP_RELEASE_STATE_MACHINE"
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     """Adds the release commands to the `modelship` parser."""
-    from modelship.cli import _bucket_arg
+    from modelship.cli.main import _bucket_arg
 
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
@@ -126,7 +126,7 @@ def _releases(args: argparse.Namespace) -> Any:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.releases import Releases, ReleaseTarget
+    from modelship.releases.releases import Releases, ReleaseTarget
 
     if not args.function:
         raise CommandFailed(f"--function is required (or set {ENV_FUNCTION})")
@@ -173,7 +173,7 @@ def _create(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.rollout import parse_weight
+    from modelship.releases.rollout import parse_weight
 
     outcome = _releases(args).start_canary(
         parse_weight(args.weight), args.version, force=args.force, reason=args.reason
@@ -182,7 +182,7 @@ def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_shift(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.rollout import parse_weight
+    from modelship.releases.rollout import parse_weight
 
     return _outcome(_releases(args).shift(parse_weight(args.weight), reason=args.reason))
 
@@ -241,7 +241,13 @@ def _rollout(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.rollout import follow, format_plan, parse_plan, rollout_input, start_rollout
+    from modelship.releases.rollout import (
+        follow,
+        format_plan,
+        parse_plan,
+        rollout_input,
+        start_rollout,
+    )
 
     if not args.state_machine:
         raise CommandFailed(f"--state-machine is required (or set {ENV_STATE_MACHINE})")

@@ -7,20 +7,20 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from modelship.manifest import Manifest
 from modelship.names import MODEL_MANIFEST_FILE
+from modelship.registry.manifest import Manifest
 
 SANDBOX_BUCKET = "modelship-sandbox"
 
 
 def ensure_reference_model(model_dir: Path, name: str = "churn") -> Manifest:
     """Trains the reference churn model into `model_dir` unless one is already there."""
-    from modelship.manifest import read_manifest_dir
+    from modelship.registry.manifest import read_manifest_dir
 
     if (model_dir / MODEL_MANIFEST_FILE).is_file():
         return read_manifest_dir(model_dir)
-    from modelship.data import generate_churn
-    from modelship.training import TrainingSpec, train, write_model
+    from modelship.training.data import generate_churn
+    from modelship.training.training import TrainingSpec, train, write_model
 
     return write_model(
         train(generate_churn(), TrainingSpec(name=name, data_uri="generated:churn")), model_dir
@@ -33,7 +33,7 @@ def s3_sandbox(model_dir: Path, name: str = "churn") -> Iterator[tuple[str, Mani
     from moto import mock_aws
 
     from modelship.local.inprocess_lambda import fake_credentials
-    from modelship.registry import Registry
+    from modelship.registry.registry import Registry
 
     manifest = ensure_reference_model(model_dir, name)
     with fake_credentials(), mock_aws():

@@ -1,5 +1,5 @@
 """Retraining state machine tasks. Each handler takes the run state and returns it with its
-own part added; the logic lives in modelship.retraining and modelship.releases."""
+own part added; the logic lives in modelship.retraining.tasks and modelship.releases.releases."""
 
 from functools import cache
 from typing import Any
@@ -8,10 +8,10 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelship.release_settings import ReleaseSettings, releases_for
-from modelship.releases import Releases
-from modelship.retraining import Retraining, RetrainingSettings
-from modelship.retraining_run import RunState, notify_outcome
+from modelship.releases.releases import Releases
+from modelship.releases.settings import ReleaseSettings, releases_for
+from modelship.retraining.run_state import RunState, notify_outcome
+from modelship.retraining.tasks import Retraining, RetrainingSettings
 
 settings = RetrainingSettings.from_env()
 logger = Logger()

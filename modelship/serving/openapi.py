@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from modelship.error_responses import ERROR_STATUSES
 from modelship.errors import ModelshipError
-from modelship.schema import MAX_DETAILS
-from modelship.serving import PredictionService
+from modelship.serving.http_errors import ERROR_STATUSES
+from modelship.serving.schema import MAX_DETAILS
+from modelship.serving.service import PredictionService
 
 
 class PredictRequest(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from modelship import guardrails, names
+from modelship import names
 from modelship.errors import (
     CanaryInProgress,
     GuardrailTripped,
@@ -31,11 +31,12 @@ from modelship.errors import (
     ReleaseError,
     ReleaseNotFound,
 )
-from modelship.guardrails import AlarmState, GuardrailThresholds
-from modelship.history import Action, HistoryRecord, ReleaseHistory
-from modelship.manifest import Manifest
-from modelship.registry import Registry, artifact_key
-from modelship.rollout_runs import Kind, RolloutRun, rollout_runs
+from modelship.registry.manifest import Manifest
+from modelship.registry.registry import Registry, artifact_key
+from modelship.releases import canary_alarms as guardrails
+from modelship.releases.canary_alarms import AlarmState, GuardrailThresholds
+from modelship.releases.history import Action, HistoryRecord, ReleaseHistory
+from modelship.releases.rollout_runs import Kind, RolloutRun, rollout_runs
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 
 from modelship.digest import file_digest
 from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
-from modelship.manifest import Manifest, read_manifest_dir
 from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE, MODELS_PREFIX
-from modelship.versions import check_model_name, check_version_id
+from modelship.registry.manifest import Manifest, read_manifest_dir
+from modelship.registry.versions import check_model_name, check_version_id
 
 LATEST = "latest"
 

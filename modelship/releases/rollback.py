@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from modelship.releases import Outcome, Releases
+from modelship.releases.releases import Outcome, Releases
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from modelship.retrain_trigger import manual_trigger, start_retraining
+from modelship.retraining.trigger import manual_trigger, start_retraining
 
 ENV_CLI_STATE_MACHINE = "MODELSHIP_RETRAIN_STATE_MACHINE"
 
@@ -42,9 +42,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
-    from modelship.cli import _params
+    from modelship.cli.main import _params
     from modelship.errors import CommandFailed
-    from modelship.rollout import follow
+    from modelship.releases.rollout import follow
 
     if not args.state_machine:
         raise CommandFailed(f"--state-machine is required (or set {ENV_CLI_STATE_MACHINE})")
@@ -59,7 +59,7 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     if options:
         execution_input["options"] = options
     if args.plan:
-        from modelship.rollout import parse_plan
+        from modelship.releases.rollout import parse_plan
 
         execution_input["steps"] = [s.as_input() for s in parse_plan(args.plan)]
     started = start_retraining(sfn, args.state_machine, trigger, execution_input)

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelship.names import ENV_MODEL_NAME, ENV_RETRAIN_STATE_MACHINE
-from modelship.retrain_trigger import start_for_event
+from modelship.retraining.trigger import start_for_event
 
 logger = Logger()
 sfn = boto3.client("stepfunctions")

@@ -16,10 +16,10 @@ import numpy as np
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelship.data import Table, csv_header, read_csv
 from modelship.errors import DatasetError
-from modelship.manifest import FeatureKind, Manifest
 from modelship.names import DATASETS_PREFIX
+from modelship.registry.manifest import FeatureKind, Manifest
+from modelship.training.data import Table, csv_header, read_csv
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 SCHEMA_FILE = "schema.json"

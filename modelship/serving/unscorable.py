@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelship.manifest import FeatureSpec
+from modelship.registry.manifest import FeatureSpec
 
 MAX_DETAILS = 50
 # Single-row calls one search may make: bounds its time whatever the request's size, so a
