@@ -15,12 +15,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help install demo test test-unit lint format typecheck synth layer bench clean
 
 help:
-	@echo "make demo   - run the modelship story locally (no AWS account needed)"
-	@echo "make test   - run the whole test suite"
-	@echo "make lint   - ruff, mypy and cfn-lint"
-	@echo "make synth  - synthesize the CDK app into cdk.out (offline)"
-	@echo "make layer  - build the Lambda dependency layer"
-	@echo "make bench  - run benchmarks and write docs/performance.md"
+	@echo "make demo      - run the modelship story locally (no AWS account needed)"
+	@echo "make test      - run the whole test suite"
+	@echo "make test-unit - run the unit tier alone (no moto, no emulator; fast)"
+	@echo "make lint      - ruff, mypy, import-direction contracts and cfn-lint"
+	@echo "make synth     - synthesize the CDK app into cdk.out (offline)"
+	@echo "make layer     - build the Lambda dependency layer"
+	@echo "make bench     - run benchmarks and write docs/performance.md"
 
 install: $(STAMP)
 

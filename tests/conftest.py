@@ -11,19 +11,49 @@ from typing import Any
 import pytest
 
 # No test may reach a real AWS account, whatever the developer's shell has configured.
-for _key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MODELSHIP_BUCKET"):
-    os.environ.pop(_key, None)
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "predict",
-        "POWERTOOLS_METRICS_NAMESPACE": "modelship",
-    }
-)
+_REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MODELSHIP_BUCKET")
+_TEST_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "predict",
+    "POWERTOOLS_METRICS_NAMESPACE": "modelship",
+}
+# Tiers by directory: `pytest -m integration` runs the moto tier alone.
+_TIERS = ("unit", "integration", "infra", "e2e")
+_saved_environment: dict[str, str | None] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set the test environment before any test module is imported (handlers read it at
+    import); pytest_unconfigure puts back what was there, so an in-process runner of pytest
+    (an IDE, pytest.main) gets its own environment back."""
+    for key in (*_REMOVED, *_TEST_ENVIRONMENT):
+        _saved_environment.setdefault(key, os.environ.get(key))
+    for key in _REMOVED:
+        os.environ.pop(key, None)
+    os.environ.update(_TEST_ENVIRONMENT)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for key, value in _saved_environment.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _saved_environment.clear()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        path = item.path.resolve()
+        parts = path.relative_to(tests_dir).parts if path.is_relative_to(tests_dir) else ()
+        if parts and parts[0] in _TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
 
 BUCKET = "modelship-test-models"
 
