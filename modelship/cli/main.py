@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from modelship.cli.arguments import add_bucket_option, output_option, parse_params
 from modelship.errors import CommandFailed, ModelNotFound, UsageError
 
 Handler = Callable[[argparse.Namespace], Any]
@@ -27,25 +28,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def _common() -> _Parser:
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "--output", choices=("text", "json"), default="text", help="output format (default text)"
-    )
-    return common
-
-
-def _bucket_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument(
-        "--bucket",
-        default=os.environ.get("MODELSHIP_BUCKET") or os.environ.get("MODEL_BUCKET"),
-        help="model bucket (default: $MODELSHIP_BUCKET)",
-    )
-    parser.set_defaults(bucket_required=required)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    common = output_option()
     parser = _Parser(prog="modelship", description="Ship scikit-learn models to AWS Lambda safely.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -89,16 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     publish = model_commands.add_parser("publish", parents=[common], help="publish a model dir")
     publish.add_argument("model_dir", type=Path)
-    _bucket_arg(publish)
+    add_bucket_option(publish)
     publish.set_defaults(run=_publish)
     listing = model_commands.add_parser("list", parents=[common], help="list models or versions")
     listing.add_argument("name", nargs="?", help="model name (omit to list model names)")
-    _bucket_arg(listing)
+    add_bucket_option(listing)
     listing.set_defaults(run=_list)
     show = model_commands.add_parser("show", parents=[common], help="show a version's manifest")
     show.add_argument("name")
     show.add_argument("version", nargs="?", default="latest")
-    _bucket_arg(show)
+    add_bucket_option(show)
     show.set_defaults(run=_show)
 
     invoke = commands.add_parser(
@@ -124,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"send the event to this HTTP API instead (bare --url: ${ENV_API_URL}, which "
         "`modelship local up` exports)",
     )
-    _bucket_arg(invoke, required=False)
+    add_bucket_option(invoke, required=False)
     invoke.set_defaults(run=_invoke)
 
     from modelship.cli import local as cli_local
@@ -214,7 +198,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     spec = TrainingSpec(
         name=args.name,
         algorithm=args.algorithm,
-        params=_params(args.param),
+        params=parse_params(args.param),
         holdout_fraction=args.holdout,
         version=args.version,
         parent_version=args.parent,
@@ -426,30 +410,6 @@ def _run_predict_handler(event: dict[str, Any], env: dict[str, str], handler: st
 
 def _csv_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _params(pairs: list[str]) -> dict[str, float | int | str | bool | None]:
-    params: dict[str, float | int | str | bool | None] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise CommandFailed(f"--param {pair!r} is not KEY=VALUE")
-        params[key.strip()] = _parse_scalar(raw.strip())
-    return params
-
-
-def _parse_scalar(raw: str) -> float | int | str | bool | None:
-    lowered = raw.lower()
-    if lowered in {"none", "null"}:
-        return None
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(raw)
-        except ValueError:
-            pass
-    return raw
 
 
 if __name__ == "__main__":
