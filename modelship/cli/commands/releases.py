@@ -8,15 +8,16 @@ import sys
 from typing import Any
 
 from modelship import names
-from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, add_bucket_option
+from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, add_bucket_option, output_option
 
 ENV_FUNCTION = "MODELSHIP_FUNCTION"
 ENV_ALIAS = "MODELSHIP_ALIAS"
 ENV_STATE_MACHINE = "MODELSHIP_RELEASE_STATE_MACHINE"
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Any) -> None:
     """Adds the release commands to the `modelship` parser."""
+    common = output_option()
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
         "--function",

@@ -8,11 +8,12 @@ import os
 import sys
 from typing import Any
 
-from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, parse_params
-from modelship.retraining.trigger import manual_trigger, start_retraining
+from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, output_option, parse_params
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Any) -> None:
+    """Adds `retrain` to the `modelship` parser."""
+    common = output_option()
     retrain = commands.add_parser(
         "retrain",
         parents=[common],
@@ -43,6 +44,7 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
 
     from modelship.errors import CommandFailed
     from modelship.releases.rollout import follow
+    from modelship.retraining.trigger import manual_trigger, start_retraining
 
     if not args.state_machine:
         raise CommandFailed(f"--state-machine is required (or set {ENV_RETRAIN_STATE_MACHINE})")
