@@ -2,6 +2,6 @@
 
 import sys
 
-from modelship.cli.main import main
+from modelship.cli import main
 
 sys.exit(main())

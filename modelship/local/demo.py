@@ -112,7 +112,7 @@ def _json(response: Any) -> dict[str, Any]:
 
 def run_cli(*argv: str) -> str:
     """Runs a `modelship` command as a user would type it; prints and returns its output."""
-    from modelship.cli.main import main
+    from modelship.cli import main
 
     print(f"   $ modelship {' '.join(argv)}")
     out = io.StringIO()

@@ -18,7 +18,7 @@ from modelship.sample_events import load_event
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-c", "import sys; from modelship.cli.main import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "modelship"]
 
 
 def modelship(*argv: str) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
-CLI = [sys.executable, "-c", "import sys; from modelship.cli.main import main; sys.exit(main())"]
+CLI = [sys.executable, "-m", "modelship"]
 
 
 def test_up_refuses_a_template_aws_would_refuse(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from modelship.cli.main import main
+from modelship.cli import main
 from modelship.registry.registry import artifact_key
 from tests.conftest import BUCKET
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from modelship.cli.main import main
+from modelship.cli import main
 from tests.conftest import BUCKET
 from tests.integration.release_world import FUNCTION, World, released, stable_on
 

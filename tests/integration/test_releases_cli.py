@@ -1,4 +1,4 @@
-"""The release commands end to end against moto: `modelship.cli.main.main([...])`."""
+"""The release commands end to end against moto: `modelship.cli.main([...])`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelship.cli.main import main
+from modelship.cli import main
 from modelship.errors import InvalidRolloutPlan, InvalidWeight
 from modelship.releases.rollout import RolloutStep, parse_duration, parse_plan, parse_weight
 from tests.conftest import BUCKET

@@ -170,7 +170,7 @@ def test_a_repeated_s3_event_starts_one_execution(world: World, pipeline: dict[s
 def test_cli_retrain_wait_reports_each_state(
     world: World, pipeline: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from modelship.cli.main import main
+    from modelship.cli import main
 
     _upload(
         world, "datasets/churn/2026-11.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
@@ -254,7 +254,7 @@ def test_a_run_stopped_mid_canary_is_rolled_back_by_its_aborted_event(
 def test_status_shows_a_retraining_canary_and_a_refused_rollout_with_its_cause(
     world: World, pipeline: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from modelship.cli.main import main
+    from modelship.cli import main
     from tests.integration.release_template import deploy_release_resources
 
     release_machine = deploy_release_resources(world)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from modelship.cli.local import _announce
-from modelship.cli.main import main
+from modelship.cli import main
+from modelship.cli.commands.local import _announce
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")

@@ -10,12 +10,15 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from modelship.cli.arguments import output_option
+
 DEFAULT_STATE_DIR = Path(".modelship/local")
 DEFAULT_CDK_OUT = Path("cdk.out")
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Any) -> None:
     """Adds the `local` commands to the `modelship` parser."""
+    common = output_option()
     place = argparse.ArgumentParser(add_help=False)
     place.add_argument(
         "--state-dir",

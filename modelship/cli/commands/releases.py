@@ -8,17 +8,16 @@ import sys
 from typing import Any
 
 from modelship import names
-from modelship.cli.retraining import ENV_CLI_STATE_MACHINE as ENV_RETRAIN_STATE_MACHINE
+from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, add_bucket_option, output_option
 
 ENV_FUNCTION = "MODELSHIP_FUNCTION"
 ENV_ALIAS = "MODELSHIP_ALIAS"
 ENV_STATE_MACHINE = "MODELSHIP_RELEASE_STATE_MACHINE"
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Any) -> None:
     """Adds the release commands to the `modelship` parser."""
-    from modelship.cli.main import _bucket_arg
-
+    common = output_option()
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument(
         "--function",
@@ -30,7 +29,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default=os.environ.get(ENV_ALIAS, names.DEFAULT_ALIAS_NAME),
         help=f"alias that takes the traffic (default: ${ENV_ALIAS} or live)",
     )
-    _bucket_arg(target)
+    add_bucket_option(target)
     # Only the commands that change the alias record why; status and history take no reason.
     reasoned = argparse.ArgumentParser(add_help=False)
     reasoned.add_argument("--reason", default="", help="why: recorded in the release history")

@@ -8,12 +8,12 @@ import os
 import sys
 from typing import Any
 
-from modelship.retraining.trigger import manual_trigger, start_retraining
-
-ENV_CLI_STATE_MACHINE = "MODELSHIP_RETRAIN_STATE_MACHINE"
+from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, output_option, parse_params
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Any) -> None:
+    """Adds `retrain` to the `modelship` parser."""
+    common = output_option()
     retrain = commands.add_parser(
         "retrain",
         parents=[common],
@@ -25,8 +25,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     retrain.add_argument(
         "--state-machine",
-        default=os.environ.get(ENV_CLI_STATE_MACHINE),
-        help=f"retraining state machine ARN (default: ${ENV_CLI_STATE_MACHINE})",
+        default=os.environ.get(ENV_RETRAIN_STATE_MACHINE),
+        help=f"retraining state machine ARN (default: ${ENV_RETRAIN_STATE_MACHINE})",
     )
     retrain.add_argument("--dataset-key", help="datasets/<name>/... key (default: newest)")
     retrain.add_argument("--algorithm", help="override the configured algorithm")
@@ -42,12 +42,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
-    from modelship.cli.main import _params
     from modelship.errors import CommandFailed
     from modelship.releases.rollout import follow
+    from modelship.retraining.trigger import manual_trigger, start_retraining
 
     if not args.state_machine:
-        raise CommandFailed(f"--state-machine is required (or set {ENV_CLI_STATE_MACHINE})")
+        raise CommandFailed(f"--state-machine is required (or set {ENV_RETRAIN_STATE_MACHINE})")
     sfn = boto3.client("stepfunctions")
     trigger = manual_trigger(args.dataset_key, actor=os.environ.get("USER", "cli"))
     execution_input = trigger.execution_input()
@@ -55,7 +55,7 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     if args.algorithm:
         options["algorithm"] = args.algorithm
     if args.param:
-        options["params"] = _params(args.param)
+        options["params"] = parse_params(args.param)
     if options:
         execution_input["options"] = options
     if args.plan:

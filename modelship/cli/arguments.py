@@ -1,0 +1,57 @@
+"""Options several commands share and how their values are read. Standard library only, so
+registering a command imports nothing heavy."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from modelship.errors import CommandFailed
+
+# Read by `retrain` (the machine it starts) and by `status` (its runs canary a challenger).
+ENV_RETRAIN_STATE_MACHINE = "MODELSHIP_RETRAIN_STATE_MACHINE"
+
+
+def output_option() -> argparse.ArgumentParser:
+    """The `--output` every command takes, as a parent parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--output", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    return common
+
+
+def add_bucket_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """`--bucket`, defaulting to $MODELSHIP_BUCKET. A required one is checked after parsing
+    (main), so a command line without it fails like every other usage error."""
+    parser.add_argument(
+        "--bucket",
+        default=os.environ.get("MODELSHIP_BUCKET") or os.environ.get("MODEL_BUCKET"),
+        help="model bucket (default: $MODELSHIP_BUCKET)",
+    )
+    parser.set_defaults(bucket_required=required)
+
+
+def parse_params(pairs: list[str]) -> dict[str, float | int | str | bool | None]:
+    """Repeated `--param KEY=VALUE` as hyperparameters, each value read as a scalar."""
+    params: dict[str, float | int | str | bool | None] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CommandFailed(f"--param {pair!r} is not KEY=VALUE")
+        params[key.strip()] = _parse_scalar(raw.strip())
+    return params
+
+
+def _parse_scalar(raw: str) -> float | int | str | bool | None:
+    lowered = raw.lower()
+    if lowered in {"none", "null"}:
+        return None
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw

@@ -1,0 +1,97 @@
+"""`modelship models publish|list|show`: the model registry in S3."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from modelship.cli.arguments import add_bucket_option, output_option
+from modelship.errors import ModelNotFound
+
+
+def register(commands: Any) -> None:
+    """Adds `models` to the `modelship` parser."""
+    common = output_option()
+    models = commands.add_parser("models", help="the model registry in S3")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    publish = model_commands.add_parser("publish", parents=[common], help="publish a model dir")
+    publish.add_argument("model_dir", type=Path)
+    add_bucket_option(publish)
+    publish.set_defaults(run=_publish)
+    listing = model_commands.add_parser("list", parents=[common], help="list models or versions")
+    listing.add_argument("name", nargs="?", help="model name (omit to list model names)")
+    add_bucket_option(listing)
+    listing.set_defaults(run=_list)
+    show = model_commands.add_parser("show", parents=[common], help="show a version's manifest")
+    show.add_argument("name")
+    show.add_argument("version", nargs="?", default="latest")
+    add_bucket_option(show)
+    show.set_defaults(run=_show)
+
+
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _publish(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.registry.registry import Registry, version_prefix
+
+    manifest = Registry(_s3(), args.bucket).publish(args.model_dir)
+    location = f"s3://{args.bucket}/{version_prefix(manifest.name, manifest.version)}"
+    return {
+        "text": f"published {manifest.name} version {manifest.version} to {location}",
+        "json": {
+            "name": manifest.name,
+            "version": manifest.version,
+            "sha256": manifest.artifact.sha256,
+            "location": location,
+        },
+    }
+
+
+def _list(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.registry.registry import Registry
+
+    registry = Registry(_s3(), args.bucket)
+    if not args.name:
+        names = registry.list_models()
+        return {"text": "\n".join(names) or "(no models)", "json": {"models": names}}
+    entries = registry.list_versions(args.name)
+    if not entries:
+        known = registry.list_models()
+        raise ModelNotFound(
+            f"no model named {args.name} in s3://{args.bucket} "
+            f"(models: {', '.join(known) or 'none'})"
+        )
+    rows = [{"version": e.version, "published_at": e.published_at.isoformat()} for e in entries]
+    lines = [f"{r['version']:<40} {r['published_at']}" for r in rows]
+    return {
+        "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]),
+        "json": {"name": args.name, "versions": rows},
+    }
+
+
+def _show(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.registry.registry import Registry
+
+    manifest = Registry(_s3(), args.bucket).show(args.name, args.version)
+    document = json.loads(manifest.model_dump_json(exclude={"profile"}))
+    features = ", ".join(f"{f.name}:{f.kind}" for f in manifest.features)
+    algorithm = manifest.estimator.algorithm
+    text = "\n".join(
+        [
+            f"{manifest.name} {manifest.version}  ({manifest.task}, {algorithm})",
+            f"created   {manifest.created_at.isoformat()}",
+            f"sha256    {manifest.artifact.sha256}  ({manifest.artifact.size_bytes} bytes)",
+            f"sklearn   {manifest.runtime.sklearn}   python {manifest.runtime.python}",
+            f"metrics   {json.dumps({k: round(v, 4) for k, v in manifest.metrics.items()})}",
+            f"data      {manifest.training_data.uri}",
+            f"parent    {manifest.parent_version or '-'}",
+            f"features  {features}",
+        ]
+    )
+    return {"text": text, "json": document}
