@@ -6,7 +6,7 @@ service's own API, in dependency order, with Ref, Fn::GetAtt, Fn::Sub and Fn::Jo
 Function code is not uploaded: the executor runs each function from its asset directory in
 cdk.out, and the dependency layer is the local virtualenv. A resource type outside
 `PROVISIONED` and `NOT_EMULATED` fails the deployment with a message naming it, and so does
-anything AWS would refuse (modelship.local.template_validation), before anything is created.
+anything AWS would refuse (modelship.local.template_checks), before anything is created.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from modelship import names
 from modelship.local.template import PSEUDO, load_template, resolve
-from modelship.local.template_validation import refuse_invalid
+from modelship.local.template_checks import refuse_invalid
 
 ACCOUNT = PSEUDO["AWS::AccountId"]
 REGION = PSEUDO["AWS::Region"]
