@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import names
 from modelship.local.template import PSEUDO, load_template, resolve
 from modelship.local.template_checks import refuse_invalid
 
@@ -430,7 +429,3 @@ class Deployer:
             self.clients.events.put_targets(Rule=name, Targets=targets)
         self.deployment.refs[logical] = name
         self.deployment.attributes[f"{logical}.Arn"] = arn
-
-
-def predict_function(deployment: Deployment) -> str:
-    return deployment.function_with_handler(names.PREDICT_HANDLER)

@@ -83,7 +83,6 @@ class InProcessLambda:
     code_root: Path = REPO_ROOT
     # Called before every invocation with (function name, version, event): e.g. evaluate alarms.
     before_invoke: Callable[[str, str, Any], None] | None = None
-    capture_output: bool = True
     invocations: list[Invocation] = field(default_factory=list)
     _handlers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     _serving: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -92,10 +91,9 @@ class InProcessLambda:
 
     def __enter__(self) -> InProcessLambda:
         self._serving.enter_context(answered_by(self._answer))
-        if self.capture_output:
-            self._saved_stdout = sys.stdout
-            self._stdout = _PerThreadStdout(sys.stdout)
-            sys.stdout = self._stdout
+        self._saved_stdout = sys.stdout
+        self._stdout = _PerThreadStdout(sys.stdout)
+        sys.stdout = self._stdout
         return self
 
     def __exit__(self, *exc: object) -> None:
