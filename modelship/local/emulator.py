@@ -30,14 +30,8 @@ from unittest import mock
 
 from modelship import names
 from modelship.local.alarms import alarm_period, evaluate_alarms
-from modelship.local.deployer import (
-    ACCOUNT,
-    REGION,
-    Clients,
-    Deployer,
-    Deployment,
-    find_template,
-)
+from modelship.local.deployer import Deployer, find_template
+from modelship.local.deployment import ACCOUNT, REGION, Clients, Deployment
 from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
 from modelship.local.executor import InvocationResult, LambdaExecutor

@@ -14,7 +14,8 @@ import botocore.session
 import pytest
 
 from modelship.local import template_checks as tv
-from modelship.local.deployer import Clients, Deployer
+from modelship.local.deployer import Deployer
+from modelship.local.deployment import Clients
 from modelship.local.template_checks.cloudwatch import ALARM_DESCRIPTION_MAX, ALARM_NAME_MAX
 from modelship.local.template_checks.eventbridge import RULE_NAME
 from modelship.local.template_checks.iam import ROLE_NAME, ROLE_PATH
