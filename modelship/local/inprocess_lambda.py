@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import sys
 import threading
 import traceback
@@ -156,22 +155,3 @@ class InProcessLambda:
 
     def errors(self) -> list[Invocation]:
         return [i for i in self.invocations if i.error is not None]
-
-
-@contextlib.contextmanager
-def fake_credentials(region: str = "us-east-1") -> Iterator[None]:
-    """Credentials moto accepts, without touching a real profile."""
-    values = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-    }
-    saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with patched_environ(values):
-            yield
-    finally:
-        if saved_endpoint is not None:
-            os.environ["AWS_ENDPOINT_URL"] = saved_endpoint
