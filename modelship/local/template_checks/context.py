@@ -69,10 +69,21 @@ class Context:
         if value is None or not low <= value <= high:
             self.refuse(rule, logical, prop, raw, f"{what} must be {low}-{high}")
 
-    def at_most(self, rule: str, logical: str, prop: str, raw: Any, maximum: int) -> None:
-        """A literal text property (a description) of at most `maximum` characters."""
+    def at_most(
+        self,
+        rule: str,
+        logical: str,
+        prop: str,
+        raw: Any,
+        maximum: int,
+        *,
+        length_only: bool = False,
+    ) -> None:
+        """A text property of at most `maximum` characters; a finding shows the text, or for
+        a document (`length_only`) its length."""
         if isinstance(raw, str) and len(raw) > maximum:
-            self.refuse(rule, logical, prop, raw, f"at most {maximum} characters")
+            shown = f"{len(raw)} characters" if length_only else raw
+            self.refuse(rule, logical, prop, shown, f"at most {maximum} characters")
 
     def retry_policy(
         self,

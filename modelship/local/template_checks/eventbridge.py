@@ -39,15 +39,14 @@ def _rule(ctx: Context, logical: str, props: Mapping[str, Any]) -> None:
             TARGET_ID,
             "a target id",
         )
-        text = target.get("Input")
-        if isinstance(text, str) and len(text) > TARGET_INPUT_MAX:
-            ctx.refuse(
-                "events-targets",
-                logical,
-                f"Targets[{index}].Input",
-                f"{len(text)} characters",
-                f"at most {TARGET_INPUT_MAX} characters",
-            )
+        ctx.at_most(
+            "events-targets",
+            logical,
+            f"Targets[{index}].Input",
+            target.get("Input"),
+            TARGET_INPUT_MAX,
+            length_only=True,
+        )
         ctx.retry_policy(
             "events-targets",
             logical,

@@ -48,14 +48,14 @@ def _state_machine(ctx: Context, logical: str, props: Mapping[str, Any]) -> None
     raw = props.get("DefinitionString")
     definition = ctx.text(raw) if raw is not None else json.dumps(props.get("Definition", {}))
     if definition is not None:
-        if len(definition) > STATE_MACHINE_DEFINITION_MAX:
-            ctx.refuse(
-                "sfn-definition-size",
-                logical,
-                "DefinitionString",
-                f"{len(definition)} characters",
-                f"at most {STATE_MACHINE_DEFINITION_MAX} characters",
-            )
+        ctx.at_most(
+            "sfn-definition-size",
+            logical,
+            "DefinitionString",
+            definition,
+            STATE_MACHINE_DEFINITION_MAX,
+            length_only=True,
+        )
         _training_job_names(ctx, logical, definition)
     for destination in (props.get("LoggingConfiguration") or {}).get("Destinations") or []:
         group = (destination.get("CloudWatchLogsLogGroup") or {}).get("LogGroupArn")
