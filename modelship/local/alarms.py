@@ -172,11 +172,6 @@ def alarm_datapoints(
     ]
 
 
-def alarm_value(cloudwatch: Any, alarm: Mapping[str, Any], now: datetime) -> float | None:
-    """The alarm's metric over its latest period ending `now`."""
-    return alarm_datapoints(cloudwatch, {**alarm, "EvaluationPeriods": 1}, now)[-1]
-
-
 def next_state(alarm: Mapping[str, Any], datapoints: list[float | None]) -> tuple[str, str]:
     """(state, reason) for these datapoints, as CloudWatch decides it: at least
     DatapointsToAlarm breaching datapoints of the evaluated ones means ALARM."""

@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modelship.local.emulator import STATE_FILE, EmulatorConfig
+from modelship.local.emulator import EmulatorConfig
 
+# Written by the running emulator once it is ready; holds its pid and endpoints.
+STATE_FILE = "emulator.json"
 START_TIMEOUT_SECONDS = 180.0
 
 

@@ -196,7 +196,7 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     state_dir = work / "emulator"
     import boto3
 
-    from modelship.local.emulator import read_activity
+    from modelship.local.activity import read_activity
     from modelship.releases.releases import Releases, ReleaseTarget
     from modelship.training.data import generate_churn, table_to_csv_bytes
 

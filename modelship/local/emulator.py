@@ -5,7 +5,8 @@ it (modelship.local.deployer); Lambda invocations run the real handlers in worke
 (executor); an HTTP gateway routes requests by the alias's weights (gateway); the handlers'
 EMF output becomes CloudWatch metrics (metrics); alarms are evaluated and their state
 changes, S3 Object Created events and Step Functions execution status changes are delivered
-to the matching EventBridge rules' targets (alarms, eventbridge).
+to the matching EventBridge rules' targets (alarms, eventbridge). What it does on its own
+goes to the activity log (activity); a fresh emulator serves the reference model (seed).
 
 `time_scale` compresses time for demos: alarm periods and Step Functions Wait states last
 1/time_scale of their configured length. The default, 1, is faithful.
@@ -17,26 +18,24 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from modelship import names
+from modelship.local.activity import ACTIVITY_FILE, ActivityLog
 from modelship.local.alarms import alarm_period, evaluate_alarms
-from modelship.local.deployer import (
-    ACCOUNT,
-    REGION,
-    Clients,
-    Deployer,
-    Deployment,
-    find_template,
+from modelship.local.deployer import Deployer, find_template
+from modelship.local.deployment import ACCOUNT, REGION, Deployment
+from modelship.local.endpoints import (
+    FAKE_CREDENTIALS,
+    LocalEndpoints,
+    alias_name,
+    endpoints,
+    moto_clients,
 )
 from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
@@ -44,19 +43,12 @@ from modelship.local.executor import InvocationResult, LambdaExecutor
 from modelship.local.gateway import Gateway, IntegrationDenied
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
+from modelship.local.moto_patches import compressed_waits, ordered_dimensions
+from modelship.local.seed import seed_reference_model
 from modelship.local.template import load_template
 
-STATE_FILE = "emulator.json"
-ACTIVITY_FILE = "activity.jsonl"
 # With IAM enforcement on: the policies, allowed requests and denials, written at stop.
 IAM_FILE = "iam-observed.json"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
 _TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 
 
@@ -77,73 +69,9 @@ class EmulatorConfig:
     # template's IAM (modelship.local.iam); off with `--no-iam` or MODELSHIP_IAM=off.
     iam: bool = True
 
-
-@dataclass(frozen=True)
-class LocalEndpoints:
-    """What `modelship local up` prints: the API URL and the environment to export."""
-
-    api_url: str
-    aws_endpoint: str
-    environment: dict[str, str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "api_url": self.api_url,
-            "aws_endpoint": self.aws_endpoint,
-            "environment": self.environment,
-        }
-
-
-class ActivityLog:
-    """What the emulator did on its own (alarm changes, deliveries), one JSON line each."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def record(self, kind: str, detail: dict[str, Any]) -> None:
-        now = datetime.now(UTC)
-        line = json.dumps({"at": now.isoformat(), "kind": kind, **detail}, default=str)
-        with self._lock, self.path.open("a") as out:
-            out.write(line + "\n")
-
-
-def read_activity(state_dir: Path) -> list[dict[str, Any]]:
-    path = state_dir / ACTIVITY_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def endpoints(config: EmulatorConfig, deployment: Deployment, api_url: str) -> LocalEndpoints:
-    aws = f"http://{config.host}:{config.aws_port}"
-    predict = deployment.function_with_handler(names.PREDICT_HANDLER)
-    buckets = deployment.of_type("AWS::S3::Bucket")
-    model_bucket = next(
-        (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
-    )
-    environment = {
-        "AWS_ENDPOINT_URL": aws,
-        **FAKE_CREDENTIALS,
-        "MODELSHIP_API_URL": api_url,
-        "MODELSHIP_BUCKET": model_bucket,
-        "MODELSHIP_FUNCTION": predict,
-        "MODELSHIP_ALIAS": alias_name(deployment),
-    }
-    release = deployment.state_machine("ReleaseMachine")
-    retrain = deployment.state_machine("Retraining")
-    if release:
-        environment["MODELSHIP_RELEASE_STATE_MACHINE"] = release
-    if retrain:
-        environment["MODELSHIP_RETRAIN_STATE_MACHINE"] = retrain
-    return LocalEndpoints(api_url=api_url, aws_endpoint=aws, environment=environment)
-
-
-def alias_name(deployment: Deployment) -> str:
-    aliases = deployment.of_type("AWS::Lambda::Alias")
-    if len(aliases) != 1:
-        return names.DEFAULT_ALIAS_NAME
-    return next(iter(aliases.values())).rsplit(":", 1)[-1]
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
 
 
 class PortInUse(Exception):
@@ -162,40 +90,6 @@ def require_free_port(host: str, port: int) -> None:
                 f"{host}:{port} is in use (another emulator? `modelship local status`); "
                 "choose another with --port / --aws-port"
             ) from None
-
-
-@contextlib.contextmanager
-def compressed_waits(time_scale: float) -> Iterator[None]:
-    """Step Functions Wait states last 1/time_scale of their seconds."""
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
-        WaitFunction,
-    )
-
-    def eval_body(self: Any, env: Any) -> None:
-        seconds = self._get_wait_seconds(env=env)
-        if seconds > 0:
-            # Returns early when the execution is stopped, like the original.
-            env.program_state_event.wait(seconds / time_scale)
-
-    if time_scale == 1.0:
-        yield
-        return
-    with mock.patch.object(WaitFunction, "_eval_body", eval_body):
-        yield
-
-
-@contextlib.contextmanager
-def ordered_dimensions() -> Iterator[None]:
-    """moto 5.2.5 matches metric dimensions with sorted(), but Dimension.__lt__ compares a
-    value with a name, so the match depends on the order they were written in. CloudWatch
-    ignores the order: sort by (name, value) while the emulator runs."""
-    from moto.cloudwatch.models import Dimension
-
-    def less_than(self: Any, other: Any) -> bool:
-        return (str(self.name), str(self.value)) < (str(other.name), str(other.value))
-
-    with mock.patch.object(Dimension, "__lt__", less_than):
-        yield
 
 
 @dataclass
@@ -226,7 +120,7 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         (config.state_dir / ACTIVITY_FILE).write_text("")
         self.activity = ActivityLog(config.state_dir / ACTIVITY_FILE)
-        aws = f"http://{config.host}:{config.aws_port}"
+        aws = config.aws_endpoint
         # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT.
         os.environ.update({**FAKE_CREDENTIALS, "MOTO_PORT": str(config.aws_port)})
         os.environ["AWS_ENDPOINT_URL"] = aws
@@ -238,7 +132,7 @@ class Emulator:
         server = ThreadedMotoServer(ip_address=config.host, port=config.aws_port, verbose=False)
         server.start()
         self._stack.callback(server.stop)
-        clients = _clients(aws)
+        clients = moto_clients(aws)
         self.clients = clients
         publisher = MetricsPublisher(clients.cloudwatch)
         self.executor = LambdaExecutor(
@@ -272,7 +166,7 @@ class Emulator:
         gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
         gateway.start()
         self._stack.callback(gateway.stop)
-        self.endpoints = endpoints(config, deployment, gateway.url)
+        self.endpoints = endpoints(aws, deployment, gateway.url)
 
         loop = threading.Thread(target=self._background, daemon=True, name="emulator-loop")
         loop.start()
@@ -306,7 +200,7 @@ class Emulator:
         self.delivery.authorizer = authorizer
 
     def endpoints_environment(self, deployment: Deployment) -> dict[str, str]:
-        return endpoints(self.config, deployment, "").environment
+        return endpoints(self.config.aws_endpoint, deployment, "").environment
 
     def _write_iam_observed(self) -> None:
         authorizer = self.authorizer
@@ -401,64 +295,3 @@ class Emulator:
 
     def request_stop(self) -> None:
         self._stop.set()
-
-
-SEED_MODEL_VERSION = "v0"
-
-
-def seed_reference_model(clients: Clients, environment: dict[str, str], work: Path) -> None:
-    """Trains the reference churn model as v0, publishes it, releases it and promotes it,
-    as a first `modelship release` would; skipped for a model other than churn."""
-    from modelship.registry.registry import Registry
-    from modelship.releases.releases import Releases, ReleaseTarget
-    from modelship.training.data import generate_churn
-    from modelship.training.training import TrainingSpec, train, write_model
-
-    function = environment["MODELSHIP_FUNCTION"]
-    configuration = clients.lambda_.get_function_configuration(FunctionName=function)
-    if configuration["Environment"]["Variables"].get(names.ENV_MODEL_NAME) != "churn":
-        return
-    model_dir = work / "seed-model"
-    shutil.rmtree(model_dir, ignore_errors=True)
-    trained = train(generate_churn(), TrainingSpec(name="churn", version=SEED_MODEL_VERSION))
-    write_model(trained, model_dir)
-    bucket = environment["MODELSHIP_BUCKET"]
-    Registry(clients.s3, bucket).publish(model_dir)
-    releases = Releases(
-        ReleaseTarget(function, environment["MODELSHIP_ALIAS"], bucket),
-        lambda_client=clients.lambda_,
-        s3=clients.s3,
-        cloudwatch=clients.cloudwatch,
-        sts=clients.sts,
-    )
-    reason = "seeded by modelship local up (the reference churn model)"
-    info, _ = releases.create(SEED_MODEL_VERSION, reason=reason)
-    releases.promote(candidate=info.version, direct=True, reason=reason)
-
-
-def _clients(endpoint: str) -> Clients:
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=REGION,
-    )
-    config = Config(retries={"max_attempts": 2}, max_pool_connections=32)
-
-    def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint, config=config)
-
-    return Clients(
-        s3=client("s3"),
-        lambda_=client("lambda"),
-        iam=client("iam"),
-        sfn=client("stepfunctions"),
-        cloudwatch=client("cloudwatch"),
-        events=client("events"),
-        sns=client("sns"),
-        logs=client("logs"),
-        sts=client("sts"),
-        sqs=client("sqs"),
-    )

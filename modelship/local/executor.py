@@ -1,7 +1,7 @@
 """The local emulator's Lambda service: worker processes per published function version.
 
 moto stores functions, versions and aliases but, without Docker, answers `invoke` with a
-canned payload. `LambdaExecutor.serve_moto` replaces the Lambda backend's `invoke`, so every
+canned payload. While `LambdaExecutor.serve_moto` is active (modelship.local.lambda_invoke), every
 invocation moto receives (the AWS CLI, boto3, a Step Functions task) runs the function's real
 handler in a worker process (modelship/local/worker.py) started with that version's
 environment, its own `/tmp` (TMPDIR and MODEL_CACHE_DIR point into a per-worker directory)
@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from modelship import names
 from modelship.local.handler_runner import REPO_ROOT
+from modelship.local.lambda_invoke import Answer, answered_by
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 # Set for every function: no X-Ray daemon here.
@@ -283,50 +283,15 @@ class LambdaExecutor:
         function = backend.get_function(name, qualifier)
         return self.invoke(FunctionVersion.from_moto(function), event, alias)
 
-    @contextlib.contextmanager
-    def serve_moto(self) -> Iterator[None]:
+    def serve_moto(self) -> contextlib.AbstractContextManager[None]:
         """While active, moto's Lambda `invoke` runs the real handlers through this executor."""
-        from moto.awslambda.models import LambdaBackend
-        from moto.awslambda_simple.models import LambdaSimpleBackend
+        return answered_by(self._answer_moto, background_events=True)
 
-        executor = self
-
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            event = json.loads(body) if body else {}
-            if headers.get("X-Amz-Invocation-Type") == "Event":
-                threading.Thread(
-                    target=executor.invoke_moto,
-                    args=(backend, function_name, qualifier, event),
-                    daemon=True,
-                ).start()
-                return b""
-            result = executor.invoke_moto(backend, function_name, qualifier, event)
-            response_headers["x-amz-executed-version"] = result.function.version
-            if result.failed:
-                response_headers["x-amz-function-error"] = "Unhandled"
-            data = result.payload_bytes()
-            response_headers["Content-Length"] = str(len(data))
-            return data
-
-        # Without Docker moto uses LambdaSimpleBackend, which overrides invoke: patch both.
-        patches = [
-            mock.patch.object(LambdaBackend, "invoke", invoke),
-            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
-        ]
-        for patch in patches:
-            patch.start()
-        try:
-            yield
-        finally:
-            for patch in reversed(patches):
-                patch.stop()
+    def _answer_moto(
+        self, backend: Any, function_name: str, qualifier: str | None, event: Any
+    ) -> Answer:
+        result = self.invoke_moto(backend, function_name, qualifier, event)
+        return Answer(result.payload_bytes(), result.failed, result.function.version)
 
 
 def _split_qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | None]:

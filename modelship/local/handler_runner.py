@@ -78,7 +78,3 @@ def load_handler(handler: str, code_root: Path = REPO_ROOT) -> tuple[ModuleType,
     sys.modules[unique] = module
     spec.loader.exec_module(module)
     return module, getattr(module, function_name)
-
-
-def invoke(handler_fn: Any, event: dict[str, Any], context: FakeLambdaContext | None = None) -> Any:
-    return handler_fn(event, context or FakeLambdaContext())

@@ -1,7 +1,7 @@
 """Runs moto's Lambda invocations with the real handler code, in this process.
 
-moto without Docker answers `invoke` with a canned payload. `InProcessLambda` replaces the
-Lambda backend's `invoke`, so anything that invokes a function through moto (boto3, a Step
+moto without Docker answers `invoke` with a canned payload. While `InProcessLambda` is active
+(modelship.local.lambda_invoke), anything that invokes a function through moto (boto3, a Step
 Functions Task executed by moto) runs the function's handler from the repository with that
 version's environment. Like a warm Lambda container, a loaded handler is reused per function
 version and environment.
@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import sys
 import threading
 import traceback
@@ -21,7 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from modelship.local.handler_runner import (
     REPO_ROOT,
@@ -30,6 +28,7 @@ from modelship.local.handler_runner import (
     patched_environ,
 )
 from modelship.local.iam.enforcement import acting_as, as_operator
+from modelship.local.lambda_invoke import Answer, answered_by
 
 # Set for every handler: no X-Ray daemon here.
 _BASE_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
@@ -83,53 +82,29 @@ class InProcessLambda:
     code_root: Path = REPO_ROOT
     # Called before every invocation with (function name, version, event): e.g. evaluate alarms.
     before_invoke: Callable[[str, str, Any], None] | None = None
-    capture_output: bool = True
     invocations: list[Invocation] = field(default_factory=list)
     _handlers: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    _patches: list[Any] = field(default_factory=list)
+    _serving: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _stdout: _PerThreadStdout | None = None
     _saved_stdout: Any = None
 
     def __enter__(self) -> InProcessLambda:
-        from moto.awslambda.models import LambdaBackend
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        runner = self
-
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            function = backend.get_function(function_name, qualifier)
-            return runner._invoke(function, body, response_headers)
-
-        # Without Docker moto uses LambdaSimpleBackend, which overrides invoke: patch both.
-        self._patches = [
-            mock.patch.object(LambdaBackend, "invoke", invoke),
-            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
-        ]
-        for patch in self._patches:
-            patch.start()
-        if self.capture_output:
-            self._saved_stdout = sys.stdout
-            self._stdout = _PerThreadStdout(sys.stdout)
-            sys.stdout = self._stdout
+        self._serving.enter_context(answered_by(self._answer))
+        self._saved_stdout = sys.stdout
+        self._stdout = _PerThreadStdout(sys.stdout)
+        sys.stdout = self._stdout
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
-        self._patches = []
+        self._serving.close()
         if self._stdout is not None and sys.stdout is self._stdout:
             sys.stdout = self._saved_stdout
         self._stdout = None
 
-    def _invoke(self, function: Any, body: Any, response_headers: Any) -> bytes:
-        event = json.loads(body) if body else {}
+    def _answer(
+        self, backend: Any, function_name: str, qualifier: str | None, event: Any
+    ) -> Answer:
+        function = backend.get_function(function_name, qualifier)
         version = str(function.version)
         env = {
             **_BASE_ENV,
@@ -161,7 +136,6 @@ class InProcessLambda:
                 payload = json.dumps(call.result, default=str)
             except Exception as exc:  # a Lambda function error, reported like Lambda does
                 call.error = type(exc).__name__
-                response_headers["x-amz-function-error"] = "Unhandled"
                 payload = json.dumps(
                     {
                         "errorType": type(exc).__name__,
@@ -169,9 +143,7 @@ class InProcessLambda:
                         "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
                     }
                 )
-        data = payload.encode()
-        response_headers["Content-Length"] = str(len(data))
-        return data
+        return Answer(payload.encode(), failed=call.error is not None)
 
     def _handler(self, function: Any, env: dict[str, str]) -> Any:
         digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
@@ -183,22 +155,3 @@ class InProcessLambda:
 
     def errors(self) -> list[Invocation]:
         return [i for i in self.invocations if i.error is not None]
-
-
-@contextlib.contextmanager
-def fake_credentials(region: str = "us-east-1") -> Iterator[None]:
-    """Credentials moto accepts, without touching a real profile."""
-    values = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_REGION": region,
-    }
-    saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with patched_environ(values):
-            yield
-    finally:
-        if saved_endpoint is not None:
-            os.environ["AWS_ENDPOINT_URL"] = saved_endpoint

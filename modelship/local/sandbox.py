@@ -4,9 +4,12 @@ real predict handler with no AWS account and no emulator running."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from modelship.local.endpoints import FAKE_CREDENTIALS
+from modelship.local.handler_runner import patched_environ
 from modelship.names import MODEL_MANIFEST_FILE
 from modelship.registry.manifest import Manifest
 
@@ -32,7 +35,6 @@ def s3_sandbox(model_dir: Path, name: str = "churn") -> Iterator[tuple[str, Mani
     """Yields (bucket, manifest) with the model published in an in-process moto S3."""
     from moto import mock_aws
 
-    from modelship.local.inprocess_lambda import fake_credentials
     from modelship.registry.registry import Registry
 
     manifest = ensure_reference_model(model_dir, name)
@@ -43,3 +45,16 @@ def s3_sandbox(model_dir: Path, name: str = "churn") -> Iterator[tuple[str, Mani
         s3.create_bucket(Bucket=SANDBOX_BUCKET)
         Registry(s3, SANDBOX_BUCKET).publish(model_dir)
         yield SANDBOX_BUCKET, manifest
+
+
+@contextlib.contextmanager
+def fake_credentials(region: str = "us-east-1") -> Iterator[None]:
+    """Credentials moto accepts, without touching a real profile."""
+    values = {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    saved_endpoint = os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with patched_environ(values):
+            yield
+    finally:
+        if saved_endpoint is not None:
+            os.environ["AWS_ENDPOINT_URL"] = saved_endpoint

@@ -21,8 +21,9 @@ from typing import Any
 
 import boto3
 
+from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
-from modelship.local.emulator import EmulatorConfig, read_activity
+from modelship.local.emulator import EmulatorConfig
 from modelship.registry.manifest import copy_as_version
 from modelship.registry.registry import Registry
 from modelship.releases.releases import Releases, ReleaseTarget

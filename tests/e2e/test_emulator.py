@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from modelship.local.emulator import read_activity
+from modelship.local.activity import read_activity
 from modelship.sample_events import load_event
 from tests.e2e.conftest import Local
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from modelship.local.emulator import read_activity
+from modelship.local.activity import read_activity
 from modelship.sample_events import load_event
 from tests.e2e.conftest import TIME_SCALE, Local
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.deployer import find_template
-from modelship.local.emulator import EmulatorConfig, read_activity
+from modelship.local.emulator import EmulatorConfig
 from modelship.local.iam import enabled
 from modelship.releases.canary_alarms import canary_alarm_names
 from modelship.sample_events import load_event

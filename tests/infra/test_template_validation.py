@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App
 
 from infra_cdk.app import build_app
-from modelship.local.template_validation import Validation, validate
+from modelship.local.template_checks import Validation, validate
 
 
 @pytest.fixture(scope="module")

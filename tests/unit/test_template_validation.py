@@ -13,8 +13,21 @@ from unittest import mock
 import botocore.session
 import pytest
 
-from modelship.local import template_validation as tv
-from modelship.local.deployer import Clients, Deployer
+from modelship.local import template_checks as tv
+from modelship.local.deployer import Deployer
+from modelship.local.deployment import Clients
+from modelship.local.template_checks.cloudwatch import ALARM_DESCRIPTION_MAX, ALARM_NAME_MAX
+from modelship.local.template_checks.eventbridge import RULE_NAME
+from modelship.local.template_checks.iam import ROLE_NAME, ROLE_PATH
+from modelship.local.template_checks.lambda_functions import (
+    ALIAS_NAME,
+    EPHEMERAL_MB,
+    FUNCTION_DESCRIPTION_MAX,
+    MEMORY_MB,
+    UNZIPPED_CODE_MAX_BYTES,
+)
+from modelship.local.template_checks.logs import LOG_GROUP_NAME
+from modelship.local.template_checks.stepfunctions import STATE_MACHINE_NAME, TRAINING_JOB_NAME
 
 FUNCTION: dict[str, Any] = {
     "Type": "AWS::Lambda::Function",
@@ -432,7 +445,7 @@ def test_function_code_and_layers_unzipped_are_at_most_250_mb(tmp_path: Path) ->
     layer.mkdir()
     (code / "app.py").write_bytes(b"x" * 1024)
     with (layer / "big.so").open("wb") as out:  # sparse: no real disk used
-        out.truncate(tv.UNZIPPED_CODE_MAX_BYTES - 1024)
+        out.truncate(UNZIPPED_CODE_MAX_BYTES - 1024)
 
     assert "lambda-unzipped-size" not in _rules(_template(), tmp_path)
     (code / "more.py").write_bytes(b"y")
@@ -482,19 +495,19 @@ def test_the_deployer_refuses_before_it_creates_anything(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("service", "operation", "member", "key", "ours"),
     [
-        ("iam", "CreateRole", "RoleName", "max", tv.ROLE_NAME[0]),
-        ("iam", "CreateRole", "Path", "max", tv.ROLE_PATH[0]),
-        ("stepfunctions", "CreateStateMachine", "name", "max", tv.STATE_MACHINE_NAME[0]),
+        ("iam", "CreateRole", "RoleName", "max", ROLE_NAME[0]),
+        ("iam", "CreateRole", "Path", "max", ROLE_PATH[0]),
+        ("stepfunctions", "CreateStateMachine", "name", "max", STATE_MACHINE_NAME[0]),
         ("stepfunctions", "CreateStateMachine", "definition", "max", 1_048_576),
-        ("cloudwatch", "PutMetricAlarm", "AlarmName", "max", tv.ALARM_NAME_MAX),
-        ("cloudwatch", "PutMetricAlarm", "AlarmDescription", "max", tv.ALARM_DESCRIPTION_MAX),
-        ("logs", "CreateLogGroup", "logGroupName", "max", tv.LOG_GROUP_NAME[0]),
-        ("events", "PutRule", "Name", "max", tv.RULE_NAME[0]),
-        ("sagemaker", "CreateTrainingJob", "TrainingJobName", "max", tv.TRAINING_JOB_NAME[0]),
-        ("lambda", "CreateFunction", "Description", "max", tv.FUNCTION_DESCRIPTION_MAX),
-        ("lambda", "CreateAlias", "Name", "max", tv.ALIAS_NAME[0]),
-        ("lambda", "CreateFunction", "MemorySize", "min", tv.MEMORY_MB[0]),
-        ("lambda", "CreateFunction", "EphemeralStorage", "min", tv.EPHEMERAL_MB[0]),
+        ("cloudwatch", "PutMetricAlarm", "AlarmName", "max", ALARM_NAME_MAX),
+        ("cloudwatch", "PutMetricAlarm", "AlarmDescription", "max", ALARM_DESCRIPTION_MAX),
+        ("logs", "CreateLogGroup", "logGroupName", "max", LOG_GROUP_NAME[0]),
+        ("events", "PutRule", "Name", "max", RULE_NAME[0]),
+        ("sagemaker", "CreateTrainingJob", "TrainingJobName", "max", TRAINING_JOB_NAME[0]),
+        ("lambda", "CreateFunction", "Description", "max", FUNCTION_DESCRIPTION_MAX),
+        ("lambda", "CreateAlias", "Name", "max", ALIAS_NAME[0]),
+        ("lambda", "CreateFunction", "MemorySize", "min", MEMORY_MB[0]),
+        ("lambda", "CreateFunction", "EphemeralStorage", "min", EPHEMERAL_MB[0]),
         ("lambda", "PutFunctionEventInvokeConfig", "MaximumRetryAttempts", "max", 2),
         ("lambda", "PutFunctionEventInvokeConfig", "MaximumEventAgeInSeconds", "max", 21_600),
     ],

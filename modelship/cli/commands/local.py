@@ -124,7 +124,7 @@ def _run_foreground(args: argparse.Namespace) -> None:
     from modelship.local.background import state_file as emulator_state_file
     from modelship.local.deployer import UnsupportedResource
     from modelship.local.emulator import Emulator, PortInUse
-    from modelship.local.template_validation import TemplateRefused
+    from modelship.local.template_checks import TemplateRefused
 
     emulator = Emulator(_config(args))
     for signum in (signal.SIGTERM, signal.SIGINT):

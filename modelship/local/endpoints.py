@@ -1,0 +1,94 @@
+"""How the emulator is reached: the API URL, the moto endpoint with the credentials it
+accepts, the environment `modelship local up` prints for the CLIs, and boto3 clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelship import names
+from modelship.local.deployment import REGION, Clients, Deployment
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """What `modelship local up` prints: the API URL and the environment to export."""
+
+    api_url: str
+    aws_endpoint: str
+    environment: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint": self.aws_endpoint,
+            "environment": self.environment,
+        }
+
+
+def endpoints(aws: str, deployment: Deployment, api_url: str) -> LocalEndpoints:
+    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`."""
+    predict = deployment.function_with_handler(names.PREDICT_HANDLER)
+    buckets = deployment.of_type("AWS::S3::Bucket")
+    model_bucket = next(
+        (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
+    )
+    environment = {
+        "AWS_ENDPOINT_URL": aws,
+        **FAKE_CREDENTIALS,
+        "MODELSHIP_API_URL": api_url,
+        "MODELSHIP_BUCKET": model_bucket,
+        "MODELSHIP_FUNCTION": predict,
+        "MODELSHIP_ALIAS": alias_name(deployment),
+    }
+    release = deployment.state_machine("ReleaseMachine")
+    retrain = deployment.state_machine("Retraining")
+    if release:
+        environment["MODELSHIP_RELEASE_STATE_MACHINE"] = release
+    if retrain:
+        environment["MODELSHIP_RETRAIN_STATE_MACHINE"] = retrain
+    return LocalEndpoints(api_url=api_url, aws_endpoint=aws, environment=environment)
+
+
+def alias_name(deployment: Deployment) -> str:
+    aliases = deployment.of_type("AWS::Lambda::Alias")
+    if len(aliases) != 1:
+        return names.DEFAULT_ALIAS_NAME
+    return next(iter(aliases.values())).rsplit(":", 1)[-1]
+
+
+def moto_clients(endpoint: str) -> Clients:
+    """Clients of the emulator's moto server, with the credentials it accepts."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    config = Config(retries={"max_attempts": 2}, max_pool_connections=32)
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint, config=config)
+
+    return Clients(
+        s3=client("s3"),
+        lambda_=client("lambda"),
+        iam=client("iam"),
+        sfn=client("stepfunctions"),
+        cloudwatch=client("cloudwatch"),
+        events=client("events"),
+        sns=client("sns"),
+        logs=client("logs"),
+        sts=client("sts"),
+        sqs=client("sqs"),
+    )
