@@ -197,7 +197,8 @@ def _s3() -> Any:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.training.data import CHURN_TARGET, generate_churn, read_csv
+    from modelship.training.churn import CHURN_TARGET, generate_churn
+    from modelship.training.csv_reader import read_csv
     from modelship.training.training import TrainingSpec, train, write_model
 
     if args.data == "churn":
@@ -247,7 +248,8 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _export_data(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.training.data import CHURN_TARGET, generate_churn, write_csv
+    from modelship.training.churn import CHURN_TARGET, generate_churn
+    from modelship.training.tables import write_csv
 
     if args.out.exists():
         raise CommandFailed(f"{args.out} exists; choose a new file")

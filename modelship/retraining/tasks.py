@@ -34,7 +34,8 @@ from modelship.retraining.gates import decide
 from modelship.retraining.settings import RetrainingSettings
 from modelship.serving.model_store import ModelStore
 from modelship.serving.schema import RowSchema
-from modelship.training.data import CHURN_TARGET, Table
+from modelship.training.churn import CHURN_TARGET
+from modelship.training.tables import Table
 from modelship.training.training import (
     ALGORITHMS,
     TrainingSpec,

@@ -51,7 +51,7 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
-from modelship.training.data import Table
+from modelship.training.tables import Table
 
 Params = dict[str, float | int | str | bool | None]
 

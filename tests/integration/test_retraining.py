@@ -13,7 +13,8 @@ from modelship.registry.registry import Registry
 from modelship.retraining.run_state import RunState, outcome_of
 from modelship.retraining.settings import RetrainingSettings
 from modelship.retraining.tasks import Retraining
-from modelship.training.data import generate_churn, table_to_csv_bytes
+from modelship.training.churn import generate_churn
+from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 
 
@@ -216,8 +217,8 @@ def test_sagemaker_job_output_is_filed_as_the_challenger(
 ) -> None:
     import tarfile
 
-    from modelship.training.data import write_csv
     from modelship.training.sagemaker_entry import run
+    from modelship.training.tables import write_csv
 
     root = tmp_path / "opt-ml"
     (root / "input" / "config").mkdir(parents=True)
