@@ -337,7 +337,3 @@ def _plain(value: Any) -> int | str:
     if isinstance(value, int | str):
         return value
     return str(value)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
