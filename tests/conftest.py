@@ -61,7 +61,7 @@ BUCKET = "modelship-test-models"
 @pytest.fixture(scope="session")
 def reference_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference churn model, trained once per test session (read-only: copy to modify)."""
-    from modelship.training.data import generate_churn
+    from modelship.training.churn import generate_churn
     from modelship.training.training import TrainingSpec, train, write_model
 
     out = tmp_path_factory.mktemp("reference") / "model"

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelship.env import load
 from modelship.errors import ModelshipError
 from modelship.serving.http_errors import (
     ErrorResponse,
@@ -28,7 +29,7 @@ from modelship.serving.settings import PredictSettings
 # /health and /model/info emit no metrics; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-settings = PredictSettings.from_env()
+settings = load(PredictSettings)
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()

@@ -8,12 +8,14 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelship.env import load
 from modelship.releases.releases import Releases
 from modelship.releases.settings import ReleaseSettings, releases_for
 from modelship.retraining.run_state import RunState, notify_outcome
-from modelship.retraining.tasks import Retraining, RetrainingSettings
+from modelship.retraining.settings import RetrainingSettings
+from modelship.retraining.tasks import Retraining
 
-settings = RetrainingSettings.from_env()
+settings = load(RetrainingSettings)
 logger = Logger()
 s3 = boto3.client("s3")
 lambda_client = boto3.client("lambda")
@@ -22,7 +24,7 @@ lambda_client = boto3.client("lambda")
 @cache
 def _releases() -> Releases:
     """Only CreateRelease needs it: built on first use, then kept for the process."""
-    return releases_for(ReleaseSettings.from_env(), boto3.client)
+    return releases_for(load(ReleaseSettings), boto3.client)
 
 
 @cache
@@ -84,6 +86,6 @@ def create_release(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @logger.inject_lambda_context
 def notify(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    summary = notify_outcome(_sns(), RunState.from_event(event))
+    summary = notify_outcome(_sns(), RunState.from_event(event), settings.notify_topic_arn)
     logger.info("retraining outcome", extra=summary)
     return summary

@@ -7,10 +7,11 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelship.env import load
 from modelship.releases.rollback import handle_rollback_event, parse_rollback_event
 from modelship.releases.settings import ReleaseSettings, releases_for
 
-settings = ReleaseSettings.from_env()
+settings = load(ReleaseSettings)
 logger = Logger()
 releases = releases_for(settings, boto3.client)
 

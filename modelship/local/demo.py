@@ -198,7 +198,8 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
 
     from modelship.local.activity import read_activity
     from modelship.releases.releases import Releases, ReleaseTarget
-    from modelship.training.data import generate_churn, table_to_csv_bytes
+    from modelship.training.churn import generate_churn
+    from modelship.training.tables import table_to_csv_bytes
 
     api = env["MODELSHIP_API_URL"]
     bucket, function = env["MODELSHIP_BUCKET"], env["MODELSHIP_FUNCTION"]

@@ -22,7 +22,7 @@ def ensure_reference_model(model_dir: Path, name: str = "churn") -> Manifest:
 
     if (model_dir / MODEL_MANIFEST_FILE).is_file():
         return read_manifest_dir(model_dir)
-    from modelship.training.data import generate_churn
+    from modelship.training.churn import generate_churn
     from modelship.training.training import TrainingSpec, train, write_model
 
     return write_model(

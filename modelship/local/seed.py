@@ -16,7 +16,7 @@ def seed_reference_model(clients: Clients, environment: dict[str, str], work: Pa
     as a first `modelship release` would; skipped for a model other than churn."""
     from modelship.registry.registry import Registry
     from modelship.releases.releases import Releases, ReleaseTarget
-    from modelship.training.data import generate_churn
+    from modelship.training.churn import generate_churn
     from modelship.training.training import TrainingSpec, train, write_model
 
     function = environment["MODELSHIP_FUNCTION"]

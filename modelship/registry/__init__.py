@@ -1,1 +1,40 @@
-"""TODO"""
+"""The model registry: immutable model versions in S3 under `models/<name>/<version>/`, each a
+`model.joblib` beside the `manifest.json` that says what it is, how it was made and what it
+expects (`manifest`); publishing is write-once (`registry`); version ids sort by time
+(`versions`). Every other domain reads models through these names; this package imports
+nothing of modelship but `names`, `errors` and `digest`.
+"""
+
+from modelship.registry.manifest import (
+    FeatureKind,
+    FeatureSpec,
+    Manifest,
+    copy_as_version,
+    read_manifest_dir,
+)
+from modelship.registry.registry import (
+    LATEST,
+    Registry,
+    VersionEntry,
+    artifact_key,
+    manifest_key,
+    version_prefix,
+)
+from modelship.registry.versions import check_model_name, check_version_id, new_version_id
+
+__all__ = [
+    "LATEST",
+    "FeatureKind",
+    "FeatureSpec",
+    "Manifest",
+    "Registry",
+    "VersionEntry",
+    "artifact_key",
+    "check_model_name",
+    "check_version_id",
+    "copy_as_version",
+    "manifest_key",
+    "new_version_id",
+    "read_manifest_dir",
+    "version_prefix",
+]

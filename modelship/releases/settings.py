@@ -2,41 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from modelship import names
+from modelship.env import EnvSettings
 from modelship.releases.canary_alarms import GuardrailThresholds
 from modelship.releases.releases import Releases, ReleaseTarget
-from modelship.serving.settings import settings_from_env
-
-_ENV_OF_FIELD = {
-    "function_name": names.ENV_PREDICT_FUNCTION,
-    "alias": names.ENV_ALIAS_NAME,
-    "bucket": names.ENV_RELEASE_BUCKET,
-    "error_rate_percent": names.ENV_GUARDRAIL_ERROR_RATE,
-    "p99_latency_ms": names.ENV_GUARDRAIL_P99_LATENCY_MS,
-    "period_seconds": names.ENV_GUARDRAIL_PERIOD_SECONDS,
-    "post_promotion_guard_seconds": names.ENV_POST_PROMOTION_GUARD_SECONDS,
-}
 
 
-class ReleaseSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ReleaseSettings(EnvSettings):
+    model_config = ConfigDict(title="release function")
 
-    function_name: str = Field(min_length=1, max_length=140)
-    alias: str = Field(default=names.DEFAULT_ALIAS_NAME, min_length=1, max_length=128)
-    bucket: str = Field(min_length=3, max_length=63)
-    error_rate_percent: float = Field(
-        default=names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT, gt=0, le=100
+    function_name: str = Field(
+        validation_alias=names.ENV_PREDICT_FUNCTION, min_length=1, max_length=140
     )
-    p99_latency_ms: float = Field(default=names.DEFAULT_GUARDRAIL_P99_LATENCY_MS, gt=0)
-    period_seconds: int = Field(default=names.DEFAULT_GUARDRAIL_PERIOD_SECONDS, ge=10)
+    alias: str = Field(
+        default=names.DEFAULT_ALIAS_NAME,
+        validation_alias=names.ENV_ALIAS_NAME,
+        min_length=1,
+        max_length=128,
+    )
+    bucket: str = Field(validation_alias=names.ENV_RELEASE_BUCKET, min_length=3, max_length=63)
+    error_rate_percent: float = Field(
+        default=names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
+        validation_alias=names.ENV_GUARDRAIL_ERROR_RATE,
+        gt=0,
+        le=100,
+    )
+    p99_latency_ms: float = Field(
+        default=names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
+        validation_alias=names.ENV_GUARDRAIL_P99_LATENCY_MS,
+        gt=0,
+    )
+    period_seconds: int = Field(
+        default=names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
+        validation_alias=names.ENV_GUARDRAIL_PERIOD_SECONDS,
+        ge=10,
+    )
     post_promotion_guard_seconds: int = Field(
-        default=names.DEFAULT_POST_PROMOTION_GUARD_SECONDS, ge=0
+        default=names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
+        validation_alias=names.ENV_POST_PROMOTION_GUARD_SECONDS,
+        ge=0,
     )
 
     @property
@@ -54,10 +64,6 @@ class ReleaseSettings(BaseModel):
     @property
     def post_promotion_guard(self) -> timedelta:
         return timedelta(seconds=self.post_promotion_guard_seconds)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReleaseSettings:
-        return settings_from_env(cls, _ENV_OF_FIELD, "release function", environ)
 
 
 def releases_for(settings: ReleaseSettings, client: Callable[[str], Any]) -> Releases:

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from modelship.errors import DatasetError
 from modelship.names import DATASETS_PREFIX
 from modelship.registry.manifest import FeatureKind, Manifest
-from modelship.training.data import Table, csv_header, read_csv
+from modelship.training.csv_reader import csv_header, read_csv
+from modelship.training.tables import Table
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 SCHEMA_FILE = "schema.json"

@@ -3,8 +3,6 @@ so a rejection says exactly why."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -123,12 +121,3 @@ def decide(
             f"{latency:.4f} ms per row (budget {config.max_latency_ms_per_row})",
         )
     return GateDecision(passed=all(c.passed for c in checks), checks=checks)
-
-
-def decision_record(decision: GateDecision, **context: Any) -> dict[str, Any]:
-    return {
-        **context,
-        "passed": decision.passed,
-        "reasons": decision.reasons,
-        "checks": [c.model_dump() for c in decision.checks],
-    }

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
-
-from modelship import names
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,12 @@ def outcome_of(state: RunState) -> dict[str, Any]:
     }
 
 
-def notify_outcome(sns: Any, state: RunState, topic_arn: str | None = None) -> dict[str, Any]:
+def notify_outcome(sns: Any, state: RunState, topic_arn: str) -> dict[str, Any]:
+    """The run's outcome, published to `topic_arn` unless that is empty."""
     summary = outcome_of(state)
-    topic = topic_arn or os.environ.get(names.ENV_NOTIFY_TOPIC, "")
-    if topic:
+    if topic_arn:
         sns.publish(
-            TopicArn=topic,
+            TopicArn=topic_arn,
             Subject=f"modelship retraining {summary['outcome']}: {state.run_id}"[:100],
             Message=json.dumps(summary, indent=2, default=str),
         )

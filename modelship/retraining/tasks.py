@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelship import names
 from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
@@ -33,10 +30,12 @@ from modelship.retraining.datasets import (
     find_dataset,
     read_dataset,
 )
-from modelship.retraining.gates import GateConfig, decide
+from modelship.retraining.gates import decide
+from modelship.retraining.settings import RetrainingSettings
 from modelship.serving.model_store import ModelStore
 from modelship.serving.schema import RowSchema
-from modelship.training.data import CHURN_TARGET, Table
+from modelship.training.churn import CHURN_TARGET
+from modelship.training.tables import Table
 from modelship.training.training import (
     ALGORITHMS,
     TrainingSpec,
@@ -51,67 +50,6 @@ logger = logging.getLogger(__name__)
 CANDIDATES_PREFIX = "candidates"
 RUNS_PREFIX = "retraining"
 SINGLE_ROW_SAMPLES = 50
-
-
-class RolloutStepInput(BaseModel):
-    """One canary step as the release chain reads it from `$.steps`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weight: float = Field(gt=0, lt=1)
-    bake_seconds: int = Field(ge=0)
-
-
-class RetrainingSettings(BaseModel):
-    """Pipeline task configuration from the environment; execution input may override
-    `algorithm`, `params`, `gates`, `holdout_fraction` and `seed`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
-
-    model_bucket: str = Field(min_length=3)
-    model_name: str = Field(min_length=1)
-    predict_function: str = ""
-    alias_name: str = names.DEFAULT_ALIAS_NAME
-    algorithm: str = "logistic_regression"
-    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
-    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
-    seed: int = 42
-    gates: GateConfig = Field(default_factory=GateConfig)
-    # Canary plan for a challenger that passed the gates, unless the run's input has `steps`.
-    release_plan: list[RolloutStepInput] = Field(default_factory=list)
-    work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetrainingSettings:
-        env = os.environ if environ is None else environ
-        raw: dict[str, Any] = {
-            "model_bucket": env.get(names.ENV_MODEL_BUCKET, ""),
-            "model_name": env.get(names.ENV_MODEL_NAME, ""),
-            "predict_function": env.get(names.ENV_PREDICT_FUNCTION, ""),
-            "alias_name": env.get(names.ENV_ALIAS_NAME) or names.DEFAULT_ALIAS_NAME,
-        }
-        if env.get(names.ENV_TRAINING_ALGORITHM):
-            raw["algorithm"] = env[names.ENV_TRAINING_ALGORITHM]
-        try:
-            if env.get(names.ENV_TRAINING_PARAMS):
-                raw["params"] = json.loads(env[names.ENV_TRAINING_PARAMS])
-            if env.get(names.ENV_QUALITY_GATES):
-                raw["gates"] = json.loads(env[names.ENV_QUALITY_GATES])
-            if env.get(names.ENV_RELEASE_PLAN):
-                raw["release_plan"] = json.loads(env[names.ENV_RELEASE_PLAN])
-            return cls.model_validate(raw)
-        except (ValueError, ValidationError) as exc:
-            raise ConfigurationError(f"invalid retraining configuration: {exc}") from None
-
-    def with_overrides(self, overrides: Mapping[str, Any]) -> RetrainingSettings:
-        allowed = {"algorithm", "params", "gates", "holdout_fraction", "seed"}
-        unknown = set(overrides) - allowed
-        if unknown:
-            raise ConfigurationError(f"unknown retraining options: {sorted(unknown)}")
-        try:
-            return self.model_validate({**self.model_dump(), **overrides})
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid retraining options: {exc}") from None
 
 
 class Retraining:

@@ -1,1 +1,40 @@
-"""TODO"""
+"""Serving: what the predict function runs. Its settings (`settings`), the pinned model loaded
+from memory, the `/tmp` cache or S3 with integrity checks (`model_store`), request rows
+validated against the model's schema (`schema`, `request_body`, `unscorable`), the
+prediction service (`service`), errors mapped to HTTP answers in one place (`http_errors`),
+its metrics (`observability`) and OpenAPI document (`openapi`). The predict function imports
+every module here at cold start anyway, so these names are imported eagerly.
+"""
+
+from modelship.serving.http_errors import (
+    ErrorResponse,
+    error_response,
+    internal_error_response,
+    validation_error_response,
+)
+from modelship.serving.model_store import LoadedModel, ModelStore
+from modelship.serving.observability import record_failure, record_prediction, record_reason
+from modelship.serving.openapi import openapi_document
+from modelship.serving.request_body import decode_body
+from modelship.serving.schema import RowSchema
+from modelship.serving.service import Health, Prediction, PredictionService
+from modelship.serving.settings import PredictSettings
+
+__all__ = [
+    "ErrorResponse",
+    "Health",
+    "LoadedModel",
+    "ModelStore",
+    "PredictSettings",
+    "Prediction",
+    "PredictionService",
+    "RowSchema",
+    "decode_body",
+    "error_response",
+    "internal_error_response",
+    "openapi_document",
+    "record_failure",
+    "record_prediction",
+    "record_reason",
+    "validation_error_response",
+]

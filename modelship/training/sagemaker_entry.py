@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from modelship.errors import DatasetError
-from modelship.training.data import CHURN_TARGET, read_csv
+from modelship.training.churn import CHURN_TARGET
+from modelship.training.csv_reader import read_csv
 from modelship.training.training import TrainingSpec, train, write_model
 
 SAGEMAKER_ROOT = Path("/opt/ml")

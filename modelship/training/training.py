@@ -51,7 +51,7 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
-from modelship.training.data import Table
+from modelship.training.tables import Table
 
 Params = dict[str, float | int | str | bool | None]
 
@@ -337,7 +337,3 @@ def _plain(value: Any) -> int | str:
     if isinstance(value, int | str):
         return value
     return str(value)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,6 +1,6 @@
 """Peak memory of CSV ingestion per MB of CSV: what bounds the dataset size Prepare accepts.
 
-Each measurement runs in a fresh process: it imports modelship.training.data and numpy, notes
+Each measurement runs in a fresh process: it imports modelship.training.csv_reader and numpy, notes
 its RSS, parses a churn-shaped CSV of the given size and reports its peak RSS (VmHWM) above that
 baseline. "streaming" is `read_csv` from a file, as Prepare reads a dataset; "whole text" is
 the parse it replaced (the object's bytes, decoded, every row as lists of str), measured in
@@ -15,7 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelship.training.data import generate_churn, table_to_csv_bytes
+from modelship.training.churn import generate_churn
+from modelship.training.tables import table_to_csv_bytes
 
 MIB = 1024 * 1024
 
@@ -23,7 +24,7 @@ _PROBE = """
 import csv, io, json, sys, time
 from pathlib import Path
 import numpy as np
-from modelship.training.data import read_csv
+from modelship.training.csv_reader import read_csv
 
 def status_kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():

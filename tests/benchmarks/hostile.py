@@ -33,7 +33,7 @@ from modelship.errors import PayloadTooLarge
 from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ROWS, PREDICT_HANDLER
 from modelship.sample_events import http_api_event
-from modelship.training.data import generate_churn
+from modelship.training.churn import generate_churn
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import summarize
 from tests.benchmarks.warm import QUIET

@@ -11,7 +11,7 @@ from typing import Any
 
 from modelship.registry.manifest import Manifest
 from modelship.registry.registry import Registry
-from modelship.training.data import generate_churn
+from modelship.training.churn import generate_churn
 from modelship.training.training import TrainingSpec, train, write_model
 
 BUCKET = "modelship-bench-models"

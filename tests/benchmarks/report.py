@@ -465,11 +465,11 @@ def _csv_section(results: Results) -> str:
     return (
         title
         + "A churn-shaped CSV parsed in a fresh process; peak RSS (VmHWM) above the process's "
-        "RSS after its imports. *streaming* is `modelship.training.data.read_csv` from a file, as "
-        "Prepare reads a dataset (streamed from S3 to `/tmp` first); *whole text* is the parse "
-        "it replaced (the object's bytes, decoded, every row as lists of str), measured in the "
-        "same run. `modelship.retraining.datasets.max_dataset_bytes` caps a dataset at "
-        "(function memory - "
+        "RSS after its imports. *streaming* is `modelship.training.csv_reader.read_csv` from a "
+        "file, as Prepare reads a dataset (streamed from S3 to `/tmp` first); *whole text* is "
+        "the parse it replaced (the object's bytes, decoded, every row as lists of str), "
+        "measured in the same run. `modelship.retraining.datasets.max_dataset_bytes` caps a "
+        "dataset at (function memory - "
         "512 MB) / 2.5 bytes per byte: 614 MB for the 2048 MB Prepare function.\n\n"
         + _table(["CSV, MB", "rows", "parser", "peak, MB", "MB per MB of CSV", "MB/s"], rows)
     )

@@ -21,7 +21,7 @@ import numpy as np
 from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import PREDICT_HANDLER
 from modelship.sample_events import http_api_event, load_event
-from modelship.training.data import generate_churn
+from modelship.training.churn import generate_churn
 from tests.benchmarks.models import BenchModel, function_environment
 from tests.benchmarks.stats import Summary, summarize
 

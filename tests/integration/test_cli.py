@@ -25,7 +25,8 @@ def test_train_writes_a_model_and_prints_the_auc(
 def test_train_on_a_csv_with_a_declared_target(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from modelship.training.data import generate_churn, write_csv
+    from modelship.training.churn import generate_churn
+    from modelship.training.tables import write_csv
 
     write_csv(generate_churn(n_rows=800), tmp_path / "data.csv")
 

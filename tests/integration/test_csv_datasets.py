@@ -9,7 +9,8 @@ import pytest
 
 from modelship.errors import DatasetError
 from modelship.retraining.datasets import DatasetRef, find_dataset, max_dataset_bytes, read_dataset
-from modelship.training.data import generate_churn, table_to_csv_bytes
+from modelship.training.churn import generate_churn
+from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 
 

@@ -13,7 +13,7 @@ from modelship.digest import file_digest
 from modelship.errors import IncompatibleModel, IntegrityError, ModelNotFound, ModelUnavailable
 from modelship.registry.registry import Registry, artifact_key
 from modelship.serving.model_store import ModelStore
-from modelship.training.data import generate_churn
+from modelship.training.churn import generate_churn
 from tests.conftest import BUCKET, GetObjectCounter
 
 

@@ -7,19 +7,21 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modelship.env import load
 from modelship.errors import DatasetError, TrainingError
 from modelship.registry.registry import Registry
 from modelship.retraining.run_state import RunState, outcome_of
-from modelship.retraining.tasks import Retraining, RetrainingSettings
-from modelship.training.data import generate_churn, table_to_csv_bytes
+from modelship.retraining.settings import RetrainingSettings
+from modelship.retraining.tasks import Retraining
+from modelship.training.churn import generate_churn
+from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 
 
 @pytest.fixture
 def pipeline(s3: Any, published: Any, tmp_path: Path) -> Retraining:
-    settings = RetrainingSettings(
-        model_bucket=BUCKET, model_name="churn", work_dir=tmp_path / "work"
-    )
+    settings = load(RetrainingSettings, {"MODEL_BUCKET": BUCKET, "MODEL_NAME": "churn"})
+    settings = settings.model_copy(update={"work_dir": tmp_path / "work"})
     return Retraining(settings, s3=s3)
 
 
@@ -215,8 +217,8 @@ def test_sagemaker_job_output_is_filed_as_the_challenger(
 ) -> None:
     import tarfile
 
-    from modelship.training.data import write_csv
     from modelship.training.sagemaker_entry import run
+    from modelship.training.tables import write_csv
 
     root = tmp_path / "opt-ml"
     (root / "input" / "config").mkdir(parents=True)

@@ -11,7 +11,8 @@ import pytest
 
 from modelship.registry.registry import Registry
 from modelship.sample_events import load_event
-from modelship.training.data import generate_churn, table_to_csv_bytes
+from modelship.training.churn import generate_churn
+from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 from tests.integration.release_world import World, stable_on
 from tests.integration.retraining_template import deploy_retraining, outcome_messages

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from modelship.errors import DatasetError
-from modelship.training.data import generate_churn, read_csv, table_to_csv_bytes
+from modelship.training.churn import generate_churn
+from modelship.training.csv_reader import read_csv
+from modelship.training.tables import table_to_csv_bytes
 
 
 def _csv(tmp_path: Path, content: str | bytes) -> Path:

@@ -6,7 +6,9 @@ import pytest
 
 from modelship.errors import DatasetError, InvalidManifest, TrainingError
 from modelship.registry.manifest import read_manifest_dir
-from modelship.training.data import generate_churn, read_csv, table_to_csv_bytes, write_csv
+from modelship.training.churn import generate_churn
+from modelship.training.csv_reader import read_csv
+from modelship.training.tables import table_to_csv_bytes, write_csv
 from modelship.training.training import TrainingSpec, evaluate, train, write_model
 
 

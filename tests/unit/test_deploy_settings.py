@@ -6,6 +6,7 @@ import pytest
 
 from infra_cdk.settings import Settings, SettingsError
 from modelship import names
+from modelship.env import load
 from modelship.serving.settings import PredictSettings
 
 
@@ -35,7 +36,12 @@ def test_max_body_bytes_below_what_the_predict_function_accepts_is_refused() -> 
         Settings.from_context(Context(maxBodyBytes=500))
     lowest = Settings.from_context(Context(maxBodyBytes=names.MIN_MAX_BODY_BYTES))
     # The predict function starts with the smallest value synth lets through.
-    PredictSettings(model_bucket="bucket", model_name="churn", max_body_bytes=lowest.max_body_bytes)
+    environ = {
+        names.ENV_MODEL_BUCKET: "bucket",
+        names.ENV_MODEL_NAME: "churn",
+        names.ENV_MAX_BODY_BYTES: str(lowest.max_body_bytes),
+    }
+    assert load(PredictSettings, environ).max_body_bytes == lowest.max_body_bytes
 
 
 def test_guardrail_min_requests_and_throttle_rate_have_defaults() -> None:

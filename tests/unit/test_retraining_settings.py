@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from modelship.env import load
 from modelship.errors import ConfigurationError
-from modelship.retraining.tasks import RetrainingSettings
+from modelship.retraining.settings import RetrainingSettings
 
 BASE = {"MODEL_BUCKET": "models", "MODEL_NAME": "churn"}
 
@@ -11,7 +12,7 @@ BASE = {"MODEL_BUCKET": "models", "MODEL_NAME": "churn"}
 def test_release_plan_comes_from_the_environment() -> None:
     plan = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 
-    settings = RetrainingSettings.from_env({**BASE, "RELEASE_PLAN": json.dumps(plan)})
+    settings = load(RetrainingSettings, {**BASE, "RELEASE_PLAN": json.dumps(plan)})
 
     assert [s.model_dump() for s in settings.release_plan] == plan
 
@@ -21,12 +22,12 @@ def test_release_plan_comes_from_the_environment() -> None:
     ['[{"weight": 1.5, "bake_seconds": 60}]', '[{"weight": 0.1}]', "not json"],
 )
 def test_a_bad_release_plan_fails_at_cold_start(plan: str) -> None:
-    with pytest.raises(ConfigurationError, match="invalid retraining configuration"):
-        RetrainingSettings.from_env({**BASE, "RELEASE_PLAN": plan})
+    with pytest.raises(ConfigurationError, match="invalid retraining configuration: RELEASE_PLAN"):
+        load(RetrainingSettings, {**BASE, "RELEASE_PLAN": plan})
 
 
 def test_run_options_may_not_change_the_plan() -> None:
-    settings = RetrainingSettings.from_env(BASE)
+    settings = load(RetrainingSettings, BASE)
 
     with pytest.raises(ConfigurationError, match="unknown retraining options"):
         settings.with_overrides({"release_plan": []})

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from modelship.env import load
 from modelship.errors import ConfigurationError
 from modelship.serving.settings import PredictSettings
 
@@ -9,7 +10,7 @@ BASE = {"MODEL_BUCKET": "my-models", "MODEL_NAME": "churn"}
 
 
 def test_defaults_apply_when_only_the_required_variables_are_set() -> None:
-    settings = PredictSettings.from_env(BASE)
+    settings = load(PredictSettings, BASE)
 
     assert settings.max_rows == 1000
     assert settings.model_version == ""
@@ -30,12 +31,13 @@ def test_defaults_apply_when_only_the_required_variables_are_set() -> None:
 )
 def test_a_bad_or_missing_variable_fails_naming_it(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
-        PredictSettings.from_env(env)
+        load(PredictSettings, env)
 
 
 def test_values_are_parsed() -> None:
-    settings = PredictSettings.from_env(
-        {**BASE, "MAX_ROWS": "50", "MODEL_VERSION": "v3", "EPHEMERAL_STORAGE_MB": "2048"}
+    settings = load(
+        PredictSettings,
+        {**BASE, "MAX_ROWS": "50", "MODEL_VERSION": "v3", "EPHEMERAL_STORAGE_MB": "2048"},
     )
 
     assert (settings.max_rows, settings.model_version, settings.ephemeral_storage_mb) == (

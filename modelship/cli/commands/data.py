@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
 
 
 def _export_data(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.training.data import CHURN_TARGET, generate_churn, write_csv
+    from modelship.training.churn import CHURN_TARGET, generate_churn
+    from modelship.training.tables import write_csv
 
     if args.out.exists():
         raise CommandFailed(f"{args.out} exists; choose a new file")

@@ -39,7 +39,8 @@ def register(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.training.data import CHURN_TARGET, generate_churn, read_csv
+    from modelship.training.churn import CHURN_TARGET, generate_churn
+    from modelship.training.csv_reader import read_csv
     from modelship.training.training import TrainingSpec, train, write_model
 
     if args.data == "churn":

@@ -1,0 +1,77 @@
+"""Settings of the retraining step tasks and trigger functions, validated once at cold start."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelship import names
+from modelship.env import EnvSettings, FromJson
+from modelship.errors import ConfigurationError
+from modelship.retraining.gates import GateConfig
+
+# What a run's execution input may change (`options`); the rest is the deployment's.
+RUN_OPTIONS = frozenset({"algorithm", "params", "gates", "holdout_fraction", "seed"})
+
+
+class RolloutStepInput(BaseModel):
+    """One canary step as the release chain reads it from `$.steps`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: float = Field(gt=0, lt=1)
+    bake_seconds: int = Field(ge=0)
+
+
+class RetrainingSettings(EnvSettings):
+    """Step task configuration from the environment; execution input may override
+    `algorithm`, `params`, `gates`, `holdout_fraction` and `seed`."""
+
+    model_config = ConfigDict(title="retraining")
+
+    model_bucket: str = Field(validation_alias=names.ENV_MODEL_BUCKET, min_length=3)
+    model_name: str = Field(validation_alias=names.ENV_MODEL_NAME, min_length=1)
+    predict_function: str = Field(default="", validation_alias=names.ENV_PREDICT_FUNCTION)
+    alias_name: str = Field(default=names.DEFAULT_ALIAS_NAME, validation_alias=names.ENV_ALIAS_NAME)
+    algorithm: str = Field(
+        default="logistic_regression", validation_alias=names.ENV_TRAINING_ALGORITHM
+    )
+    params: Annotated[dict[str, float | int | str | bool | None], FromJson] = Field(
+        default_factory=dict, validation_alias=names.ENV_TRAINING_PARAMS
+    )
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+    gates: Annotated[GateConfig, FromJson] = Field(
+        default_factory=GateConfig, validation_alias=names.ENV_QUALITY_GATES
+    )
+    # Canary plan for a challenger that passed the gates, unless the run's input has `steps`.
+    release_plan: Annotated[list[RolloutStepInput], FromJson] = Field(
+        default_factory=list, validation_alias=names.ENV_RELEASE_PLAN
+    )
+    # Where the run's outcome is published; empty: not published.
+    notify_topic_arn: str = Field(default="", validation_alias=names.ENV_NOTIFY_TOPIC)
+    work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> RetrainingSettings:
+        unknown = set(overrides) - RUN_OPTIONS
+        if unknown:
+            raise ConfigurationError(f"unknown retraining options: {sorted(unknown)}")
+        try:
+            return self.model_validate(
+                {**self.model_dump(), **overrides}, by_alias=False, by_name=True
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid retraining options: {exc}") from None
+
+
+class TriggerSettings(EnvSettings):
+    """The trigger function: which model's retraining machine it starts."""
+
+    model_config = ConfigDict(title="retraining trigger")
+
+    model_name: str = Field(validation_alias=names.ENV_MODEL_NAME, min_length=1)
+    state_machine_arn: str = Field(validation_alias=names.ENV_RETRAIN_STATE_MACHINE, min_length=1)
