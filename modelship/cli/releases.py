@@ -173,7 +173,7 @@ def _create(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.releases.rollout import parse_weight
+    from modelship.releases.plan import parse_weight
 
     outcome = _releases(args).start_canary(
         parse_weight(args.weight), args.version, force=args.force, reason=args.reason
@@ -182,7 +182,7 @@ def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_shift(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.releases.rollout import parse_weight
+    from modelship.releases.plan import parse_weight
 
     return _outcome(_releases(args).shift(parse_weight(args.weight), reason=args.reason))
 
@@ -241,13 +241,8 @@ def _rollout(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.releases.rollout import (
-        follow,
-        format_plan,
-        parse_plan,
-        rollout_input,
-        start_rollout,
-    )
+    from modelship.releases.plan import format_plan, parse_plan
+    from modelship.releases.rollout import follow, rollout_input, start_rollout
 
     if not args.state_machine:
         raise CommandFailed(f"--state-machine is required (or set {ENV_STATE_MACHINE})")

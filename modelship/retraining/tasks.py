@@ -19,12 +19,19 @@ from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelship import names
-from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
+from modelship.errors import (
+    ConfigurationError,
+    InvalidRolloutPlan,
+    ModelNotFound,
+    TrainingError,
+    VersionConflict,
+)
 from modelship.registry.manifest import Manifest, read_manifest_dir
 from modelship.registry.registry import Registry
+from modelship.releases.plan import PlanStep, steps_from_input
 from modelship.releases.releases import Releases
 from modelship.retraining.datasets import (
     DatasetRef,
@@ -53,15 +60,6 @@ RUNS_PREFIX = "retraining"
 SINGLE_ROW_SAMPLES = 50
 
 
-class RolloutStepInput(BaseModel):
-    """One canary step as the release chain reads it from `$.steps`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weight: float = Field(gt=0, lt=1)
-    bake_seconds: int = Field(ge=0)
-
-
 class RetrainingSettings(BaseModel):
     """Pipeline task configuration from the environment; execution input may override
     `algorithm`, `params`, `gates`, `holdout_fraction` and `seed`."""
@@ -78,8 +76,18 @@ class RetrainingSettings(BaseModel):
     seed: int = 42
     gates: GateConfig = Field(default_factory=GateConfig)
     # Canary plan for a challenger that passed the gates, unless the run's input has `steps`.
-    release_plan: list[RolloutStepInput] = Field(default_factory=list)
+    release_plan: tuple[PlanStep, ...] = ()
     work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
+
+    @field_validator("release_plan", mode="before")
+    @classmethod
+    def _release_plan(cls, value: Any) -> tuple[PlanStep, ...]:
+        if value in ([], ()):
+            return ()
+        try:
+            return steps_from_input(value, name=names.ENV_RELEASE_PLAN)
+        except InvalidRolloutPlan as exc:
+            raise ValueError(str(exc)) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RetrainingSettings:
@@ -157,7 +165,9 @@ class Retraining:
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
             "parent_version": champion.version if champion else "",
-            "steps": steps or [s.model_dump() for s in settings.release_plan],
+            "steps": [
+                s.as_input() for s in (steps_from_input(steps) if steps else settings.release_plan)
+            ],
         }
 
     # ---- train
