@@ -126,7 +126,8 @@ def _releases(args: argparse.Namespace) -> Any:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.releases.models import ReleaseTarget
+    from modelship.releases.releases import Releases
 
     if not args.function:
         raise CommandFailed(f"--function is required (or set {ENV_FUNCTION})")
@@ -196,7 +197,9 @@ def _promote(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _rollback(args: argparse.Namespace) -> dict[str, Any]:
-    return _outcome(_releases(args).rollback(to=args.to, reason=args.reason))
+    from modelship.releases.rollback import rollback
+
+    return _outcome(rollback(_releases(args), to=args.to, reason=args.reason))
 
 
 def _status(args: argparse.Namespace) -> dict[str, Any]:

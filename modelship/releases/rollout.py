@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelship.errors import CanaryInProgress, InvalidWeight, NoCanary
 from modelship.releases.plan import PlanStep
 from modelship.releases.releases import Releases
+from modelship.releases.rollback import abort_rollout
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -156,8 +157,8 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
             candidate=task.candidate, reason="rollout complete", execution=task.execution
         )
         return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
-    outcome = releases.abort_rollout(
-        task.candidate, reason=_cause(task.cause), execution=task.execution or ""
+    outcome = abort_rollout(
+        releases, task.candidate, reason=_cause(task.cause), execution=task.execution or ""
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelship import names
 from modelship.releases.canary_alarms import GuardrailThresholds
-from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
 from modelship.serving.settings import settings_from_env
 
 _ENV_OF_FIELD = {
