@@ -183,7 +183,7 @@ class Releases:
         execution: str | None = None,
     ) -> Outcome:
         """Routes `weight` of the alias to `candidate`. `execution` is the state machine
-        execution that does it, if any: it owns the canary (see `abort_rollout`)."""
+        execution that does it, if any: it owns the canary (see `rollback.abort_rollout`)."""
         weight = check_weight(weight)
         state = self.alias_state()
         version = candidate or self.latest_created()

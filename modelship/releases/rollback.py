@@ -15,8 +15,6 @@ from modelship.releases import canary_alarms as guardrails
 from modelship.releases.models import AliasState, Outcome
 from modelship.releases.releases import Releases
 
-ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
-EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ABANDONED_STATUSES = ("FAILED", "ABORTED", "TIMED_OUT")
 
 
