@@ -37,13 +37,12 @@ from infra_cdk.resource_names import (
 from infra_cdk.settings import SettingsError
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
+from modelship.releases.plan import InvalidRolloutPlan, parse_plan
 
 PIPELINE_MODULE = "functions.retraining.app"
 TRIGGER_HANDLER = "functions.retraining.trigger.lambda_handler"
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
-_PLAN_STEP = re.compile(r"(\d+(?:\.\d+)?):(\d+)(s|m|h)")
-_UNIT = {"s": 1, "m": 60, "h": 3600}
 # SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 
@@ -140,27 +139,12 @@ class RetrainingOptions:
 
 
 def parse_release_plan(text: str) -> tuple[dict[str, float], ...]:
-    """`10:10m,50:10m,100` -> canary steps; the final 100 (promote) is implied by the chain."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or parts[-1] != "100":
-        raise RetrainingSettingsError(f"releasePlan {text!r} must end with 100")
-    steps = []
-    for part in parts[:-1]:
-        match = _PLAN_STEP.fullmatch(part)
-        # Checked after rounding: 99.99999 would otherwise become a 100% "canary".
-        weight = round(float(match.group(1)) / 100, names.WEIGHT_DECIMALS) if match else 0.0
-        if not match or not 0 < weight < 1:
-            raise RetrainingSettingsError(
-                f"releasePlan step {part!r} is not like 10:5m (a weight between 0 and 100 "
-                f"exclusive, to {names.WEIGHT_DECIMALS - 2} decimals)"
-            )
-        if steps and weight <= steps[-1]["weight"]:
-            raise RetrainingSettingsError(f"releasePlan {text!r}: weights must increase")
-        seconds = int(match.group(2)) * _UNIT[match.group(3)]
-        steps.append({"weight": weight, "bake_seconds": seconds})
-    if not steps:
-        raise RetrainingSettingsError(f"releasePlan {text!r} has no canary step")
-    return tuple(steps)
+    """`10:10m,50:10m,100` -> canary steps; the final 100 (promote) is implied by the chain.
+    The grammar is `modelship.releases.plan`'s, the same the CLI and the runtime read."""
+    try:
+        return tuple(step.as_input() for step in parse_plan(text, name="releasePlan"))
+    except InvalidRolloutPlan as exc:
+        raise RetrainingSettingsError(str(exc)) from None
 
 
 def _logical_id(construct: IConstruct) -> str:

@@ -37,7 +37,7 @@ class EnvSettings(BaseModel):
 SettingsT = TypeVar("SettingsT", bound=EnvSettings)
 
 
-def _decode_json(value: Any) -> Any:
+def decode_json(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # already decoded (run options, or a model's own dump)
     try:
@@ -47,7 +47,7 @@ def _decode_json(value: Any) -> Any:
 
 
 # A variable holding JSON, e.g. `Annotated[GateConfig, FromJson]`.
-FromJson = BeforeValidator(_decode_json)
+FromJson = BeforeValidator(decode_json)
 
 
 def variables(model: type[EnvSettings]) -> dict[str, str]:

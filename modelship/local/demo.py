@@ -197,7 +197,8 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     import boto3
 
     from modelship.local.activity import read_activity
-    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.releases.models import ReleaseTarget
+    from modelship.releases.releases import Releases
     from modelship.training.churn import generate_churn
     from modelship.training.tables import table_to_csv_bytes
 
@@ -253,7 +254,7 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     story.check(execution["status"] == "SUCCEEDED", "retraining ran, canaried and promoted")
     _print_traffic(seen)
     state = releases.alias_state()
-    challenger = releases.release_info(state.stable).model_version
+    challenger = releases.version_info(state.stable).model_version
     story.check(challenger not in (None, "v1"), f"live now serves the challenger {challenger}")
     story.check(
         any(version == challenger for (_, version) in seen),

@@ -15,7 +15,8 @@ def seed_reference_model(clients: Clients, environment: dict[str, str], work: Pa
     """Trains the reference churn model as v0, publishes it, releases it and promotes it,
     as a first `modelship release` would; skipped for a model other than churn."""
     from modelship.registry.registry import Registry
-    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.releases.models import ReleaseTarget
+    from modelship.releases.releases import Releases
     from modelship.training.churn import generate_churn
     from modelship.training.training import TrainingSpec, train, write_model
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from modelship import names
+from modelship.errors import GuardrailTripped
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class GuardrailThresholds:
                 number(names.ENV_GUARDRAIL_PERIOD_SECONDS, names.DEFAULT_GUARDRAIL_PERIOD_SECONDS)
             ),
         )
+
+    def attribution_window(self) -> timedelta:
+        """How long after a canary rollback an alarm may still be counting its errors: the
+        breaching period and the one in progress."""
+        return timedelta(seconds=2 * self.period_seconds)
 
 
 def alarm_prefix(function_name: str) -> str:
@@ -179,3 +186,15 @@ def firing_for(states: list[AlarmState], function_name: str, candidate: str) -> 
         for s in states
         if s.firing and canary_version_of(s.name, function_name) in (None, candidate)
     ]
+
+
+def check_guardrails(cloudwatch: Any, function_name: str, candidate: str) -> list[AlarmState]:
+    """Raises GuardrailTripped if a canary alarm of `candidate` or a static alarm fires."""
+    states = alarm_states(cloudwatch, function_name)
+    firing = firing_for(states, function_name, candidate)
+    if firing:
+        raise GuardrailTripped(
+            "guardrail alarm in ALARM: "
+            + "; ".join(f"{a.name} ({a.reason})" if a.reason else a.name for a in firing)
+        )
+    return states

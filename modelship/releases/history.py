@@ -1,4 +1,5 @@
-"""Release history: one write-once S3 object per action under releases/<function>/.
+"""Release history: one write-once S3 object per action under releases/<function>/, and the
+questions the release actions ask of it (who owns the canary, which promotion to undo).
 
 Keys start with a UTC timestamp to the microsecond, so listing order is time order, and every
 put is conditional (`IfNoneMatch='*'`): a record is never overwritten, even by a racing writer.
@@ -104,6 +105,32 @@ class ReleaseHistory:
     def newest_first(self) -> Iterator[HistoryRecord]:
         for key in reversed(self.keys()):
             yield self._read(key)
+
+    def canary_owner(self, candidate: str) -> HistoryRecord | None:
+        """The latest record that started or shifted the canary of `candidate`."""
+        for record in self.newest_first():
+            if record.action in ("canary_start", "canary_shift") and record.to_version == candidate:
+                return record
+        return None
+
+    def promotion_of(self, version: str) -> HistoryRecord | None:
+        """The record of the promotion that made `version` stable, if that is still the most
+        recent change of the stable release."""
+        for record in self.newest_first():
+            if record.action == "promote":
+                return record if record.to_version == version else None
+            if record.action == "rollback" and record.from_version not in record.weights_before:
+                return None  # this rollback moved the stable release (a canary's did not)
+        return None
+
+    def canary_cleared_since(self, since: datetime) -> HistoryRecord | None:
+        """The latest rollback of a canary at or after `since`."""
+        for record in self.newest_first():
+            if record.time < since:
+                return None
+            if record.action == "rollback" and record.from_version in record.weights_before:
+                return record
+        return None
 
     def _read(self, key: str) -> HistoryRecord:
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -1,5 +1,7 @@
-"""Events the rollback function handles: a guardrail alarm entering ALARM, and a release
-state machine execution that failed, was stopped or timed out."""
+"""Rolling back: by an operator (`rollback`), for a guardrail alarm (`rollback_on_alarm`), or
+for a rollout that failed, was stopped or timed out (`abort_rollout`); and the events the
+rollback function handles. Each clears the canary or returns the alias to an earlier
+release, and records why; an automatic one undoes only what its cause owns."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from modelship.releases.releases import Outcome, Releases
+from modelship.errors import NotAnEarlierRelease, NothingToRollBack
+from modelship.releases import canary_alarms as guardrails
+from modelship.releases.models import AliasState, Outcome
+from modelship.releases.releases import Releases
 
-ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
-EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ABANDONED_STATUSES = ("FAILED", "ABORTED", "TIMED_OUT")
 
 
@@ -68,7 +71,7 @@ def handle_rollback_event(releases: Releases, event: RollbackEvent) -> Outcome:
         detail = event.detail
         if detail.state.value != "ALARM":
             return Outcome("rollback", False, None, f"{detail.alarm_name} is {detail.state.value}")
-        return releases.rollback_on_alarm(detail.alarm_name, detail.state.reason)
+        return rollback_on_alarm(releases, detail.alarm_name, detail.state.reason)
     execution = event.detail
     if execution.status not in ABANDONED_STATUSES:
         return Outcome("rollback", False, None, f"rollout {execution.status}; nothing to undo")
@@ -78,7 +81,184 @@ def handle_rollback_event(releases: Releases, event: RollbackEvent) -> Outcome:
     why = f"rollout {execution.status}"
     if execution.error or execution.cause:
         why += f": {execution.error or ''} {execution.cause or ''}".rstrip()
-    return releases.abort_rollout(candidate, reason=why[:500], execution=execution.execution_arn)
+    return abort_rollout(releases, candidate, reason=why[:500], execution=execution.execution_arn)
+
+
+def rollback(releases: Releases, *, to: str | None = None, reason: str = "") -> Outcome:
+    """Clears a canary; with no canary, undoes the last promotion; `to` picks any earlier
+    release instead (not a newer one: moving forward is a promotion)."""
+    state = releases.alias_state()
+    if to is not None:
+        target = releases.release(to)
+        if int(target.version) > int(state.stable):
+            raise NotAnEarlierRelease(
+                f"version {to} is newer than the stable release {state.stable} of "
+                f"{releases.target.alias}; to move forward, canary it or run "
+                f"`modelship promote --version {to}`"
+            )
+        if to == state.stable and state.candidate is None:
+            return Outcome("rollback", False, None, f"version {to} is already stable")
+        return _roll_to(releases, state, target.version, reason=reason)
+    if state.candidate is not None:
+        return _clear_canary(releases, state, reason=reason)
+    previous = _promoted_from(releases, state.stable)
+    if previous is None:
+        raise NothingToRollBack(
+            f"no canary on {releases.target.alias} and no recorded promotion to version "
+            f"{state.stable}; pass --to VERSION to choose a release"
+        )
+    return _roll_to(releases, state, previous, reason=reason)
+
+
+def _clear_canary(
+    releases: Releases,
+    state: AliasState,
+    *,
+    reason: str,
+    alarm: str | None = None,
+    execution: str | None = None,
+) -> Outcome:
+    candidate = state.candidate
+    assert candidate is not None
+    after = releases.alias.route(state, state.stable, {})
+    guardrails.delete_canary_alarms(releases.cloudwatch, releases.target.function_name, candidate)
+    record = releases.record(
+        "rollback",
+        state,
+        after,
+        from_version=candidate,
+        to_version=state.stable,
+        from_model=releases.version_info(candidate).model_version or None,
+        to_model=releases.version_info(state.stable).model_version or None,
+        reason=reason,
+        alarm=alarm,
+        execution=execution,
+    )
+    return Outcome(
+        "rollback",
+        True,
+        record,
+        f"canary version {candidate} cleared; stable is {state.stable}",
+    )
+
+
+def _roll_to(
+    releases: Releases,
+    state: AliasState,
+    version: str,
+    *,
+    reason: str,
+    alarm: str | None = None,
+    execution: str | None = None,
+) -> Outcome:
+    after = releases.alias.route(state, version, {})
+    if state.candidate is not None:
+        guardrails.delete_canary_alarms(
+            releases.cloudwatch, releases.target.function_name, state.candidate
+        )
+    record = releases.record(
+        "rollback",
+        state,
+        after,
+        from_version=state.stable,
+        to_version=version,
+        from_model=releases.version_info(state.stable).model_version or None,
+        to_model=releases.version_info(version).model_version or None,
+        reason=reason,
+        alarm=alarm,
+        execution=execution,
+    )
+    return Outcome("rollback", True, record, f"rolled back to version {version}; weights cleared")
+
+
+def _promoted_from(releases: Releases, version: str) -> str | None:
+    promotion = releases.history.promotion_of(version)
+    return promotion.from_version if promotion is not None else None
+
+
+def rollback_on_alarm(releases: Releases, alarm_name: str, alarm_reason: str = "") -> Outcome:
+    """What the rollback function does for an alarm in ALARM. Only ever clears the canary
+    (the alias stays on the stable release) or, within the post-promotion guard window,
+    returns to the release recorded before the promotion; repeated or late alarms find
+    nothing to do."""
+    function = releases.target.function_name
+    if not alarm_name.startswith(guardrails.alarm_prefix(function)):
+        return Outcome("rollback", False, None, f"{alarm_name} is not a guardrail of {function}")
+    state = releases.alias_state()
+    guarded = guardrails.canary_version_of(alarm_name, function)
+    reason = f"alarm {alarm_name}: {alarm_reason}".strip().rstrip(":")
+    if state.candidate is not None:
+        if guarded is not None and guarded != state.candidate:
+            return Outcome(
+                "rollback",
+                False,
+                None,
+                f"{alarm_name} guards version {guarded}, not the current candidate "
+                f"{state.candidate}; ignored",
+            )
+        return _clear_canary(releases, state, reason=reason, alarm=alarm_name)
+    if guarded is not None:
+        return Outcome("rollback", False, None, f"no canary on {releases.target.alias}; ignored")
+    promotion = releases.history.promotion_of(state.stable)
+    if (
+        promotion is None
+        or not promotion.from_version
+        or releases.clock() - promotion.time > releases.post_promotion_guard
+    ):
+        return Outcome(
+            "rollback", False, None, f"no canary and no recent promotion; {alarm_name} ignored"
+        )
+    window = releases.thresholds.attribution_window()
+    cleared = releases.history.canary_cleared_since(promotion.time)
+    if cleared is not None and releases.clock() - cleared.time <= window:
+        # A failing canary trips the function-wide alarms too; those errors were the
+        # canary's, already rolled back, not the promoted release's.
+        return Outcome(
+            "rollback",
+            False,
+            None,
+            f"{alarm_name} fired within {window.seconds} s of the rollback "
+            f"of canary v{cleared.from_version}; attributed to it, ignored",
+        )
+    return _roll_to(releases, state, promotion.from_version, reason=reason, alarm=alarm_name)
+
+
+def abort_rollout(
+    releases: Releases, candidate: str | None, *, reason: str, execution: str
+) -> Outcome:
+    """Takes the traffic a failed, stopped or timed-out `execution` gave its candidate:
+    clears the canary it started or shifted, or undoes the promotion it made. Only the
+    execution that owns the current routing may undo it, so a late event of an earlier
+    rollout (EventBridge retries for an hour) never undoes a later canary or promotion,
+    nor an operator's. `candidate` (from the execution input, when it names one) must
+    match too; a retraining run's input names none, the history finds it."""
+    state = releases.alias_state()
+    if state.candidate is not None:
+        owner = releases.history.canary_owner(state.candidate)
+        if (
+            owner is not None
+            and owner.execution == execution
+            and candidate in (None, state.candidate)
+        ):
+            return _clear_canary(releases, state, reason=reason, execution=execution)
+    else:
+        promotion = releases.history.promotion_of(state.stable)
+        if (
+            promotion is not None
+            and promotion.execution == execution
+            and promotion.from_version
+            and candidate in (None, state.stable)
+        ):
+            return _roll_to(
+                releases, state, promotion.from_version, reason=reason, execution=execution
+            )
+    return Outcome(
+        "rollback",
+        False,
+        None,
+        f"{execution.rsplit(':', 1)[-1]} does not own the current routing of "
+        f"{releases.target.alias}; ignored",
+    )
 
 
 def _candidate(raw: str | None) -> str | None:

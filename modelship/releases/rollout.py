@@ -1,96 +1,31 @@
-"""Rollout plans and the release state machine's tasks.
+"""Rollouts: the release state machine's execution input, its tasks, and following it.
 
-A plan is text like `5:5m,25:10m,100`: set 5% and bake 5 minutes, 25% for 10 minutes, then
-promote. The state machine gets it as execution input (`steps`), so any number of steps and
-durations works without redeploying; each task calls `perform_task` through the release
-function.
+The state machine gets the plan (`modelship.releases.plan`) as execution input (`steps`), so
+any number of steps and durations works without redeploying; each task calls `perform_task`
+through the release function.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelship import names
-from modelship.errors import CanaryInProgress, InvalidRolloutPlan, InvalidWeight, NoCanary
+from modelship.errors import CanaryInProgress, InvalidWeight, NoCanary
+from modelship.releases.plan import PlanStep
 from modelship.releases.releases import Releases
+from modelship.releases.rollback import abort_rollout
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
-def parse_weight(text: str) -> float:
-    """`0.05` or `5%` -> 0.05. A bare number above 1 is refused: it is ambiguous."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise InvalidWeight(f"weight {text!r} is not a number like 0.05 or 5%") from None
-    if not raw.endswith("%") and value > 1:
-        raise InvalidWeight(f"weight {text!r} is ambiguous: write {raw}% or {value / 100:g}")
-    return value
-
-
-def parse_duration(text: str) -> int:
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise InvalidRolloutPlan(f"bake time {text!r} is not like 30s, 5m or 1h")
-    return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-
-
-@dataclass(frozen=True)
-class RolloutStep:
-    weight: float
-    bake_seconds: int
-
-    def as_input(self) -> dict[str, Any]:
-        return {"weight": self.weight, "bake_seconds": self.bake_seconds}
-
-
-def parse_plan(text: str) -> list[RolloutStep]:
-    """`5:5m,25:10m,100` -> canary steps (weight, bake); the final `100` means promote."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or parts[-1].rstrip("%") != "100":
-        raise InvalidRolloutPlan(f"plan {text!r} must end with 100 (promote), e.g. 5:5m,25:10m,100")
-    steps: list[RolloutStep] = []
-    for part in parts[:-1]:
-        weight_text, sep, bake_text = part.partition(":")
-        if not sep:
-            raise InvalidRolloutPlan(f"plan step {part!r} needs a bake time, e.g. {part}:5m")
-        try:
-            percent = float(weight_text.rstrip("%"))
-        except ValueError:
-            raise InvalidRolloutPlan(
-                f"plan step {part!r}: {weight_text!r} is not a percentage"
-            ) from None
-        weight = round(percent / 100, names.WEIGHT_DECIMALS)
-        if not 0 < weight < 1:
-            raise InvalidRolloutPlan(
-                f"plan step {part!r}: weights must be between 0 and 100 exclusive "
-                f"(to {names.WEIGHT_DECIMALS - 2} decimals)"
-            )
-        if steps and weight <= steps[-1].weight:
-            raise InvalidRolloutPlan(f"plan {text!r}: weights must increase step by step")
-        steps.append(RolloutStep(weight, parse_duration(bake_text)))
-    if not steps:
-        raise InvalidRolloutPlan(f"plan {text!r} has no canary step before 100")
-    return steps
-
-
-def format_plan(steps: list[RolloutStep]) -> str:
-    return ", ".join(f"{s.weight:.0%} for {s.bake_seconds}s" for s in steps) + ", then promote"
-
-
 def rollout_input(
-    candidate: str, steps: list[RolloutStep], *, reason: str = "", requested_by: str = ""
+    candidate: str, steps: Iterable[PlanStep], *, reason: str = "", requested_by: str = ""
 ) -> dict[str, Any]:
     """The release state machine's execution input."""
     return {
@@ -222,8 +157,8 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
             candidate=task.candidate, reason="rollout complete", execution=task.execution
         )
         return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
-    outcome = releases.abort_rollout(
-        task.candidate, reason=_cause(task.cause), execution=task.execution or ""
+    outcome = abort_rollout(
+        releases, task.candidate, reason=_cause(task.cause), execution=task.execution or ""
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
 

@@ -11,7 +11,8 @@ from pydantic import ConfigDict, Field
 from modelship import names
 from modelship.env import EnvSettings
 from modelship.releases.canary_alarms import GuardrailThresholds
-from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
 
 
 class ReleaseSettings(EnvSettings):

@@ -7,24 +7,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 
 from modelship import names
-from modelship.env import EnvSettings, FromJson
-from modelship.errors import ConfigurationError
+from modelship.env import EnvSettings, FromJson, decode_json
+from modelship.errors import ConfigurationError, InvalidRolloutPlan
+from modelship.releases.plan import PlanStep, steps_from_input
 from modelship.retraining.gates import GateConfig
 
 # What a run's execution input may change (`options`); the rest is the deployment's.
 RUN_OPTIONS = frozenset({"algorithm", "params", "gates", "holdout_fraction", "seed"})
 
 
-class RolloutStepInput(BaseModel):
-    """One canary step as the release chain reads it from `$.steps`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weight: float = Field(gt=0, lt=1)
-    bake_seconds: int = Field(ge=0)
+def _release_plan(value: Any) -> tuple[PlanStep, ...]:
+    """The RELEASE_PLAN variable: the JSON steps the CDK app wrote, checked by the one plan
+    module as the release chain will read them."""
+    decoded = decode_json(value)
+    if decoded in ([], ()):
+        return ()
+    try:
+        return steps_from_input(decoded, name=names.ENV_RELEASE_PLAN)
+    except InvalidRolloutPlan as exc:
+        raise ValueError(str(exc)) from None
 
 
 class RetrainingSettings(EnvSettings):
@@ -49,8 +53,8 @@ class RetrainingSettings(EnvSettings):
         default_factory=GateConfig, validation_alias=names.ENV_QUALITY_GATES
     )
     # Canary plan for a challenger that passed the gates, unless the run's input has `steps`.
-    release_plan: Annotated[list[RolloutStepInput], FromJson] = Field(
-        default_factory=list, validation_alias=names.ENV_RELEASE_PLAN
+    release_plan: Annotated[tuple[PlanStep, ...], BeforeValidator(_release_plan)] = Field(
+        default=(), validation_alias=names.ENV_RELEASE_PLAN
     )
     # Where the run's outcome is published; empty: not published.
     notify_topic_arn: str = Field(default="", validation_alias=names.ENV_NOTIFY_TOPIC)

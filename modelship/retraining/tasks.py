@@ -22,6 +22,7 @@ from modelship import names
 from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
 from modelship.registry.manifest import Manifest, read_manifest_dir
 from modelship.registry.registry import Registry
+from modelship.releases.plan import steps_from_input
 from modelship.releases.releases import Releases
 from modelship.retraining.datasets import (
     DatasetRef,
@@ -95,7 +96,9 @@ class Retraining:
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
             "parent_version": champion.version if champion else "",
-            "steps": steps or [s.model_dump() for s in settings.release_plan],
+            "steps": [
+                s.as_input() for s in (steps_from_input(steps) if steps else settings.release_plan)
+            ],
         }
 
     # ---- train

@@ -26,7 +26,8 @@ from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import EmulatorConfig
 from modelship.registry.manifest import copy_as_version
 from modelship.registry.registry import Registry
-from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
 from modelship.sample_events import load_event
 from tests.benchmarks.models import free_port
 

@@ -19,7 +19,8 @@ from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import IAM_FILE, EmulatorConfig
 from modelship.local.iam import enabled
 from modelship.registry.registry import Registry
-from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
 from tests.iam_report import RECORDED
 
 # Alarm periods of 60 s last 2 s, so a guardrail can trip within a test.

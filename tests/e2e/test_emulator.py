@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from modelship.local.activity import read_activity
+from modelship.releases.rollback import rollback
 from modelship.sample_events import load_event
 from tests.e2e.conftest import Local
 
@@ -68,7 +69,7 @@ def test_weighted_routing_sends_the_candidate_its_share_and_rollback_stops_it(
     assert releases.alias_state().candidate == candidate
 
     # And after a rollback no request reaches it
-    releases.rollback(reason="e2e routing done")
+    rollback(releases, reason="e2e routing done")
     after = traffic(local.api_url, 200)
     assert after == Counter({(200, "v1"): 200})
 
@@ -154,7 +155,7 @@ def test_aws_cli_get_alias_agrees_with_modelship_status(
         )
         status = _json([sys.executable, "-m", "modelship", "status", "--output", "json"], env)
     finally:
-        local.releases().rollback(reason="e2e cli done")
+        rollback(local.releases(), reason="e2e cli done")
 
     weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
     assert alias["FunctionVersion"] == status["stable"]["version"]

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from modelship.local.activity import read_activity
+from modelship.releases.rollback import rollback
 from modelship.sample_events import load_event
 from tests.e2e.conftest import TIME_SCALE, Local
 
@@ -132,7 +133,7 @@ def test_a_burst_of_hostile_requests_leaves_a_fresh_promotion_live(
     assert errors == 0
 
     # Leave the session's emulator as the other tests expect it
-    releases.rollback(to=previous, reason="e2e hostile done")
+    rollback(releases, to=previous, reason="e2e hostile done")
 
 
 def _alias_metric_sum(local: Local, metric: str, version: str, since: datetime) -> float:

@@ -25,7 +25,8 @@ from modelship.local.inprocess_lambda import InProcessLambda
 from modelship.registry.manifest import Manifest
 from modelship.registry.registry import Registry
 from modelship.releases.canary_alarms import GuardrailThresholds
-from modelship.releases.releases import Releases, ReleaseTarget
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
 from tests.conftest import BUCKET
 
 FUNCTION = "modelship-predict"

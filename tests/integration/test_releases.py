@@ -21,6 +21,7 @@ from modelship.errors import (
 )
 from modelship.registry.registry import artifact_key
 from modelship.releases.canary_alarms import canary_alarm_names
+from modelship.releases.rollback import rollback
 from tests.conftest import BUCKET
 from tests.integration.release_world import (
     FUNCTION,
@@ -352,7 +353,7 @@ def test_rollback_clears_the_canary_and_keeps_the_stable_release(world: World) -
     releases = world.releases()
     releases.start_canary(0.1)
 
-    outcome = releases.rollback(reason="bad metrics")
+    outcome = rollback(releases, reason="bad metrics")
 
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
@@ -368,13 +369,13 @@ def test_rollback_after_a_promotion_returns_to_the_previous_release(world: World
     releases.start_canary(0.1)
     releases.promote()
 
-    releases.rollback(reason="regression")
+    rollback(releases, reason="regression")
 
     assert world.alias()["FunctionVersion"] == first
     assert world.weights() == {}
     # A second rollback has no promotion to undo: v1 came back by a rollback.
     with pytest.raises(NothingToRollBack):
-        releases.rollback()
+        rollback(releases)
     assert world.alias()["FunctionVersion"] == first
     assert second != first
 
@@ -387,12 +388,12 @@ def test_rollback_to_any_earlier_release(world: World) -> None:
         releases.start_canary(0.1, candidate)
         releases.promote()
 
-    outcome = releases.rollback(to=first)
+    outcome = rollback(releases, to=first)
 
     assert world.alias()["FunctionVersion"] == first
     assert outcome.record is not None
     assert outcome.record.from_version == third
-    assert releases.rollback(to=first).changed is False
+    assert rollback(releases, to=first).changed is False
 
 
 def test_rollback_to_a_newer_release_is_refused(world: World) -> None:
@@ -401,19 +402,19 @@ def test_rollback_to_a_newer_release_is_refused(world: World) -> None:
     (newer,) = released(world, "v2")
 
     with pytest.raises(NotAnEarlierRelease, match="promote"):
-        world.releases().rollback(to=newer)
+        rollback(world.releases(), to=newer)
     assert world.alias()["FunctionVersion"] == stable
 
 
 def test_rollback_with_nothing_to_undo_is_refused(world: World) -> None:
     with pytest.raises(NothingToRollBack):
-        world.releases().rollback()
+        rollback(world.releases())
 
 
 def test_rollback_to_a_version_that_is_not_a_release_is_refused(world: World) -> None:
     stable_on(world, "v1")
     with pytest.raises(ReleaseNotFound):
-        world.releases().rollback(to="1")
+        rollback(world.releases(), to="1")
 
 
 def test_status_names_stable_candidate_weights_and_alarm_states(world: World) -> None:
@@ -444,7 +445,7 @@ def test_history_is_write_once_sortable_and_complete(world: World) -> None:
     releases.start_canary(0.1)
     releases.shift(0.5)
     releases.promote()
-    releases.rollback(reason="oops")
+    rollback(releases, reason="oops")
 
     records = world.history()
     keys = releases.history.keys()

@@ -10,7 +10,7 @@ import pytest
 
 from modelship.cli import main
 from modelship.errors import InvalidRolloutPlan, InvalidWeight
-from modelship.releases.rollout import RolloutStep, parse_duration, parse_plan, parse_weight
+from modelship.releases.plan import PlanStep, parse_duration, parse_plan, parse_weight
 from tests.conftest import BUCKET
 from tests.integration.release_template import deploy_release_resources
 from tests.integration.release_world import (
@@ -195,12 +195,12 @@ def test_ambiguous_or_bad_weights_are_refused(text: str) -> None:
 
 
 def test_plan_parses_any_steps_and_durations() -> None:
-    assert parse_plan("5:5m,25:10m,100") == [RolloutStep(0.05, 300), RolloutStep(0.25, 600)]
-    assert parse_plan("1:30s, 10:1h, 50:90, 100%") == [
-        RolloutStep(0.01, 30),
-        RolloutStep(0.1, 3600),
-        RolloutStep(0.5, 90),
-    ]
+    assert parse_plan("5:5m,25:10m,100") == (PlanStep(0.05, 300), PlanStep(0.25, 600))
+    assert parse_plan("1:30s, 10:1h, 50:90s, 100%") == (
+        PlanStep(0.01, 30),
+        PlanStep(0.1, 3600),
+        PlanStep(0.5, 90),
+    )
     assert parse_duration("1.5m") == 90
 
 
@@ -218,6 +218,8 @@ def test_plan_parses_any_steps_and_durations() -> None:
         "0.00001:1m,100",
         "nan:1m,100",
         "5:1m,5.0000001:1m,100",
+        "50:90,100",
+        "5:1500ms,100",
     ],
 )
 def test_bad_plans_are_refused(plan: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from modelship import names
 from modelship.releases.canary_alarms import alarm_prefix, canary_alarm_names
+from modelship.releases.rollback import abort_rollout, rollback, rollback_on_alarm
 from modelship.sample_events import load_event
 from tests.integration.release_world import (
     FUNCTION,
@@ -90,7 +91,7 @@ def test_late_alarm_of_an_earlier_candidate_leaves_the_current_canary(
 ) -> None:
     _, old = canary
     releases = world.releases()
-    releases.rollback(reason="replaced")
+    rollback(releases, reason="replaced")
     (newer,) = released(world, "v3")
     releases.start_canary(0.1, newer)
 
@@ -231,7 +232,7 @@ def test_static_alarm_right_after_a_canary_rollback_is_attributed_to_the_canary(
     releases.promote()
     (newer,) = released(world, "v3")
     releases.start_canary(0.05, newer)
-    releases.rollback(reason="canary alarm")
+    rollback(releases, reason="canary alarm")
 
     assert _invoke(world, load_event("alarm_live_errors"))["changed"] is False
     assert world.alias()["FunctionVersion"] == candidate
@@ -248,11 +249,13 @@ def test_static_alarm_long_after_a_canary_rollback_still_returns(
     releases.promote()
     (newer,) = released(world, "v3")
     releases.start_canary(0.05, newer)
-    releases.rollback(reason="not yet")
+    rollback(releases, reason="not yet")
     later = world.history()[-1].time + timedelta(minutes=5)
 
-    outcome = world.releases(clock=lambda: later).rollback_on_alarm(
-        f"{alarm_prefix(FUNCTION)}live-errors", "Threshold Crossed"
+    outcome = rollback_on_alarm(
+        world.releases(clock=lambda: later),
+        f"{alarm_prefix(FUNCTION)}live-errors",
+        "Threshold Crossed",
     )
 
     assert outcome.changed is True
@@ -295,7 +298,7 @@ def test_a_rollout_that_adopts_a_running_canary_owns_it(world: World) -> None:
     )
 
     perform_task(releases, step)
-    outcome = releases.abort_rollout(candidate, reason="rollout ABORTED", execution=ROLLOUT)
+    outcome = abort_rollout(releases, candidate, reason="rollout ABORTED", execution=ROLLOUT)
 
     assert outcome.changed is True
     assert world.alias()["FunctionVersion"] == stable

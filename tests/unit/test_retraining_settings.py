@@ -14,12 +14,17 @@ def test_release_plan_comes_from_the_environment() -> None:
 
     settings = load(RetrainingSettings, {**BASE, "RELEASE_PLAN": json.dumps(plan)})
 
-    assert [s.model_dump() for s in settings.release_plan] == plan
+    assert [s.as_input() for s in settings.release_plan] == plan
 
 
 @pytest.mark.parametrize(
     "plan",
-    ['[{"weight": 1.5, "bake_seconds": 60}]', '[{"weight": 0.1}]', "not json"],
+    [
+        '[{"weight": 1.5, "bake_seconds": 60}]',
+        '[{"weight": 0.1}]',
+        "not json",
+        '[{"weight": 0.5, "bake_seconds": 60}, {"weight": 0.1, "bake_seconds": 60}]',
+    ],
 )
 def test_a_bad_release_plan_fails_at_cold_start(plan: str) -> None:
     with pytest.raises(ConfigurationError, match="invalid retraining configuration: RELEASE_PLAN"):

@@ -125,7 +125,8 @@ def _releases(args: argparse.Namespace) -> Any:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.releases.releases import Releases, ReleaseTarget
+    from modelship.releases.models import ReleaseTarget
+    from modelship.releases.releases import Releases
 
     if not args.function:
         raise CommandFailed(f"--function is required (or set {ENV_FUNCTION})")
@@ -172,7 +173,7 @@ def _create(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.releases.rollout import parse_weight
+    from modelship.releases.plan import parse_weight
 
     outcome = _releases(args).start_canary(
         parse_weight(args.weight), args.version, force=args.force, reason=args.reason
@@ -181,7 +182,7 @@ def _canary_start(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _canary_shift(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.releases.rollout import parse_weight
+    from modelship.releases.plan import parse_weight
 
     return _outcome(_releases(args).shift(parse_weight(args.weight), reason=args.reason))
 
@@ -195,7 +196,9 @@ def _promote(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _rollback(args: argparse.Namespace) -> dict[str, Any]:
-    return _outcome(_releases(args).rollback(to=args.to, reason=args.reason))
+    from modelship.releases.rollback import rollback
+
+    return _outcome(rollback(_releases(args), to=args.to, reason=args.reason))
 
 
 def _status(args: argparse.Namespace) -> dict[str, Any]:
@@ -240,13 +243,8 @@ def _rollout(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
     from modelship.errors import CommandFailed
-    from modelship.releases.rollout import (
-        follow,
-        format_plan,
-        parse_plan,
-        rollout_input,
-        start_rollout,
-    )
+    from modelship.releases.plan import format_plan, parse_plan
+    from modelship.releases.rollout import follow, rollout_input, start_rollout
 
     if not args.state_machine:
         raise CommandFailed(f"--state-machine is required (or set {ENV_STATE_MACHINE})")

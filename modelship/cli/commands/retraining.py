@@ -59,7 +59,7 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     if options:
         execution_input["options"] = options
     if args.plan:
-        from modelship.releases.rollout import parse_plan
+        from modelship.releases.plan import parse_plan
 
         execution_input["steps"] = [s.as_input() for s in parse_plan(args.plan)]
     started = start_retraining(sfn, args.state_machine, trigger, execution_input)
