@@ -79,7 +79,11 @@ def _problem(model: type[EnvSettings], error: Any) -> str:
     if error["type"] == "missing" and not path:
         return f"{variable} is missing"
     where = variable + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-    message = f"{where}: {error['msg']}"
+    # A validator's own ValueError (e.g. the plan module's) is shown without pydantic's
+    # "Value error, " prefix, and without naming the variable twice.
+    cause = (error.get("ctx") or {}).get("error")
+    text = str(cause) if error["type"] == "value_error" and cause is not None else error["msg"]
+    message = text if text.startswith(variable) else f"{where}: {text}"
     field = model.model_fields.get(variables(model).get(variable, ""))
     if field is not None and field.annotation not in (SecretStr, SecretStr | None):
         shown = repr(error["input"])

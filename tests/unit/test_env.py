@@ -69,7 +69,7 @@ CASES = [
     (
         RetrainingSettings,
         {**RETRAINING, "QUALITY_GATES": "{not json"},
-        "QUALITY_GATES: Value error, must be JSON (Expecting property name enclosed in double "
+        "QUALITY_GATES: must be JSON (Expecting property name enclosed in double "
         "quotes: line 1 column 2 (char 1)), got '{not json'",
     ),
     (
@@ -86,7 +86,8 @@ CASES = [
     (
         RetrainingSettings,
         {**RETRAINING, "RELEASE_PLAN": '[{"weight": 1.5, "bake_seconds": 60}]'},
-        "RELEASE_PLAN[0].weight: Input should be less than 1, got 1.5",
+        "RELEASE_PLAN[0]: step {'weight': 1.5, 'bake_seconds': 60}: weight must be between 0 "
+        "and 1 exclusive (to 6 decimals), got '[{\"weight\": 1.5, \"bake_seconds\": 60}]'",
     ),
     # retraining trigger function
     (TriggerSettings, {}, "MODEL_NAME is missing; RETRAIN_STATE_MACHINE_ARN is missing"),

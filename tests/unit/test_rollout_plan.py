@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from infra_cdk.retraining import RetrainingOptions, RetrainingSettingsError, parse_release_plan
-from modelship.cli.main import main
+from modelship.cli import main
 from modelship.errors import ConfigurationError, InvalidRolloutPlan
 from modelship.releases.plan import PlanStep, format_plan, parse_plan, steps_from_input
-from modelship.retraining.tasks import RetrainingSettings
+from modelship.env import load
+from modelship.retraining.settings import RetrainingSettings
 
 Steps = tuple[PlanStep, ...]
 
@@ -141,9 +142,9 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         def actor(self) -> str:
             return "arn:aws:iam::123456789012:user/operator"
 
-    monkeypatch.setattr("modelship.cli.retraining.start_retraining", start_retraining)
+    monkeypatch.setattr("modelship.retraining.trigger.start_retraining", start_retraining)
     monkeypatch.setattr("modelship.releases.rollout.start_rollout", start_rollout)
-    monkeypatch.setattr("modelship.cli.releases._releases", lambda args: Releases())
+    monkeypatch.setattr("modelship.cli.commands.releases._releases", lambda args: Releases())
     return inputs
 
 
@@ -187,8 +188,9 @@ def test_the_retraining_runtime_accepts(plan: str, steps: Steps) -> None:
     """What the CDK app writes to RELEASE_PLAN is what the retraining functions read."""
     written = json.dumps(list(parse_release_plan(plan)))
 
-    settings = RetrainingSettings.from_env(
-        {"MODEL_BUCKET": "models", "MODEL_NAME": "churn", "RELEASE_PLAN": written}
+    settings = load(
+        RetrainingSettings,
+        {"MODEL_BUCKET": "models", "MODEL_NAME": "churn", "RELEASE_PLAN": written},
     )
 
     assert settings.release_plan == steps
@@ -244,12 +246,13 @@ def test_the_cli_refuses_in_one_line(
 )
 def test_the_retraining_runtime_refuses(case: Refused) -> None:
     with pytest.raises(ConfigurationError, match="RELEASE_PLAN"):
-        RetrainingSettings.from_env(
+        load(
+            RetrainingSettings,
             {
                 "MODEL_BUCKET": "models",
                 "MODEL_NAME": "churn",
                 "RELEASE_PLAN": json.dumps(case.as_steps),
-            }
+            },
         )
     with pytest.raises(InvalidRolloutPlan):  # a run's own `steps` (execution input)
         steps_from_input(case.as_steps)
