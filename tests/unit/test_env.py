@@ -87,7 +87,7 @@ CASES = [
         RetrainingSettings,
         {**RETRAINING, "RELEASE_PLAN": '[{"weight": 1.5, "bake_seconds": 60}]'},
         "RELEASE_PLAN[0]: step {'weight': 1.5, 'bake_seconds': 60}: weight must be between 0 "
-        "and 1 exclusive (to 6 decimals), got '[{\"weight\": 1.5, \"bake_seconds\": 60}]'",
+        'and 1 exclusive (to 6 decimals), got \'[{"weight": 1.5, "bake_seconds": 60}]\'',
     ),
     # retraining trigger function
     (TriggerSettings, {}, "MODEL_NAME is missing; RETRAIN_STATE_MACHINE_ARN is missing"),

@@ -33,7 +33,7 @@ def test_a_lazily_exported_name_is_listed_once(package: str) -> None:
 def test_the_trigger_function_and_the_cli_do_not_import_scikit_learn() -> None:
     code = (
         "import sys, modelship.retraining.trigger, modelship.retraining.settings, "
-        "modelship.training.csv_reader, modelship.cli.retraining; "
+        "modelship.training.csv_reader, modelship.cli.commands.retraining; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
     )
     result = subprocess.run(

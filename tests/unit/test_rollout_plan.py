@@ -16,9 +16,9 @@ import pytest
 
 from infra_cdk.retraining import RetrainingOptions, RetrainingSettingsError, parse_release_plan
 from modelship.cli import main
+from modelship.env import load
 from modelship.errors import ConfigurationError, InvalidRolloutPlan
 from modelship.releases.plan import PlanStep, format_plan, parse_plan, steps_from_input
-from modelship.env import load
 from modelship.retraining.settings import RetrainingSettings
 
 Steps = tuple[PlanStep, ...]
