@@ -34,7 +34,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 # IAM enforcement (on by default) runs the policy evaluator from node_modules.
 demo: $(STAMP) $(NODE_STAMP) synth
-	$(PY) -m modelship.local.demo
+	$(PY) -m modelship.demo
 
 # The whole suite also measures least privilege: every IAM Allow statement needed or justified.
 IAM_REPORT := .modelship/iam-report.json
@@ -54,6 +54,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(MAKE) synth
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 

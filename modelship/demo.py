@@ -139,7 +139,7 @@ def wait_for(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modelship.local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m modelship.demo", description=__doc__)
     parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE)
     parser.add_argument("--port", type=int, default=3000)
