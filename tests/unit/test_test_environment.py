@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 _RUN_PYTEST_IN_PROCESS = """
 import json, os, sys
 import pytest
-code = pytest.main(["-q", "-p", "no:cacheprovider", "tests/unit/test_versions.py"])
+code = pytest.main(["-q", "-p", "no:cacheprovider", "tests/unit/registry/test_versions.py"])
 keys = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "POWERTOOLS_SERVICE_NAME")
 print(json.dumps({"code": int(code), "env": {k: os.environ.get(k) for k in keys}}))
 """

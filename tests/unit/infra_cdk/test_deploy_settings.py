@@ -92,6 +92,6 @@ def test_cdk_json_lists_every_setting_with_its_default() -> None:
 
     from infra_cdk.settings import DEFAULTS
 
-    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    context = json.loads((Path(__file__).parents[3] / "cdk.json").read_text())["context"]
 
     assert {key: context.get(key) for key in DEFAULTS} == DEFAULTS

@@ -528,7 +528,7 @@ def test_limits_agree_with_the_published_service_models(
 
 
 def test_the_fidelity_doc_lists_every_rule_the_tests_exercise() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "aws-fidelity.md").read_text()
+    doc = (Path(__file__).parents[3] / "docs" / "aws-fidelity.md").read_text()
     documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", doc, re.MULTILINE))
     tested = {case[0] for case in CASES} | {"lambda-unzipped-size"}
     advisories = {"sfn-vended-log-group", "sfn-logging-name"}

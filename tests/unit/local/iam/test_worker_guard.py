@@ -13,7 +13,7 @@ import pytest
 
 from modelship.local.iam import Authorizer, template_policies
 from modelship.local.iam.endpoint import GUARD_SCRIPT, AuthorizationEndpoint
-from tests.unit.test_iam_authorizer import ATTRIBUTES, REFS, ROLE_ARN, TEMPLATE
+from tests.unit.local.iam.test_authorizer import ATTRIBUTES, REFS, ROLE_ARN, TEMPLATE
 
 # A worker's call: allowed ones go on to the (unreachable) endpoint, denied ones never leave.
 WORKER = """
