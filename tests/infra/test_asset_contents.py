@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra_cdk.predict_source import stage_function_source, stage_predict_source
+from infra_cdk.function_source import stage_function_source, stage_predict_source
 
 
 @pytest.mark.parametrize(

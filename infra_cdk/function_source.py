@@ -1,4 +1,4 @@
-"""Stage the predict function's code: only what the handler imports, never the repository."""
+"""Stage a Lambda function's code: only what its handler needs, never the repository."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def stage_predict_source(root: Path = REPO_ROOT) -> Path:
             f"predict handler {names.PREDICT_HANDLER} not found at {handler_file(root)}"
         )
     return stage_function_source(("predict",), root)
+
+
+def stage_release_source(root: Path = REPO_ROOT) -> Path:
+    """The release task and rollback functions share one asset."""
+    return stage_function_source(("release", "rollback"), root)
+
+
+def stage_retraining_source(root: Path = REPO_ROOT) -> Path:
+    """The retraining tasks and trigger share one asset."""
+    return stage_function_source(("retraining",), root)
 
 
 def stage_function_source(function_dirs: tuple[str, ...], root: Path = REPO_ROOT) -> Path:
