@@ -12,9 +12,9 @@ if __package__ in (None, ""):
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra_cdk.predict_source import REPO_ROOT
-from infra_cdk.predict_stack import PredictStack
-from infra_cdk.settings import Settings, SettingsError
+from infra_cdk.function_source import REPO_ROOT
+from infra_cdk.modelship_stack import ModelshipStack
+from infra_cdk.settings import RetrainingOptions, Settings, SettingsError
 
 
 def layer_zip(settings: Settings, root: Path = REPO_ROOT) -> Path:
@@ -22,7 +22,7 @@ def layer_zip(settings: Settings, root: Path = REPO_ROOT) -> Path:
     return root / "layers" / "build" / f"{settings.runtime}-{settings.architecture}" / "layer.zip"
 
 
-def build_app(app: App, layer_asset: Path | None = None) -> PredictStack:
+def build_app(app: App, layer_asset: Path | None = None) -> ModelshipStack:
     settings = Settings.from_context(app.node)
     asset = layer_asset or layer_zip(settings)
     if not asset.exists():
@@ -30,7 +30,13 @@ def build_app(app: App, layer_asset: Path | None = None) -> PredictStack:
             f"dependency layer {asset} is missing: run `make layer "
             f"ARCH={settings.architecture} RUNTIME={settings.runtime}` first"
         )
-    stack = PredictStack(app, settings.stack_name, settings=settings, layer_asset=asset)
+    stack = ModelshipStack(
+        app,
+        settings.stack_name,
+        settings=settings,
+        retraining=RetrainingOptions.from_context(app.node),
+        layer_asset=asset,
+    )
     # Every synth runs the AwsSolutions pack; an unacknowledged finding fails it.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

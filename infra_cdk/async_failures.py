@@ -11,13 +11,15 @@ writes with the function's role, which may only sqs:SendMessage to that queue.
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from infra_cdk import nag
 
 # Lambda retries a failed asynchronous invocation at most twice; events older than an hour
 # are no longer worth acting on (an alarm or a rollout that old has been handled by hand).
@@ -68,13 +70,7 @@ class AsyncFailures(Construct):
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
         )
-        Validations.of(self.queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue: it holds failed invocations of "
-                f"the {what} for an operator to read and replay.",
-            )
-        )
+        nag.dead_letter_queue(self.queue, what)
         function.configure_async_invoke(
             on_failure=_QueueDestination(self.queue),
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,

@@ -17,7 +17,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra_cdk.async_failures import AsyncFailures
-from infra_cdk.release_machine import guardrail_alarm_prefix
 from modelship import names
 
 ABANDONED_ROLLOUT_STATUSES = ["FAILED", "ABORTED", "TIMED_OUT"]
@@ -40,7 +39,7 @@ class Guardrails(Construct):
         throttle_rate_percent: float = names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT,
     ) -> None:
         super().__init__(scope, construct_id)
-        prefix = guardrail_alarm_prefix(function.function_name)
+        prefix = names.guardrail_alarm_prefix(function.function_name)
         period = Duration.seconds(period_seconds)
         # A period is judged only with at least `min_requests` requests in it (otherwise the
         # rate reads 0), and settings keep min_requests x each threshold >= 100%, so a single

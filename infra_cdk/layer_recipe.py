@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from infra_cdk.predict_source import REPO_ROOT
+from infra_cdk.function_source import REPO_ROOT
 
 LAYER_REQUIREMENTS = REPO_ROOT / "layers" / "requirements.txt"
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")

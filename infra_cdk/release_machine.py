@@ -8,49 +8,28 @@ failure (an alarm, a refused step, a task error) lands in Rollback, then a Fail 
 cause. Stopped and timed-out executions skip the Catch; the rollback function hears of them
 through EventBridge (see guardrails.py).
 
-All logic runs in one release task function (functions/release) over modelship.releases.releases, so
-the same code backs the CLI and the machine, and the machine runs under moto in the tests.
+All logic runs in one release task function (functions/release) over
+modelship.releases.releases, so the same code backs the CLI and the machine, and the machine
+runs under moto in the tests.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct, IConstruct
+from constructs import Construct
 
+from infra_cdk import nag
 from infra_cdk.async_failures import AsyncFailures
-from infra_cdk.predict_source import REPO_ROOT, stage_function_source
 from infra_cdk.release_chain import build_release_chain
 from infra_cdk.resource_names import vended_log_group_name
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
-
-
-def _acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
-
-
-def _logical_id(construct: IConstruct) -> str:
-    child = construct.node.default_child
-    assert child is not None, f"{construct.node.path} has no CloudFormation resource"
-    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
-
-
-def stage_release_source(root: Path = REPO_ROOT) -> Path:
-    """functions/release, functions/rollback and modelship/ in a fresh directory (the asset)."""
-    return stage_function_source(("release", "rollback"), root)
-
-
-def guardrail_alarm_prefix(function_name: str) -> str:
-    """Same formula as modelship.releases.canary_alarms.alarm_prefix (infra imports only names)."""
-    return f"{names.GUARDRAIL_ALARM_PREFIX}{function_name}-"
 
 
 class ReleaseFunctions(Construct):
@@ -65,19 +44,14 @@ class ReleaseFunctions(Construct):
         function: lambda_.IFunction,
         alias: lambda_.IAlias,
         bucket: s3.IBucket,
-        layer: lambda_.ILayerVersion,
-        runtime: lambda_.Runtime,
-        architecture: lambda_.Architecture,
+        base: FunctionBase,
         error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
         p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
         guardrail_period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
         post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        source_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        code = lambda_.Code.from_asset(str(source_dir or stage_release_source()))
         environment = {
             names.ENV_PREDICT_FUNCTION: function.function_name,
             names.ENV_ALIAS_NAME: alias.alias_name,
@@ -90,17 +64,12 @@ class ReleaseFunctions(Construct):
         alarm_arns = stack.format_arn(
             service="cloudwatch",
             resource="alarm",
-            resource_name=guardrail_alarm_prefix(function.function_name) + "*",
+            resource_name=names.guardrail_alarm_prefix(function.function_name) + "*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         history_objects = bucket.arn_for_objects(
             f"{names.RELEASES_PREFIX}/{function.function_name}/*"
         )
-
-        fn_id = _logical_id(function)
-        bucket_id = _logical_id(bucket)
-
-        base = FunctionBase(code, layer, runtime, architecture, log_retention)
 
         def make(name: str, handler: str, service: str, description: str) -> lambda_.Function:
             created, role = task_function(
@@ -157,19 +126,7 @@ class ReleaseFunctions(Construct):
             )
             if bucket.encryption_key is not None:
                 bucket.encryption_key.grant_encrypt_decrypt(role)
-            scoped = {
-                f"<{fn_id}.Arn>:*": "the published versions of the predict function only",
-                f"<{bucket_id}.Arn>/{names.RELEASES_PREFIX}/<{fn_id}>/*": (
-                    "write-once history records of this function only"
-                ),
-                "arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:"
-                f"{names.GUARDRAIL_ALARM_PREFIX}<{fn_id}>-*": (
-                    "this function's guardrail alarms, by their name prefix"
-                ),
-                "*": "X-Ray and cloudwatch:DescribeAlarms support no resource-level permissions",
-            }
-            for resource, reason in scoped.items():
-                _acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+            nag.release_function_role(role, function, bucket)
             return created
 
         self.release_function = make(
@@ -280,14 +237,4 @@ class ReleaseMachine(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
             comment="modelship release: canary steps, guardrail checks, promote or roll back",
         )
-        task_id = _logical_id(release_function)
-        _acknowledge(
-            self.state_machine.role,
-            f"AwsSolutions-IAM5[Resource::<{task_id}.Arn>:*]",
-            "Generated by CDK for the Lambda task: versions of the release task function only.",
-        )
-        _acknowledge(
-            self.state_machine.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Log delivery and X-Ray support no resource-level permissions.",
-        )
+        nag.state_machine_role(self.state_machine.role, [release_function])

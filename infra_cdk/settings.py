@@ -1,4 +1,6 @@
-"""Deployment settings read from CDK context, validated before any construct is built.
+"""Deployment settings read from CDK context, validated before any construct is built: the
+predict service, releases and guardrails (`Settings`) and the retraining pipeline
+(`RetrainingOptions`).
 
 Values come from cdk.json or `-c key=value` (then they are strings), so numbers and switches
 accept both forms. A bad value raises `SettingsError` naming the context key.
@@ -9,9 +11,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from infra_cdk.typed_context import ContextReader, TypedContext
 from modelship import names
+from modelship.releases.plan import InvalidRolloutPlan, parse_plan
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -63,21 +67,38 @@ DEFAULTS: dict[str, Any] = {
     "postPromotionGuardSeconds": names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
     "releaseTimeoutHours": 24,
 }
+RETRAINING_DEFAULTS: dict[str, Any] = {
+    "retrainSchedule": "",
+    "trainingBackend": "lambda",
+    "trainingAlgorithm": "logistic_regression",
+    "trainingParams": {},
+    "qualityGates": {},
+    "releasePlan": "10:10m,50:10m,100",
+    "driftThresholdPercent": 5,
+    "trainMemoryMb": 3008,
+    "sagemakerImageUri": "",
+    "sagemakerInstanceType": "ml.m5.xlarge",
+}
+TRAINING_BACKENDS = ("lambda", "sagemaker")
+DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 
 # Used with fullmatch: `$` would also accept a trailing newline.
 _STAGE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _ALIAS = re.compile(r"(?!\d+\Z)[A-Za-z0-9_-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SWITCH = {"on": True, "true": True, "off": False, "false": False}
+_SCHEDULE = re.compile(r"(rate|cron)\(.+\)")
+# SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 
 
 class SettingsError(ValueError):
     """A context value is missing or invalid; the message names the key."""
 
 
-class ContextReader(Protocol):
-    def try_get_context(self, key: str) -> Any: ...
+class RetrainingSettingsError(SettingsError):
+    """A retraining context value is invalid; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -120,40 +141,37 @@ class Settings:
 
     @classmethod
     def from_context(cls, node: ContextReader) -> Settings:
-        def get(key: str) -> Any:
-            value = node.try_get_context(key)
-            return DEFAULTS[key] if value is None else value
-
+        ctx = TypedContext(node, DEFAULTS, error=SettingsError)
         settings = cls(
-            stage=_match(get, "stage", _STAGE, "lowercase letters, digits and '-', max 20"),
-            model_name=_match(get, "modelName", _MODEL_NAME, "lowercase letters, digits, _ -"),
-            alias_name=_match(get, "aliasName", _ALIAS, "letters, digits, _ -; not all digits"),
-            architecture=_choice(get, "architecture", ARCHITECTURES),
-            runtime=_choice(get, "runtime", SUPPORTED_RUNTIMES),
-            memory_size=_int(get, "memorySize", 128, 10240),
-            timeout_seconds=_int(get, "timeout", 1, API_MAX_TIMEOUT_SECONDS),
-            ephemeral_storage_mb=_int(get, "ephemeralStorageMb", 512, 10240),
-            max_rows=_int(get, "maxRows", 1, 100_000),
-            max_body_bytes=_int(
-                get, "maxBodyBytes", names.MIN_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES
+            stage=ctx.match("stage", _STAGE, "lowercase letters, digits and '-', max 20"),
+            model_name=ctx.match("modelName", _MODEL_NAME, "lowercase letters, digits, _ -"),
+            alias_name=ctx.match("aliasName", _ALIAS, "letters, digits, _ -; not all digits"),
+            architecture=ctx.choice("architecture", ARCHITECTURES),
+            runtime=ctx.choice("runtime", SUPPORTED_RUNTIMES),
+            memory_size=ctx.int("memorySize", 128, 10240),
+            timeout_seconds=ctx.int("timeout", 1, API_MAX_TIMEOUT_SECONDS),
+            ephemeral_storage_mb=ctx.int("ephemeralStorageMb", 512, 10240),
+            max_rows=ctx.int("maxRows", 1, 100_000),
+            max_body_bytes=ctx.int(
+                "maxBodyBytes", names.MIN_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES
             ),
-            auth_mode=_choice(get, "authMode", AUTH_MODES),
-            jwt_issuer=str(get("jwtIssuer")).strip(),
-            jwt_audience=_list(get, "jwtAudience"),
-            auth_none_reason=str(get("authNoneReason")).strip(),
-            log_retention_days=_int(get, "logRetentionDays", 1, 3653),
-            snap_start=_switch(get, "snapStart"),
-            throttle_rate_limit=_number(get, "throttleRateLimit", 1, 10_000),
-            throttle_burst_limit=_int(get, "throttleBurstLimit", 1, 5_000),
-            model_version=str(get("modelVersion")).strip(),
-            model_sha256=str(get("modelSha256")).strip().lower(),
-            guardrail_error_rate_percent=_number(get, "guardrailErrorRatePercent", 0.01, 100),
-            guardrail_p99_latency_ms=_number(get, "guardrailP99LatencyMs", 1, 900_000),
-            guardrail_period_seconds=_alarm_period(get, "guardrailPeriodSeconds"),
-            guardrail_min_requests=_int(get, "guardrailMinRequests", 1, 1_000_000),
-            guardrail_throttle_rate_percent=_number(get, "guardrailThrottleRatePercent", 0.01, 100),
-            post_promotion_guard_seconds=_int(get, "postPromotionGuardSeconds", 0, 7 * 86_400),
-            release_timeout_hours=_int(get, "releaseTimeoutHours", 1, 24 * 365),
+            auth_mode=ctx.choice("authMode", AUTH_MODES),
+            jwt_issuer=ctx.text("jwtIssuer"),
+            jwt_audience=ctx.list("jwtAudience"),
+            auth_none_reason=ctx.text("authNoneReason"),
+            log_retention_days=ctx.int("logRetentionDays", 1, 3653),
+            snap_start=ctx.switch("snapStart"),
+            throttle_rate_limit=ctx.number("throttleRateLimit", 1, 10_000),
+            throttle_burst_limit=ctx.int("throttleBurstLimit", 1, 5_000),
+            model_version=ctx.text("modelVersion"),
+            model_sha256=ctx.text("modelSha256").lower(),
+            guardrail_error_rate_percent=ctx.number("guardrailErrorRatePercent", 0.01, 100),
+            guardrail_p99_latency_ms=ctx.number("guardrailP99LatencyMs", 1, 900_000),
+            guardrail_period_seconds=_alarm_period(ctx, "guardrailPeriodSeconds"),
+            guardrail_min_requests=ctx.int("guardrailMinRequests", 1, 1_000_000),
+            guardrail_throttle_rate_percent=ctx.number("guardrailThrottleRatePercent", 0.01, 100),
+            post_promotion_guard_seconds=ctx.int("postPromotionGuardSeconds", 0, 7 * 86_400),
+            release_timeout_hours=ctx.int("releaseTimeoutHours", 1, 24 * 365),
         )
         settings._check_combinations()
         return settings
@@ -199,15 +217,104 @@ class Settings:
                 )
 
 
-def _match(get: Any, key: str, pattern: re.Pattern[str], rule: str) -> str:
-    value = str(get(key)).strip()
-    if not pattern.fullmatch(value):
-        raise SettingsError(f"context '{key}' must be {rule}, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class RetrainingOptions:
+    """Context keys of the retraining pipeline (documented in docs/retraining.md)."""
+
+    schedule: str = ""  # "" = off; else an EventBridge expression: rate(7 days), cron(...)
+    training_backend: str = "lambda"
+    algorithm: str = "logistic_regression"
+    params: str = "{}"
+    quality_gates: str = "{}"
+    release_plan: tuple[dict[str, float], ...] = tuple(DEFAULT_RELEASE_PLAN)
+    drift_threshold_percent: float = 5.0
+    train_memory_mb: int = 3008
+    sagemaker_instance_type: str = "ml.m5.xlarge"
+    sagemaker_image_uri: str = ""
+
+    @classmethod
+    def from_context(cls, node: ContextReader) -> RetrainingOptions:
+        # Here a blank value means the default: `-c retrainSchedule=` turns the schedule off.
+        ctx = TypedContext(
+            node, RETRAINING_DEFAULTS, error=RetrainingSettingsError, blank_is_default=True
+        )
+        schedule = str(ctx.raw("retrainSchedule"))
+        if schedule and not _SCHEDULE.fullmatch(schedule):
+            raise RetrainingSettingsError(
+                f"retrainSchedule {schedule!r} must be rate(...) or cron(...), or empty for off"
+            )
+        backend = ctx.choice("trainingBackend", TRAINING_BACKENDS)
+        params = ctx.json_object("trainingParams")
+        gates = ctx.json_object("qualityGates")
+        image = str(ctx.raw("sagemakerImageUri"))
+        if backend == "sagemaker" and not image:
+            raise RetrainingSettingsError(
+                "trainingBackend=sagemaker needs sagemakerImageUri: a training image with the "
+                "layer's scikit-learn version (see docs/retraining.md)"
+            )
+        if backend == "sagemaker":
+            ecr_repository_arn(image, "aws")  # refuses an image outside ECR
+        # The alarm compares the share of out-of-range inputs, a percentage, with it.
+        threshold = ctx.number("driftThresholdPercent", 0, 100)
+        if threshold == 0:
+            raise RetrainingSettingsError(
+                "context 'driftThresholdPercent' must be above 0 and at most 100, got 0"
+            )
+        instance_type = str(ctx.raw("sagemakerInstanceType"))
+        if not _INSTANCE_TYPE.match(instance_type):
+            raise RetrainingSettingsError(
+                f"sagemakerInstanceType {instance_type!r} must be a SageMaker instance type "
+                "such as ml.m5.xlarge"
+            )
+        return cls(
+            schedule=schedule,
+            training_backend=backend,
+            algorithm=ctx.choice("trainingAlgorithm", names.TRAINING_ALGORITHMS),
+            params=params,
+            quality_gates=gates,
+            release_plan=parse_release_plan(str(ctx.raw("releasePlan"))),
+            drift_threshold_percent=threshold,
+            train_memory_mb=ctx.int("trainMemoryMb", 128, 10240),
+            sagemaker_instance_type=instance_type,
+            sagemaker_image_uri=image,
+        )
+
+    def short_bakes(self, guardrail_period_seconds: int) -> list[str]:
+        """A bake shorter than one alarm period plus CloudWatch's minute of delay ends before
+        the guardrails have judged the step: the check after it sees OK for lack of data."""
+        shortest = guardrail_period_seconds + 60
+        return [
+            f"context 'releasePlan' bakes {step['weight']:.0%} for "
+            f"{step['bake_seconds']:g} s, shorter than guardrailPeriodSeconds + 60 s "
+            f"({shortest} s): the guardrails cannot judge that step before the next"
+            for step in self.release_plan
+            if step["bake_seconds"] < shortest
+        ]
 
 
-def _alarm_period(get: Any, key: str) -> int:
-    value = _int(get, key, 1, ALARM_PERIOD_MAX_SECONDS)
+def parse_release_plan(text: str) -> tuple[dict[str, float], ...]:
+    """`10:10m,50:10m,100` -> canary steps; the final 100 (promote) is implied by the chain.
+    The grammar is `modelship.releases.plan`'s, the same the CLI and the runtime read."""
+    try:
+        return tuple(step.as_input() for step in parse_plan(text, name="releasePlan"))
+    except InvalidRolloutPlan as exc:
+        raise RetrainingSettingsError(str(exc)) from None
+
+
+def ecr_repository_arn(image_uri: str, partition: str) -> str:
+    """<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> -> the repository's ARN."""
+    match = _ECR_IMAGE.match(image_uri)
+    if not match:
+        raise RetrainingSettingsError(
+            f"sagemakerImageUri {image_uri!r} is not an ECR image "
+            "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
+        )
+    account, region, repository = match.groups()
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+
+
+def _alarm_period(ctx: TypedContext, key: str) -> int:
+    value = ctx.int(key, 1, ALARM_PERIOD_MAX_SECONDS)
     if value % ALARM_PERIOD_STEP_SECONDS:
         raise SettingsError(
             f"context '{key}' must be a multiple of {ALARM_PERIOD_STEP_SECONDS} seconds, got "
@@ -216,46 +323,3 @@ def _alarm_period(get: Any, key: str) -> int:
             "are not (the alarms would stay INSUFFICIENT_DATA)"
         )
     return value
-
-
-def _choice(get: Any, key: str, allowed: tuple[str, ...]) -> str:
-    value = str(get(key)).strip().lower()
-    if value not in allowed:
-        raise SettingsError(f"context '{key}' must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _number(get: Any, key: str, low: float, high: float) -> float:
-    raw = get(key)
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"context '{key}' must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"context '{key}' must be between {low:g} and {high:g}, got {raw!r}")
-    return value
-
-
-def _int(get: Any, key: str, low: int, high: int) -> int:
-    value = _number(get, key, low, high)
-    if not value.is_integer():
-        raise SettingsError(f"context '{key}' must be a whole number, got {get(key)!r}")
-    return int(value)
-
-
-def _switch(get: Any, key: str) -> bool:
-    raw = get(key)
-    if isinstance(raw, bool):
-        return raw
-    value = _SWITCH.get(str(raw).strip().lower())
-    if value is None:
-        raise SettingsError(f"context '{key}' must be on or off, got {raw!r}")
-    return value
-
-
-def _list(get: Any, key: str) -> tuple[str, ...]:
-    raw = get(key)
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    return tuple(str(item).strip() for item in items if str(item).strip())

@@ -50,9 +50,10 @@ INPUTS=$(cat "$REQUIREMENTS" "$0"; echo "$ARCH $RUNTIME bytecode=${BYTECODE_PYTH
 HASH=$(printf '%s' "$INPUTS" | sha256sum | cut -d' ' -f1)
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+# The predict function's code as the CDK app stages it (infra_cdk/function_source.py).
 code_bytes() {
-  { find functions/__init__.py functions/predict modelship -type f -not -path '*/__pycache__/*' \
-      -not -name '*.pyc' -printf '%s\n' 2>/dev/null || true; } | awk '{ s += $1 } END { print s + 0 }'
+  "$PY" -c 'from infra_cdk.function_source import stage_predict_source as stage
+print(sum(p.stat().st_size for p in stage().rglob("*") if p.is_file()))'
 }
 report() {
   local unzipped zipped code

@@ -1,7 +1,7 @@
 """Names shared by the runtime, the CLI and the CDK app.
 
-This is the only module `infra_cdk/` may import from the runtime: plain constants, no
-imports, so synthesizing never drags in scikit-learn or boto3.
+This is the only module `infra_cdk/` may import from the runtime: plain constants and
+formulas over them, no imports, so synthesizing never drags in scikit-learn or boto3.
 """
 
 # Environment of the predict function. A release pins the three MODEL_* values.
@@ -44,6 +44,10 @@ METRIC_NUMERIC_VALUES = "NumericValues"
 MODELS_PREFIX = "models"
 DATASETS_PREFIX = "datasets"
 RELEASES_PREFIX = "releases"
+# Retraining: challengers before the gate (candidates/<model>/<run>/) and gate decisions
+# (retraining/<model>/<run>/decision.json).
+CANDIDATES_PREFIX = "candidates"
+RETRAINING_RUNS_PREFIX = "retraining"
 MODEL_ARTIFACT_FILE = "model.joblib"
 MODEL_MANIFEST_FILE = "manifest.json"
 
@@ -102,3 +106,8 @@ DEFAULT_POST_PROMOTION_GUARD_SECONDS = 3600
 # Alias weights are kept to this many decimals (what Lambda's routing config carries well):
 # a weight is checked after rounding, so 99.99999% is refused rather than becoming 100%.
 WEIGHT_DECIMALS = 6
+
+
+def guardrail_alarm_prefix(function_name: str) -> str:
+    """Every guardrail alarm of this function starts with this (static and canary alarms)."""
+    return f"{GUARDRAIL_ALARM_PREFIX}{function_name}-"

@@ -50,9 +50,9 @@ class GuardrailThresholds:
         return timedelta(seconds=2 * self.period_seconds)
 
 
-def alarm_prefix(function_name: str) -> str:
-    """Every guardrail alarm of this function starts with this."""
-    return f"{names.GUARDRAIL_ALARM_PREFIX}{function_name}-"
+# Every guardrail alarm of this function starts with this; the formula lives in names, where
+# the CDK app's alarm rule reads it too.
+alarm_prefix = names.guardrail_alarm_prefix
 
 
 def canary_alarm_prefix(function_name: str, lambda_version: str) -> str:

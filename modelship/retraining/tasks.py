@@ -48,8 +48,6 @@ from modelship.training.training import (
 
 logger = logging.getLogger(__name__)
 
-CANDIDATES_PREFIX = "candidates"
-RUNS_PREFIX = "retraining"
 SINGLE_ROW_SAMPLES = 50
 
 
@@ -152,7 +150,7 @@ class Retraining:
         return self._upload_candidate(state["run_id"], out, manifest)
 
     def _upload_candidate(self, run_id: str, out: Path, manifest: Manifest) -> dict[str, Any]:
-        prefix = f"{CANDIDATES_PREFIX}/{self.settings.model_name}/{run_id}/"
+        prefix = f"{names.CANDIDATES_PREFIX}/{self.settings.model_name}/{run_id}/"
         for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
             self.s3.upload_file(str(out / file), self.settings.model_bucket, prefix + file)
         return {
@@ -218,7 +216,8 @@ class Retraining:
             "evaluation": evaluation,
             "decided_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        key = f"{RUNS_PREFIX}/{self.settings.model_name}/{state['run_id']}/decision.json"
+        runs = f"{names.RETRAINING_RUNS_PREFIX}/{self.settings.model_name}"
+        key = f"{runs}/{state['run_id']}/decision.json"
         try:
             self.s3.put_object(
                 Bucket=self.settings.model_bucket,

@@ -1,7 +1,8 @@
 """Deployment package size against Lambda's 250 MB limit, and what bytecode buys at import.
 
 Sizes come from what `make layer` built in layers/build/ and from the files the CDK app
-stages for the predict function (functions/__init__.py, functions/predict/, modelship/).
+stages for the predict function (infra_cdk/function_source.py: functions/predict/ and the
+modelship modules it imports).
 Import times: the handler file's imports in a fresh process, from a copy of the layer's
 distributions as installed in the host venv (same Python, same tree) without and then with
 bytecode, and from the built layer itself when it matches this machine.
@@ -24,6 +25,7 @@ from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
 
+from infra_cdk.function_source import stage_predict_source
 from modelship.local.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import PROBE, handler_imports
 from tests.benchmarks.stats import Summary, summarize
@@ -74,34 +76,26 @@ def layer_sizes() -> list[PackageSize]:
     return sizes
 
 
-def function_code_files(root: Path = REPO_ROOT) -> list[Path]:
-    """What the CDK app stages for the predict function, caches and dotfiles excluded."""
-    files = [root / "functions" / "__init__.py"]
-    for folder in (root / "functions" / "predict", root / "modelship"):
-        files.extend(
-            path
-            for path in sorted(folder.rglob("*"))
-            if path.is_file()
-            and "__pycache__" not in path.parts
-            and path.suffix not in {".pyc", ".pyo"}
-            and not any(part.startswith(".") for part in path.relative_to(root).parts)
-        )
-    return [path for path in files if path.is_file()]
+def function_code_files() -> tuple[Path, list[Path]]:
+    """The predict function's code as the CDK app stages it, and its files."""
+    staging = stage_predict_source()
+    return staging, sorted(path for path in staging.rglob("*") if path.is_file())
 
 
-def function_code_size(root: Path = REPO_ROOT) -> PackageSize:
-    files = function_code_files(root)
+def function_code_size() -> PackageSize:
+    staging, files = function_code_files()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in files:
-            archive.write(path, path.relative_to(root))
+            archive.write(path, path.relative_to(staging))
     unzipped = sum(path.stat().st_size for path in files)
     return PackageSize("predict function code", unzipped, len(buffer.getvalue()), len(files), 0)
 
 
 def function_compile_seconds(repetitions: int) -> float:
     """Median time to compile the function code's Python files, as a cold start must."""
-    sources = [(path, path.read_text()) for path in function_code_files() if path.suffix == ".py"]
+    _, files = function_code_files()
+    sources = [(path, path.read_text()) for path in files if path.suffix == ".py"]
 
     def compile_all() -> None:
         for path, text in sources:
@@ -145,10 +139,8 @@ def copy_layer_sources(target: Path) -> Path:
 def copy_function_code(target: Path) -> Path:
     """The predict function's code as staged for Lambda: sources only, never compiled here."""
     shutil.rmtree(target, ignore_errors=True)
-    for path in function_code_files():
-        destination = target / path.relative_to(REPO_ROOT)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination)
+    staging, _ = function_code_files()
+    shutil.copytree(staging, target)
     return target
 
 

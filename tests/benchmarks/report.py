@@ -402,8 +402,8 @@ def _package_section(results: Results) -> str:
     parts.append(
         f"\nThe function code ships without bytecode (the CDK asset excludes `*.pyc`), so each "
         f"cold start compiles it: compiling all {results.function_size.files} of its files "
-        f"takes {results.function_compile_seconds * 1000:.0f} ms here (an upper bound: the "
-        "handler imports only some of them)."
+        f"takes {results.function_compile_seconds * 1000:.0f} ms here (the asset holds only "
+        "the modules the handler imports, infra_cdk/function_source.py)."
     )
     if results.tracer_error:
         parts.append(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from infra_cdk.function_source import REPO_ROOT
 from infra_cdk.layer_recipe import LAYER_REQUIREMENTS, pinned_version, pinned_versions
-from infra_cdk.predict_source import REPO_ROOT
 
 
 def test_layer_pins_match_the_lock_file() -> None:

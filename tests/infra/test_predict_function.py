@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Template
 
+from infra_cdk.function_source import stage_predict_source
 from infra_cdk.layer_recipe import pinned_version
-from infra_cdk.predict_source import stage_predict_source
 from infra_cdk.settings import SettingsError
 from modelship import names
 from tests.infra.template_queries import Synth, logical_id_starting, only

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra_cdk.release_machine import stage_release_source
+from infra_cdk.function_source import stage_release_source
 from infra_cdk.settings import SettingsError
 from modelship import names
 from modelship.local.alarms import evaluate_math

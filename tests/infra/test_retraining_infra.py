@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra_cdk.resource_names import retrain_state_machine_name, training_job_prefix
-from infra_cdk.retraining import RetrainingSettingsError, parse_release_plan
+from infra_cdk.settings import RetrainingSettingsError, parse_release_plan
 from tests.infra.template_queries import Synth, logical_id_starting
 
 PIPELINE = "functions.retraining.app."
@@ -446,7 +446,7 @@ class _Context:
 
 
 def test_a_schedule_with_a_trailing_newline_is_refused() -> None:
-    from infra_cdk.retraining import RetrainingOptions
+    from infra_cdk.settings import RetrainingOptions
 
     assert RetrainingOptions.from_context(_Context(retrainSchedule="rate(7 days)")).schedule
     with pytest.raises(RetrainingSettingsError, match="retrainSchedule"):

@@ -10,8 +10,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match
 
 from infra_cdk.app import build_app, layer_zip
-from infra_cdk.retraining import RetrainingOptions, RetrainingSettingsError
-from infra_cdk.settings import Settings, SettingsError
+from infra_cdk.settings import (
+    RetrainingOptions,
+    RetrainingSettingsError,
+    Settings,
+    SettingsError,
+)
 from modelship import names
 
 

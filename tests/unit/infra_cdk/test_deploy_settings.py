@@ -90,8 +90,9 @@ def test_cdk_json_lists_every_setting_with_its_default() -> None:
     import json
     from pathlib import Path
 
-    from infra_cdk.settings import DEFAULTS
+    from infra_cdk.settings import DEFAULTS, RETRAINING_DEFAULTS
 
     context = json.loads((Path(__file__).parents[3] / "cdk.json").read_text())["context"]
 
     assert {key: context.get(key) for key in DEFAULTS} == DEFAULTS
+    assert {key: context.get(key) for key in RETRAINING_DEFAULTS} == RETRAINING_DEFAULTS

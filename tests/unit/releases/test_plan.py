@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from infra_cdk.retraining import RetrainingOptions, RetrainingSettingsError, parse_release_plan
+from infra_cdk.settings import RetrainingOptions, RetrainingSettingsError, parse_release_plan
 from modelship.cli import main
 from modelship.env import load
 from modelship.errors import ConfigurationError, InvalidRolloutPlan
