@@ -10,7 +10,6 @@ EventBridge rule that triggers the rollback function matches that prefix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,24 +24,6 @@ class GuardrailThresholds:
     p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
     period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS
     evaluation_periods: int = 1
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> GuardrailThresholds:
-        def number(key: str, default: float) -> float:
-            raw = env.get(key, "")
-            return float(raw) if raw else default
-
-        return cls(
-            error_rate_percent=number(
-                names.ENV_GUARDRAIL_ERROR_RATE, names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
-            ),
-            p99_latency_ms=number(
-                names.ENV_GUARDRAIL_P99_LATENCY_MS, names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
-            ),
-            period_seconds=int(
-                number(names.ENV_GUARDRAIL_PERIOD_SECONDS, names.DEFAULT_GUARDRAIL_PERIOD_SECONDS)
-            ),
-        )
 
     def attribution_window(self) -> timedelta:
         """How long after a canary rollback an alarm may still be counting its errors: the
