@@ -6,7 +6,8 @@ naming its reason code (one JSON object under `--output json`), as mapped by
 
 Each command lives in a module of `modelship.cli.commands`, named by dotted path in COMMANDS
 and imported only for the command being run: `modelship --help` lists the commands from the
-table, so it and a mistyped command line import no AWS, scikit-learn or emulator code."""
+table without importing any of them, and a command module imports its domain (boto3,
+scikit-learn, the emulator) inside its handlers."""
 
 from __future__ import annotations
 

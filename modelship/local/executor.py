@@ -1,9 +1,9 @@
 """The local emulator's Lambda service: worker processes per published function version.
 
 moto stores functions, versions and aliases but, without Docker, answers `invoke` with a
-canned payload. While `LambdaExecutor.serve_moto` is active (modelship.local.lambda_invoke), every
-invocation moto receives (the AWS CLI, boto3, a Step Functions task) runs the function's real
-handler in a worker process (modelship/local/worker.py) started with that version's
+canned payload. While `LambdaExecutor.serve_moto` is active (modelship.local.lambda_invoke),
+every invocation moto receives (the AWS CLI, boto3, a Step Functions task) runs the function's
+real handler in a worker process (modelship/local/worker.py) started with that version's
 environment, its own `/tmp` (TMPDIR and MODEL_CACHE_DIR point into a per-worker directory)
 and the function's code directory. A worker is cold the first time and warm after; a version
 gets more workers while all of its workers are busy, up to `max_workers_per_version`.
