@@ -32,7 +32,7 @@ def _sns() -> Any:
     return boto3.client("sns")
 
 
-def _pipeline(state: RunState) -> Retraining:
+def _retraining(state: RunState) -> Retraining:
     return Retraining(settings.with_overrides(state.options), s3=s3, lambda_client=lambda_client)
 
 
@@ -40,33 +40,33 @@ def _pipeline(state: RunState) -> Retraining:
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
     return state.merge(
-        _pipeline(state).prepare(state.run_id, state.dataset_key, state.data.get("steps"))
+        _retraining(state).prepare(state.run_id, state.dataset_key, state.data.get("steps"))
     )
 
 
 @logger.inject_lambda_context
 def train(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    return state.merge({"challenger": _pipeline(state).train_candidate(state.data)})
+    return state.merge({"challenger": _retraining(state).train_candidate(state.data)})
 
 
 @logger.inject_lambda_context
 def collect_candidate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SageMaker backend: files the training job's output as the challenger."""
     state = RunState.from_event(event)
-    return state.merge({"challenger": _pipeline(state).collect_sagemaker_candidate(state.data)})
+    return state.merge({"challenger": _retraining(state).collect_sagemaker_candidate(state.data)})
 
 
 @logger.inject_lambda_context
 def evaluate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    return state.merge({"evaluation": _pipeline(state).evaluate_candidate(state.data)})
+    return state.merge({"evaluation": _retraining(state).evaluate_candidate(state.data)})
 
 
 @logger.inject_lambda_context
 def gate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    decision = _pipeline(state).gate(state.data)
+    decision = _retraining(state).gate(state.data)
     logger.info("gate decision", extra=decision)
     return state.merge({"decision": decision})
 
@@ -74,14 +74,14 @@ def gate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 def register(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_event(event)
-    return state.merge({"registered": _pipeline(state).register(state.data)})
+    return state.merge({"registered": _retraining(state).register(state.data)})
 
 
 @logger.inject_lambda_context
 def create_release(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Publishes a Lambda version pinned to the registered model: the canary candidate."""
     state = RunState.from_event(event)
-    return state.merge(_pipeline(state).release_challenger(_releases(), state.data))
+    return state.merge(_retraining(state).release_challenger(_releases(), state.data))
 
 
 @logger.inject_lambda_context

@@ -23,7 +23,6 @@ In process
   inprocess_lambda  moto's Lambda invoke runs handlers in the test process
   handler_runner    loading and calling a handler like Lambda does
   sandbox           an in-process S3 with one model (`modelship invoke`)
-  demo              `make demo`
 
 The names below are the surface the CLI and the tests use. They load on first use:
 importing `modelship.local.handler_runner` (the cold-start benchmark does) must not import

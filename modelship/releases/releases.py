@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import modelship.releases.canary_alarms as canary_alarms
 from modelship import names
 from modelship.errors import (
     CanaryInProgress,
@@ -22,7 +23,6 @@ from modelship.errors import (
     ReleaseNotFound,
 )
 from modelship.registry.registry import Registry
-from modelship.releases import canary_alarms as guardrails
 from modelship.releases.canary_alarms import AlarmState, GuardrailThresholds
 from modelship.releases.compatibility import check_artifact, check_runtime, check_schema
 from modelship.releases.history import Action, HistoryRecord, ReleaseHistory
@@ -113,7 +113,7 @@ class Releases:
             stable=self.version_info(state.stable),
             candidate=candidate,
             candidate_weight=state.candidate_weight,
-            alarms=guardrails.alarm_states(self.cloudwatch, self.target.function_name),
+            alarms=canary_alarms.alarm_states(self.cloudwatch, self.target.function_name),
             rollouts=runs,
         )
 
@@ -206,17 +206,19 @@ class Releases:
                 f"{state.candidate_weight:.0%}; shift, promote or roll it back first "
                 "(or pass --force to replace it)"
             )
-        guardrails.create_canary_alarms(
+        canary_alarms.create_canary_alarms(
             self.cloudwatch, self.target.function_name, version, info.model_version, self.thresholds
         )
         try:
             after = self.alias.route(state, state.stable, {version: weight})
         except ReleaseConflict:
             if state.candidate != version:  # guardrails of a canary that never started
-                guardrails.delete_canary_alarms(self.cloudwatch, self.target.function_name, version)
+                canary_alarms.delete_canary_alarms(
+                    self.cloudwatch, self.target.function_name, version
+                )
             raise
         if state.candidate is not None and state.candidate != version:
-            guardrails.delete_canary_alarms(
+            canary_alarms.delete_canary_alarms(
                 self.cloudwatch, self.target.function_name, state.candidate
             )
         record = self.record(
@@ -286,7 +288,7 @@ class Releases:
         info = self.release(current)
         stable = self.version_info(state.stable)
         after = self.alias.route(state, current, {})
-        guardrails.delete_canary_alarms(self.cloudwatch, self.target.function_name, current)
+        canary_alarms.delete_canary_alarms(self.cloudwatch, self.target.function_name, current)
         record = self.record(
             "promote",
             state,
@@ -311,7 +313,7 @@ class Releases:
 
     def check_guardrails(self, candidate: str) -> list[AlarmState]:
         """Raises GuardrailTripped if a canary alarm of `candidate` or a static alarm fires."""
-        return guardrails.check_guardrails(self.cloudwatch, self.target.function_name, candidate)
+        return canary_alarms.check_guardrails(self.cloudwatch, self.target.function_name, candidate)
 
     def _require_canary(self, state: AliasState, candidate: str | None) -> str:
         if state.candidate is None:

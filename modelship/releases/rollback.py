@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+import modelship.releases.canary_alarms as canary_alarms
 from modelship.errors import NotAnEarlierRelease, NothingToRollBack
-from modelship.releases import canary_alarms as guardrails
 from modelship.releases.models import AliasState, Outcome
 from modelship.releases.releases import Releases
 
@@ -121,7 +121,9 @@ def _clear_canary(
     candidate = state.candidate
     assert candidate is not None
     after = releases.alias.route(state, state.stable, {})
-    guardrails.delete_canary_alarms(releases.cloudwatch, releases.target.function_name, candidate)
+    canary_alarms.delete_canary_alarms(
+        releases.cloudwatch, releases.target.function_name, candidate
+    )
     record = releases.record(
         "rollback",
         state,
@@ -153,7 +155,7 @@ def _roll_to(
 ) -> Outcome:
     after = releases.alias.route(state, version, {})
     if state.candidate is not None:
-        guardrails.delete_canary_alarms(
+        canary_alarms.delete_canary_alarms(
             releases.cloudwatch, releases.target.function_name, state.candidate
         )
     record = releases.record(
@@ -182,10 +184,10 @@ def rollback_on_alarm(releases: Releases, alarm_name: str, alarm_reason: str = "
     returns to the release recorded before the promotion; repeated or late alarms find
     nothing to do."""
     function = releases.target.function_name
-    if not alarm_name.startswith(guardrails.alarm_prefix(function)):
+    if not alarm_name.startswith(canary_alarms.alarm_prefix(function)):
         return Outcome("rollback", False, None, f"{alarm_name} is not a guardrail of {function}")
     state = releases.alias_state()
-    guarded = guardrails.canary_version_of(alarm_name, function)
+    guarded = canary_alarms.canary_version_of(alarm_name, function)
     reason = f"alarm {alarm_name}: {alarm_reason}".strip().rstrip(":")
     if state.candidate is not None:
         if guarded is not None and guarded != state.candidate:

@@ -68,7 +68,7 @@ class ReleaseSettings(EnvSettings):
 
 
 def releases_for(settings: ReleaseSettings, client: Callable[[str], Any]) -> Releases:
-    """The Releases of a release, rollback or pipeline function; `client` is boto3.client (or
+    """The Releases of a release, rollback or retraining function; `client` is boto3.client (or
     a moto-backed stand-in), called here once per service at init."""
     return Releases(
         settings.target,

@@ -52,7 +52,7 @@ SINGLE_ROW_SAMPLES = 50
 
 
 class Retraining:
-    """The pipeline's task logic for one model. Clients are passed in."""
+    """The retraining tasks' logic for one model. Clients are passed in."""
 
     def __init__(self, settings: RetrainingSettings, *, s3: Any, lambda_client: Any = None) -> None:
         if settings.algorithm not in ALGORITHMS:

@@ -1,4 +1,5 @@
-"""The synthesized retraining pipeline, created in a moto world from the template."""
+"""The synthesized retraining state machine and its functions, in a moto world from the
+template."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ PIPELINE_PREFIX = "functions.retraining."
 def deploy_retraining(
     world: World, release_plan: list[dict[str, float]] | None = None
 ) -> dict[str, str]:
-    """Creates the pipeline functions, the trigger, the release task function, the outcome
+    """Creates the retraining task functions, the trigger, the release task function, the outcome
     topic and the retraining state machine as the template defines them. `release_plan`
     stands for deploying with another `releasePlan` context (the default bakes 10 minutes)."""
     template = release_template()
@@ -47,7 +48,7 @@ def deploy_retraining(
             continue
         variables = resource["Properties"]["Environment"]["Variables"]
         env = resolve(variables, mapping, attributes)
-        env["MODEL_CACHE_DIR"] = str(world.work / "pipeline-cache")
+        env["MODEL_CACHE_DIR"] = str(world.work / "retraining-cache")
         if release_plan is not None and names.ENV_RELEASE_PLAN in env:
             env[names.ENV_RELEASE_PLAN] = json.dumps(release_plan)
         attributes[f"{logical}.Arn"] = world.create_function(

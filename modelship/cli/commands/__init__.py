@@ -3,3 +3,5 @@
 names them by dotted path in COMMANDS and imports one only when its command runs. A command
 module imports argparse, the standard library and `modelship.cli.arguments` at its top and
 everything else inside its handlers, and never imports another command module."""
+
+__all__: list[str] = []
