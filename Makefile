@@ -25,10 +25,16 @@ help:
 
 install: $(STAMP)
 
+# aws-cdk-lib and its dependency aws-cdk.cloud-assembly-schema both ship
+# aws_cdk/cloud_assembly_schema/__init__.py, and uv installs in parallel, so either copy could
+# win. aws-cdk-lib's must (jsii resolves aws-cdk-lib.cloud_assembly_schema types from it), as
+# when pip installs the dependency first: aws-cdk-lib is reinstalled last.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip sync --quiet --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --reinstall-package aws-cdk-lib \
+		"aws-cdk-lib==$$(sed -n 's/^aws-cdk-lib==//p' requirements.lock)"
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
