@@ -49,6 +49,9 @@ RELEASES_PREFIX = "releases"
 CANDIDATES_PREFIX = "candidates"
 RETRAINING_RUNS_PREFIX = "retraining"
 MODEL_ARTIFACT_FILE = "model.joblib"
+# The same model in skops' format (no arbitrary code runs on load), and the model's own code.
+MODEL_SKOPS_FILE = "model.skops"
+MODEL_CODE_FILE = "code.zip"
 MODEL_MANIFEST_FILE = "manifest.json"
 
 # Lambda wiring.

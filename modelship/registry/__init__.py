@@ -6,9 +6,14 @@ nothing of modelship but `names`, `errors` and `digest`.
 """
 
 from modelship.registry.manifest import (
+    ARTIFACT_FILES,
+    ArtifactFormat,
+    CodeInfo,
     FeatureKind,
     FeatureSpec,
+    InputFormat,
     Manifest,
+    Task,
     copy_as_version,
     read_manifest_dir,
 )
@@ -23,11 +28,16 @@ from modelship.registry.registry import (
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
 
 __all__ = [
+    "ARTIFACT_FILES",
     "LATEST",
+    "ArtifactFormat",
+    "CodeInfo",
     "FeatureKind",
     "FeatureSpec",
+    "InputFormat",
     "Manifest",
     "Registry",
+    "Task",
     "VersionEntry",
     "artifact_key",
     "check_model_name",

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelship.errors import InvalidManifest
-from modelship.names import MODEL_MANIFEST_FILE
+from modelship.names import (
+    MODEL_ARTIFACT_FILE,
+    MODEL_MANIFEST_FILE,
+    MODEL_SKOPS_FILE,
+)
 
 FeatureKind = Literal["numeric", "categorical"]
-Task = Literal["classification", "regression"]
+# predict_only: a model whose `predict` output is served as is (no classes, no probabilities).
+Task = Literal["classification", "regression", "predict_only"]
+# How the estimator takes its input: a numpy object matrix in feature order, or a pandas
+# DataFrame with the fitted column names and dtypes (models fitted on DataFrames).
+InputFormat = Literal["array", "dataframe"]
+ArtifactFormat = Literal["joblib", "skops"]
+ARTIFACT_FILES: dict[str, str] = {"joblib": MODEL_ARTIFACT_FILE, "skops": MODEL_SKOPS_FILE}
 
 
 class FeatureSpec(BaseModel):
@@ -27,6 +37,11 @@ class FeatureSpec(BaseModel):
     categories: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
+    # Whether a row may send null (the model imputes): NaN for numbers, None for categories.
+    nullable: bool = False
+    # The pandas dtype of the column the model was fitted on (DataFrame models only), e.g.
+    # "int64", "float64", "object", "str", "category"; the served DataFrame gets the same.
+    frame_dtype: str | None = None
 
     @model_validator(mode="after")
     def _categories_only_for_categoricals(self) -> FeatureSpec:
@@ -43,6 +58,34 @@ class ArtifactInfo(BaseModel):
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size_bytes: int = Field(ge=1)
+    format: ArtifactFormat = "joblib"
+    # skops only: the types outside skops' defaults that packaging accepted by name; loading
+    # trusts exactly these and refuses a file that needs any other.
+    trusted_types: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _file_matches_format(self) -> ArtifactInfo:
+        if self.file != ARTIFACT_FILES[self.format]:
+            raise ValueError(
+                f"a {self.format} artifact is stored as {ARTIFACT_FILES[self.format]}, "
+                f"not {self.file!r}"
+            )
+        if self.trusted_types and self.format != "skops":
+            raise ValueError("trusted_types applies to skops artifacts only")
+        return self
+
+
+class CodeInfo(BaseModel):
+    """The model's own Python code (custom transformers, functions), zipped beside the
+    artifact and put on the import path before unpickling."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Literal["code.zip"] = "code.zip"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size_bytes: int = Field(ge=1)
+    # Top-level modules or packages the zip provides, e.g. ("churn_features",).
+    modules: tuple[str, ...] = Field(min_length=1)
 
 
 class RuntimeInfo(BaseModel):
@@ -54,17 +97,22 @@ class RuntimeInfo(BaseModel):
     sklearn: str
     numpy: str
     joblib: str
+    scipy: str | None = None
+    pandas: str | None = None
 
 
 class TrainingData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    """The data a model was trained (or, for a packaged model, checked and scored) on. A
+    packaged model's sample may be unlabelled (no target) and has no holdout split."""
+
     uri: str
     etag: str | None = None
     rows: int = Field(ge=1)
-    target: str
-    holdout_fraction: float = Field(gt=0, lt=1)
-    seed: int
+    target: str | None
+    holdout_fraction: float | None = Field(default=None, gt=0, lt=1)
+    seed: int | None = None
 
 
 class NumericProfile(BaseModel):
@@ -95,6 +143,9 @@ class EstimatorInfo(BaseModel):
 
     algorithm: str
     params: dict[str, float | int | str | bool | None]
+    # The fitted estimator's structure: {"class": "sklearn.pipeline.Pipeline", "params": {...},
+    # "children": {"steps.0": {...}, ...}} with scalar params only (packaged models).
+    tree: dict[str, Any] | None = None
 
 
 class Manifest(BaseModel):
@@ -107,8 +158,12 @@ class Manifest(BaseModel):
     task: Task
     classes: tuple[int | str, ...] | None = None
     features: tuple[FeatureSpec, ...] = Field(min_length=1)
+    input_format: InputFormat = "array"
     artifact: ArtifactInfo
+    code: CodeInfo | None = None
     runtime: RuntimeInfo
+    # "trained": `modelship train` or the retraining pipeline; "packaged": fitted elsewhere.
+    origin: Literal["trained", "packaged"] = "trained"
     estimator: EstimatorInfo
     metrics: dict[str, float]
     training_data: TrainingData
@@ -119,6 +174,10 @@ class Manifest(BaseModel):
     def _classes_match_task(self) -> Manifest:
         if self.task == "classification" and not self.classes:
             raise ValueError("a classification manifest needs its classes")
+        if self.task != "classification" and self.classes:
+            raise ValueError(f"a {self.task} manifest cannot list classes")
+        if self.input_format == "array" and any(f.frame_dtype for f in self.features):
+            raise ValueError("frame_dtype applies to dataframe models only")
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
