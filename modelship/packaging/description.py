@@ -179,6 +179,4 @@ def _label(value: Any) -> int | str:
         return str(bool(value))
     if isinstance(value, int | np.integer):
         return int(value)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value)
-    return str(value)
+    return str(value)  # a float label too: "1.0", as the loader compares classes by str()
