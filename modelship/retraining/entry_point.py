@@ -160,7 +160,7 @@ def train_with_entry_point(
     sample = feature_frame(table, holdout)
     sample[table.target] = target_series(table, holdout)
     try:
-        manifest = package(
+        packaged: Manifest = package(
             estimator,
             sample,
             name=name,
@@ -175,7 +175,7 @@ def train_with_entry_point(
         ) from exc
     # Lineage as for a model the built-in trainer fits: the whole dataset, its split, its
     # parent. The artifact is untouched, so its sha256 in the manifest still holds.
-    manifest = manifest.model_copy(
+    manifest = packaged.model_copy(
         update={
             "parent_version": parent_version,
             "training_data": TrainingData(
