@@ -70,9 +70,8 @@ def not_a_model(X, y):
 
 @pytest.fixture
 def user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
-    """The user's code directory with one uniquely named module (sys.path/modules restored)."""
+    """The user's code directory with one uniquely named module (sys.path restored)."""
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
     code = tmp_path / "churn_code"
     code.mkdir()
     module = f"churn_training_{uuid.uuid4().hex[:8]}"

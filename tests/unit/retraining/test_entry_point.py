@@ -22,9 +22,8 @@ from modelship.training.tables import Table
 
 @pytest.fixture
 def code_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A user code directory; sys.path and sys.modules are restored after the test."""
+    """A user code directory (sys.path restored after the test; module names are unique)."""
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
     directory = tmp_path / "user_code"
     directory.mkdir()
     return directory
