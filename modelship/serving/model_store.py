@@ -1,7 +1,8 @@
 """Loads a pinned model: memory, then the /tmp cache, then S3 with integrity checks.
 
-A file is trusted only after its bytes hashed to the manifest's sha256, and only a verified
-file is ever renamed into the cache; a partial download never sits where a later cold start
+A file (the artifact, the model's code.zip) is trusted only after its bytes hashed to the
+manifest's sha256, and only a verified file is ever renamed into the cache; the manifest is
+written into a cache entry last, so a partial download never sits where a later cold start
 would look.
 """
 
@@ -13,15 +14,12 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
 import sklearn
 from botocore.exceptions import BotoCoreError, ClientError
-from sklearn.exceptions import InconsistentVersionWarning
 
 from modelship.digest import file_digest
 from modelship.errors import (
@@ -31,9 +29,10 @@ from modelship.errors import (
     ModelshipError,
     ModelUnavailable,
 )
-from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
-from modelship.registry.manifest import Manifest
-from modelship.registry.registry import Registry, artifact_key
+from modelship.names import MODEL_CODE_FILE, MODEL_MANIFEST_FILE
+from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest
+from modelship.registry.registry import Registry, artifact_key, code_key
+from modelship.serving.artifacts import load_estimator, unpack_code
 from modelship.serving.schema import RowSchema
 
 logger = logging.getLogger(__name__)
@@ -42,6 +41,8 @@ Source = Literal["memory", "tmp", "s3"]
 CHUNK_BYTES = 1 << 20
 # Part of /tmp left for everything else the function writes.
 CACHE_SHARE_OF_EPHEMERAL = 0.8
+# The model's code.zip is unpacked here, inside its cache entry.
+CODE_DIR = "code"
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,15 @@ class ModelStore:
                 self._memory[key], source="memory", seconds=time.perf_counter() - started
             )
         check_runtime(manifest)
-        path = self._download(manifest)
-        return self._remember(self._load(manifest, path), "s3", started)
+        artifact, code_dir = self._download(manifest)
+        return self._remember(self._load(manifest, artifact, code_dir), "s3", started)
 
     def _remember(self, pair: tuple[Manifest, Any], source: Source, started: float) -> LoadedModel:
         manifest, estimator = pair
         loaded = LoadedModel(
             manifest=manifest,
             estimator=estimator,
-            schema=RowSchema(manifest.features),
+            schema=RowSchema(manifest.features, manifest.input_format),
             source=source,
             seconds=time.perf_counter() - started,
         )
@@ -115,22 +116,27 @@ class ModelStore:
 
     def _from_tmp(self, name: str, version: str, sha256: str) -> tuple[Manifest, Any] | None:
         entry = self.entry_dir(name, version, sha256)
-        artifact, manifest_path = entry / MODEL_ARTIFACT_FILE, entry / MODEL_MANIFEST_FILE
-        if not (artifact.is_file() and manifest_path.is_file()):
+        manifest_path = entry / MODEL_MANIFEST_FILE
+        if not manifest_path.is_file():  # written last: without it the entry is incomplete
             return None
         try:
             manifest = Manifest.from_json(manifest_path.read_bytes())
             if manifest.artifact.sha256 != sha256:
                 raise IntegrityError("cached manifest names another artifact")
-            _verify_file(artifact, manifest)
+            artifact = entry / manifest.artifact.file
+            _verify_file(artifact, manifest.artifact)
+            code_dir = None
+            if manifest.code is not None:
+                # Unpacked again from the verified zip: the unpacked files are not hashed.
+                code_dir = unpack_code(entry / MODEL_CODE_FILE, manifest, entry / CODE_DIR)
             check_runtime(manifest)
-        except (ValueError, IntegrityError) as exc:
+        except (ValueError, OSError, IntegrityError) as exc:
             # Whatever damaged the cache, the registry still has the truth: drop and refetch.
             logger.warning("discarding cache entry %s: %s", entry, exc)
             shutil.rmtree(entry, ignore_errors=True)
             return None
         os.utime(entry)  # recency for eviction
-        return self._load(manifest, artifact)
+        return self._load(manifest, artifact, code_dir)
 
     def _manifest_from_s3(self, name: str, version: str) -> Manifest:
         try:
@@ -146,8 +152,11 @@ class ModelStore:
                 f"the manifest of {name}/{version} is invalid: {exc}", reason="invalid_manifest"
             ) from None
 
-    def _download(self, manifest: Manifest) -> Path:
-        size = manifest.artifact.size_bytes
+    def _download(self, manifest: Manifest) -> tuple[Path, Path | None]:
+        """The verified artifact and the unpacked code directory (if the model ships code)
+        in the cache entry; the manifest is written last, marking the entry complete."""
+        code = manifest.code
+        size = manifest.artifact.size_bytes + (code.size_bytes if code else 0)
         if size > self.max_cache_bytes:
             raise ModelUnavailable(
                 f"{manifest.name}/{manifest.version} is {size} bytes, more than the "
@@ -158,29 +167,49 @@ class ModelStore:
         entry = self.entry_dir(manifest.name, manifest.version, manifest.artifact.sha256)
         self._make_room(size, keep=entry)
         entry.mkdir(parents=True, exist_ok=True)
+        (entry / MODEL_MANIFEST_FILE).unlink(missing_ok=True)
+        artifact = self._download_file(
+            manifest,
+            artifact_key(manifest.name, manifest.version, manifest.artifact.file),
+            manifest.artifact,
+            entry / manifest.artifact.file,
+        )
+        code_dir = None
+        if code is not None:
+            zipped = self._download_file(
+                manifest, code_key(manifest.name, manifest.version), code, entry / MODEL_CODE_FILE
+            )
+            code_dir = unpack_code(zipped, manifest, entry / CODE_DIR)
+        _write_atomic(entry / MODEL_MANIFEST_FILE, manifest.to_json().encode())
+        return artifact, code_dir
+
+    def _download_file(
+        self, manifest: Manifest, key: str, expected: ArtifactInfo | CodeInfo, final: Path
+    ) -> Path:
+        """Streams `key` into a temp file beside `final`, hashing as it goes; renamed to
+        `final` only when its size and sha256 are the manifest's."""
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-            dir=entry, prefix=".download-", delete=False
+            dir=final.parent, prefix=".download-", delete=False
         )
         temp = Path(handle.name)
         try:
             with handle:
-                digest, received = _stream(self.s3, self.bucket, manifest, handle)
+                digest, received = _stream(self.s3, self.bucket, manifest, key, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if received != size:
+            if received != expected.size_bytes:
                 raise IntegrityError(
-                    f"{manifest.name}/{manifest.version}: received {received} of {size} bytes",
+                    f"{manifest.name}/{manifest.version}: received {received} of "
+                    f"{expected.size_bytes} bytes of {key}",
                     reason="truncated_artifact",
                 )
-            if digest != manifest.artifact.sha256:
+            if digest != expected.sha256:
                 raise IntegrityError(
-                    f"{manifest.name}/{manifest.version}: sha256 {digest[:12]}... does not match "
-                    f"the manifest's {manifest.artifact.sha256[:12]}...",
+                    f"{manifest.name}/{manifest.version}: {key} has sha256 {digest[:12]}..., "
+                    f"the manifest says {expected.sha256[:12]}...",
                     reason="sha256_mismatch",
                 )
-            final = entry / MODEL_ARTIFACT_FILE
             temp.replace(final)
-            _write_atomic(entry / MODEL_MANIFEST_FILE, manifest.to_json().encode())
             return final
         finally:
             temp.unlink(missing_ok=True)
@@ -204,32 +233,17 @@ class ModelStore:
         entries = []
         for entry in self.cache_dir.glob("*/*/*"):
             if entry.is_dir():
-                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
                 entries.append((entry, entry.stat().st_mtime, size))
         return entries
 
     def cached_bytes(self) -> int:
         return sum(size for _, _, size in self._cache_entries())
 
-    def _load(self, manifest: Manifest, path: Path) -> tuple[Manifest, Any]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", InconsistentVersionWarning)
-            try:
-                estimator = joblib.load(path)
-            except InconsistentVersionWarning as exc:
-                raise IncompatibleModel(
-                    f"{manifest.name}/{manifest.version} was pickled with scikit-learn "
-                    f"{exc.original_sklearn_version}; this runtime has {sklearn.__version__}",
-                    reason="incompatible_sklearn",
-                ) from None
-            except Exception as exc:  # a verified file that will not unpickle is unusable
-                raise IncompatibleModel(
-                    f"{manifest.name}/{manifest.version} cannot be loaded: "
-                    f"{type(exc).__name__}: {exc}",
-                    reason="unloadable_artifact",
-                ) from None
-        check_schema(manifest, estimator)
-        return manifest, estimator
+    def _load(
+        self, manifest: Manifest, path: Path, code_dir: Path | None = None
+    ) -> tuple[Manifest, Any]:
+        return manifest, load_estimator(manifest, path, code_dir)
 
 
 def check_runtime(manifest: Manifest) -> None:
@@ -242,62 +256,9 @@ def check_runtime(manifest: Manifest) -> None:
         )
 
 
-def check_schema(manifest: Manifest, estimator: Any) -> None:
-    """The manifest's features and classes must be what the estimator was fitted on."""
-    problems = []
-    n_features = getattr(estimator, "n_features_in_", None)
-    if n_features is not None and n_features != len(manifest.features):
-        problems.append(
-            f"the estimator takes {n_features} features, the manifest lists "
-            f"{len(manifest.features)}"
-        )
-    fitted_names = getattr(estimator, "feature_names_in_", None)
-    if fitted_names is not None and list(fitted_names) != manifest.feature_names:
-        problems.append("the estimator's feature names differ from the manifest's")
-    if manifest.task == "classification":
-        classes = getattr(estimator, "classes_", None)
-        if classes is None or not hasattr(estimator, "predict_proba"):
-            problems.append("the manifest says classification, the estimator has no classes")
-        elif [str(c) for c in classes] != [str(c) for c in manifest.classes or ()]:
-            problems.append(
-                f"classes {list(classes)} differ from the manifest's {list(manifest.classes or ())}"
-            )
-    problems.extend(_encoder_problems(manifest, estimator))
-    if problems:
-        raise IncompatibleModel(
-            f"{manifest.name}/{manifest.version}: " + "; ".join(problems),
-            reason="manifest_schema_mismatch",
-        )
-
-
-def _encoder_problems(manifest: Manifest, estimator: Any) -> list[str]:
-    """For modelship-built pipelines, the one-hot levels must equal the allowed categories."""
-    steps = getattr(estimator, "named_steps", {})
-    transformer = steps.get("features") if hasattr(steps, "get") else None
-    if transformer is None or not hasattr(transformer, "named_transformers_"):
-        return []
-    encoder = transformer.named_transformers_.get("categorical")
-    if encoder is None or not hasattr(encoder, "categories_"):
-        return []
-    columns: list[int] = next(
-        (cols for name, _, cols in transformer.transformers_ if name == "categorical"), []
-    )
-    problems = []
-    for index, levels in zip(columns, encoder.categories_, strict=False):
-        feature = manifest.features[index] if index < len(manifest.features) else None
-        if feature is None or feature.kind != "categorical":
-            problems.append(
-                f"column {index} is one-hot encoded but not categorical in the manifest"
-            )
-        elif [str(v) for v in levels] != list(feature.categories or ()):
-            problems.append(f"categories of {feature.name!r} differ from the manifest's")
-    return problems
-
-
-def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str, int]:
+def _stream(s3: Any, bucket: str, manifest: Manifest, key: str, handle: Any) -> tuple[str, int]:
     digest = hashlib.sha256()
     received = 0
-    key = artifact_key(manifest.name, manifest.version)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         for chunk in body.iter_chunks(CHUNK_BYTES):
@@ -308,7 +269,7 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str,
         code = exc.response.get("Error", {}).get("Code")
         if code in {"NoSuchKey", "404"}:
             raise ModelNotFound(
-                f"{manifest.name}/{manifest.version} has a manifest but no artifact at {key}",
+                f"{manifest.name}/{manifest.version} has a manifest but nothing at {key}",
                 reason="artifact_missing",
             ) from None
         raise ModelUnavailable(f"cannot download {key}: {exc}", reason="storage_error") from None
@@ -321,9 +282,9 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str,
     return digest.hexdigest(), received
 
 
-def _verify_file(path: Path, manifest: Manifest) -> None:
+def _verify_file(path: Path, expected: ArtifactInfo | CodeInfo) -> None:
     digest, size = file_digest(path)
-    if size != manifest.artifact.size_bytes or digest != manifest.artifact.sha256:
+    if size != expected.size_bytes or digest != expected.sha256:
         raise IntegrityError(f"{path} does not match its manifest", reason="sha256_mismatch")
 
 
