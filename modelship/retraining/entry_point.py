@@ -145,7 +145,7 @@ def train_with_entry_point(
 ) -> Manifest:
     """Calls the user's function on the training rows and packages what it returns into
     `out`, with the labelled holdout as the sample (its metrics, schema and smoke check)."""
-    from modelship.errors import PackagingError  # type: ignore[attr-defined,unused-ignore]
+    from modelship.errors import PackagingError
     from modelship.packaging import package
 
     function = load_entry_point(spec, code_dir)
