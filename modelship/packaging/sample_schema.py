@@ -180,15 +180,16 @@ def _infer(name: str, column: pd.Series, dataframe: bool) -> FeatureSpec:
             frame_dtype=frame_dtype,
         )
     if isinstance(column.dtype, pd.CategoricalDtype):
-        # Every declared category is a value the model may have seen, not only the sampled ones.
-        levels = {str(c) for c in column.dtype.categories}
+        # Every declared category is a value the model may have seen, not only the sampled
+        # ones, and in the declared order: the served column's codes follow it.
+        levels = tuple(str(c) for c in column.dtype.categories)
     else:
-        levels = {str(v) for v in present}
+        levels = tuple(sorted({str(v) for v in present}))
     return FeatureSpec(
         name=name,
         kind="categorical",
         dtype="str",
-        categories=tuple(sorted(levels)),
+        categories=levels,
         nullable=nullable,
         frame_dtype=frame_dtype,
     )
@@ -250,7 +251,10 @@ def _apply_override(
         unlisted = sorted(str(v) for v in seen - given)
         if unlisted:
             raise _bad_override(name, f"leaves out categories the sample has: {unlisted}")
-        update.update(categories=tuple(sorted(given)), dtype="str", min=None, max=None)
+        # A pandas category column keeps the order given (its codes follow it); text sorts.
+        listed = tuple(dict.fromkeys(str(c) for c in update.get("categories", ())))
+        ordered = listed if spec.frame_dtype == "category" and listed else tuple(sorted(given))
+        update.update(categories=ordered, dtype="str", min=None, max=None)
     elif "categories" in update:
         raise _bad_override(name, "is numeric: categories do not apply")
     if update.get("nullable") is False and bool(column.isna().any()):

@@ -64,14 +64,16 @@ def test_kinds_ranges_nullability_and_dtypes_come_from_the_columns() -> None:
     assert plan.frame_dtype == str(sample["plan"].dtype)
 
 
-def test_a_category_column_lists_its_declared_categories_sorted() -> None:
+def test_a_category_column_lists_its_declared_categories_in_their_order() -> None:
+    # Every declared category, also one the sample lacks, in the declared order: the served
+    # column's codes follow it, as the fitted column's did.
     sample = pd.DataFrame({"plan": pd.Categorical(["pro", "pro"], categories=["pro", "basic"])})
     model = LogisticRegression()
     model.feature_names_in_ = np.array(["plan"], dtype=object)
 
     (plan,) = read_sample(model, sample).features
 
-    assert plan.categories == ("basic", "pro")
+    assert plan.categories == ("pro", "basic")
     assert plan.frame_dtype == "category"
 
 
@@ -214,3 +216,4 @@ def test_rows_carry_null_for_missing_values_and_plain_json_types() -> None:
     assert rows[1] == {"age": 41, "income": None, "plan": "pro"}
     assert rows[2] == {"age": 52, "income": 3.25, "plan": None}
     assert type(rows[0]["age"]) is int
+
