@@ -216,4 +216,3 @@ def test_rows_carry_null_for_missing_values_and_plain_json_types() -> None:
     assert rows[1] == {"age": 41, "income": None, "plan": "pro"}
     assert rows[2] == {"age": 52, "income": 3.25, "plan": None}
     assert type(rows[0]["age"]) is int
-
