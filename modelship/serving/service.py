@@ -223,7 +223,7 @@ class PredictionService:
             probabilities=probabilities,
             rows=len(rows),
             model_latency_ms=elapsed * 1000.0,
-            out_of_range_values=loaded.schema.count_out_of_range(data),
+            out_of_range_values=loaded.schema.count_out_of_range(rows),
             numeric_values=len(rows) * loaded.schema.numeric_count,
         )
 
