@@ -206,3 +206,13 @@ class NotAnEarlierRelease(ReleaseError):
     promotion (with or without a canary), not a rollback."""
 
     reason = "not_an_earlier_release"
+
+
+class PackagingError(ModelshipError):
+    """A model fitted elsewhere that cannot be packaged as it is; nothing was written. The
+    reason says what is wrong (not_an_estimator, not_fitted, predict_failed, missing_module,
+    library_not_in_layer, version_mismatch, smoke_mismatch, defined_in_main, untrusted_types,
+    unsupported_column, not_picklable, invalid_sample, invalid_override, invalid_code,
+    output_exists) and the message names what to change."""
+
+    reason = "packaging_failed"

@@ -34,7 +34,7 @@ COMMANDS: dict[str, Command] = {
         "modelship.cli.commands.training", "train a model and write model.joblib + manifest.json"
     ),
     "data": Command("modelship.cli.commands.data", "the reference dataset"),
-    "models": Command("modelship.cli.commands.models", "the model registry in S3"),
+    "models": Command("modelship.cli.commands.models", "package models; the model registry in S3"),
     "invoke": Command(
         "modelship.cli.commands.invoke", "run the predict handler locally on an event file"
     ),

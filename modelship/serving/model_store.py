@@ -13,15 +13,12 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
 import sklearn
 from botocore.exceptions import BotoCoreError, ClientError
-from sklearn.exceptions import InconsistentVersionWarning
 
 from modelship.digest import file_digest
 from modelship.errors import (
@@ -34,6 +31,7 @@ from modelship.errors import (
 from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
 from modelship.registry.manifest import Manifest
 from modelship.registry.registry import Registry, artifact_key
+from modelship.serving.artifacts import load_estimator
 from modelship.serving.schema import RowSchema
 
 logger = logging.getLogger(__name__)
@@ -102,7 +100,7 @@ class ModelStore:
         loaded = LoadedModel(
             manifest=manifest,
             estimator=estimator,
-            schema=RowSchema(manifest.features),
+            schema=RowSchema(manifest.features, manifest.input_format),
             source=source,
             seconds=time.perf_counter() - started,
         )
@@ -212,24 +210,7 @@ class ModelStore:
         return sum(size for _, _, size in self._cache_entries())
 
     def _load(self, manifest: Manifest, path: Path) -> tuple[Manifest, Any]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", InconsistentVersionWarning)
-            try:
-                estimator = joblib.load(path)
-            except InconsistentVersionWarning as exc:
-                raise IncompatibleModel(
-                    f"{manifest.name}/{manifest.version} was pickled with scikit-learn "
-                    f"{exc.original_sklearn_version}; this runtime has {sklearn.__version__}",
-                    reason="incompatible_sklearn",
-                ) from None
-            except Exception as exc:  # a verified file that will not unpickle is unusable
-                raise IncompatibleModel(
-                    f"{manifest.name}/{manifest.version} cannot be loaded: "
-                    f"{type(exc).__name__}: {exc}",
-                    reason="unloadable_artifact",
-                ) from None
-        check_schema(manifest, estimator)
-        return manifest, estimator
+        return manifest, load_estimator(manifest, path)
 
 
 def check_runtime(manifest: Manifest) -> None:
@@ -240,58 +221,6 @@ def check_runtime(manifest: Manifest) -> None:
             f"{manifest.runtime.sklearn}; this runtime has scikit-learn {sklearn.__version__}",
             reason="incompatible_sklearn",
         )
-
-
-def check_schema(manifest: Manifest, estimator: Any) -> None:
-    """The manifest's features and classes must be what the estimator was fitted on."""
-    problems = []
-    n_features = getattr(estimator, "n_features_in_", None)
-    if n_features is not None and n_features != len(manifest.features):
-        problems.append(
-            f"the estimator takes {n_features} features, the manifest lists "
-            f"{len(manifest.features)}"
-        )
-    fitted_names = getattr(estimator, "feature_names_in_", None)
-    if fitted_names is not None and list(fitted_names) != manifest.feature_names:
-        problems.append("the estimator's feature names differ from the manifest's")
-    if manifest.task == "classification":
-        classes = getattr(estimator, "classes_", None)
-        if classes is None or not hasattr(estimator, "predict_proba"):
-            problems.append("the manifest says classification, the estimator has no classes")
-        elif [str(c) for c in classes] != [str(c) for c in manifest.classes or ()]:
-            problems.append(
-                f"classes {list(classes)} differ from the manifest's {list(manifest.classes or ())}"
-            )
-    problems.extend(_encoder_problems(manifest, estimator))
-    if problems:
-        raise IncompatibleModel(
-            f"{manifest.name}/{manifest.version}: " + "; ".join(problems),
-            reason="manifest_schema_mismatch",
-        )
-
-
-def _encoder_problems(manifest: Manifest, estimator: Any) -> list[str]:
-    """For modelship-built pipelines, the one-hot levels must equal the allowed categories."""
-    steps = getattr(estimator, "named_steps", {})
-    transformer = steps.get("features") if hasattr(steps, "get") else None
-    if transformer is None or not hasattr(transformer, "named_transformers_"):
-        return []
-    encoder = transformer.named_transformers_.get("categorical")
-    if encoder is None or not hasattr(encoder, "categories_"):
-        return []
-    columns: list[int] = next(
-        (cols for name, _, cols in transformer.transformers_ if name == "categorical"), []
-    )
-    problems = []
-    for index, levels in zip(columns, encoder.categories_, strict=False):
-        feature = manifest.features[index] if index < len(manifest.features) else None
-        if feature is None or feature.kind != "categorical":
-            problems.append(
-                f"column {index} is one-hot encoded but not categorical in the manifest"
-            )
-        elif [str(v) for v in levels] != list(feature.categories or ()):
-            problems.append(f"categories of {feature.name!r} differ from the manifest's")
-    return problems
 
 
 def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str, int]:

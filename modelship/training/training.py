@@ -43,6 +43,7 @@ from modelship.registry.manifest import (
     ArtifactInfo,
     CategoricalProfile,
     EstimatorInfo,
+    FeatureKind,
     FeatureSpec,
     Manifest,
     NumericProfile,
@@ -218,8 +219,10 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
     )
 
 
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, task: Task) -> dict[str, float]:
-    """Holdout metrics; also used to compare a challenger with the champion on the same rows."""
+def evaluate(model: Any, x: Any, y: Any, task: Task) -> dict[str, float]:
+    """Holdout metrics; also used to compare a challenger with the champion on the same rows.
+    `x` is what the model takes (an array, or a DataFrame for a DataFrame-fitted model); `y`
+    the labels (an array or a pandas Series)."""
     started = time.perf_counter()
     if task == "classification":
         proba = model.predict_proba(x)
@@ -261,33 +264,36 @@ def profile_table(
     table: Table, rows: np.ndarray, bins: int = 10
 ) -> dict[str, NumericProfile | CategoricalProfile]:
     """Per-feature training distribution: deciles for numbers, frequencies for categories."""
-    profile: dict[str, NumericProfile | CategoricalProfile] = {}
-    for name in table.feature_names:
-        values = table.columns[name][rows]
-        if table.kinds[name] == "numeric":
-            numbers = values.astype(float)
-            edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)))
-            if len(edges) < 2:
-                edges = np.array([numbers.min(), numbers.min() + 1.0])
-            counts, _ = np.histogram(np.clip(numbers, edges[0], edges[-1]), bins=edges)
-            profile[name] = NumericProfile(
-                count=len(numbers),
-                mean=float(numbers.mean()),
-                std=float(numbers.std()),
-                min=float(numbers.min()),
-                max=float(numbers.max()),
-                bin_edges=tuple(float(e) for e in edges),
-                bin_fractions=tuple(float(c) / len(numbers) for c in counts),
-            )
-        else:
-            levels, counts = np.unique(values.astype(str), return_counts=True)
-            profile[name] = CategoricalProfile(
-                count=len(values),
-                fractions={
-                    str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)
-                },
-            )
-    return profile
+    return {
+        name: profile_column(table.columns[name][rows], table.kinds[name], bins)
+        for name in table.feature_names
+    }
+
+
+def profile_column(
+    values: np.ndarray, kind: FeatureKind, bins: int = 10
+) -> NumericProfile | CategoricalProfile:
+    """One feature's distribution over its (non-missing) values."""
+    if kind == "numeric":
+        numbers = values.astype(float)
+        edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)))
+        if len(edges) < 2:
+            edges = np.array([numbers.min(), numbers.min() + 1.0])
+        counts, _ = np.histogram(np.clip(numbers, edges[0], edges[-1]), bins=edges)
+        return NumericProfile(
+            count=len(numbers),
+            mean=float(numbers.mean()),
+            std=float(numbers.std()),
+            min=float(numbers.min()),
+            max=float(numbers.max()),
+            bin_edges=tuple(float(e) for e in edges),
+            bin_fractions=tuple(float(c) / len(numbers) for c in counts),
+        )
+    levels, counts = np.unique(values.astype(str), return_counts=True)
+    return CategoricalProfile(
+        count=len(values),
+        fractions={str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)},
+    )
 
 
 def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:

@@ -1,4 +1,5 @@
-"""`modelship models publish|list|show`: the model registry in S3."""
+"""`modelship models package|publish|list|show`: models fitted elsewhere packaged into a model
+directory, and the model registry in S3."""
 
 from __future__ import annotations
 
@@ -8,14 +9,43 @@ from pathlib import Path
 from typing import Any
 
 from modelship.cli.arguments import add_bucket_option, output_option
-from modelship.errors import ModelNotFound
+from modelship.errors import CommandFailed, ModelNotFound
 
 
 def register(commands: Any) -> None:
     """Adds `models` to the `modelship` parser."""
     common = output_option()
-    models = commands.add_parser("models", help="the model registry in S3")
+    models = commands.add_parser("models", help="package models; the model registry in S3")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    packaging = model_commands.add_parser(
+        "package", parents=[common], help="package a model fitted elsewhere into a model dir"
+    )
+    packaging.add_argument("model", type=Path, help="the saved model: .joblib, .pkl or .skops")
+    packaging.add_argument(
+        "--sample", type=Path, required=True, help="rows of the model's input (CSV or Parquet)"
+    )
+    packaging.add_argument("--target", help="the sample's label column (for holdout metrics)")
+    packaging.add_argument("--name", help="model name (default: the model file's stem)")
+    packaging.add_argument("--version", help="version id (default: a new time-ordered id)")
+    packaging.add_argument(
+        "--code",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a module file or package directory of the model's own code (repeatable)",
+    )
+    packaging.add_argument(
+        "--format",
+        dest="artifact_format",
+        choices=["joblib", "skops"],
+        help="artifact format (default: the model file's)",
+    )
+    packaging.add_argument(
+        "--columns", type=Path, metavar="JSON", help="per-column schema overrides (a JSON file)"
+    )
+    packaging.add_argument("--out", type=Path, required=True, help="the model dir to write")
+    packaging.set_defaults(run=_package)
     publish = model_commands.add_parser("publish", parents=[common], help="publish a model dir")
     publish.add_argument("model_dir", type=Path)
     add_bucket_option(publish)
@@ -35,6 +65,65 @@ def _s3() -> Any:
     import boto3
 
     return boto3.client("s3")
+
+
+def _package(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.packaging.packager import package_file
+
+    columns = None
+    if args.columns is not None:
+        columns = json.loads(args.columns.read_text())
+        if not isinstance(columns, dict):
+            raise CommandFailed(f"{args.columns}: expected a JSON object of column overrides")
+    manifest = package_file(
+        args.model,
+        args.sample,
+        out=args.out,
+        name=args.name,
+        target=args.target,
+        version=args.version,
+        code=args.code,
+        columns=columns,
+        artifact_format=args.artifact_format,
+    )
+    output = {
+        "text": _packaged_summary(manifest, args.out),
+        "json": {
+            "name": manifest.name,
+            "version": manifest.version,
+            "out": str(args.out),
+            "task": manifest.task,
+            "classes": list(manifest.classes or ()),
+            "input_format": manifest.input_format,
+            "features": [f.model_dump(exclude_none=True) for f in manifest.features],
+            "artifact": manifest.artifact.model_dump(),
+            "code_modules": list(manifest.code.modules) if manifest.code else [],
+            "metrics": manifest.metrics,
+        },
+    }
+    return output
+
+
+def _packaged_summary(manifest: Any, out: Path) -> str:
+    task = manifest.task
+    if manifest.classes:
+        task += f" ({', '.join(map(str, manifest.classes))})"
+    features = ", ".join(f"{f.name}:{f.kind}" for f in manifest.features)
+    lines = [
+        f"packaged {manifest.name} version {manifest.version} into {out}",
+        f"task      {task}",
+        f"algorithm {manifest.estimator.algorithm}",
+        f"input     {manifest.input_format}: {features}",
+        f"artifact  {manifest.artifact.file}  sha256 {manifest.artifact.sha256[:12]}...",
+    ]
+    if manifest.code:
+        lines.append(f"code      {', '.join(manifest.code.modules)}")
+    if manifest.metrics:
+        lines.append(
+            f"metrics   {json.dumps({k: round(v, 4) for k, v in manifest.metrics.items()})}"
+        )
+    lines.append(f"next      modelship models publish {out}")
+    return "\n".join(lines)
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:

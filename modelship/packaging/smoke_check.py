@@ -1,0 +1,156 @@
+"""The check a packaged model passes before its directory exists: loaded back through the code
+the predict function runs, fed the sample's rows as a client sends them, it must answer
+exactly what the original model answers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelship.errors import IncompatibleModel, PackagingError, RequestError
+from modelship.names import MODEL_CODE_FILE
+from modelship.packaging.sample_schema import SampleInput, sample_rows
+from modelship.registry.manifest import Manifest, Task
+from modelship.serving.artifacts import load_estimator, unpack_code
+from modelship.serving.schema import RowSchema
+
+# load_estimator's refusals, as packaging reports them.
+_LOAD_REASONS = {
+    "missing_module": "missing_module",
+    "untrusted_types": "untrusted_types",
+    "incompatible_sklearn": "version_mismatch",
+}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a model answers for some rows: labels or values, and class probabilities."""
+
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+
+
+def model_outputs(model: Any, x: Any, task: Task) -> Outputs:
+    predictions = np.asarray(model.predict(x))
+    probabilities = np.asarray(model.predict_proba(x)) if task == "classification" else None
+    return Outputs(predictions, probabilities)
+
+
+def original_outputs(model: Any, sample: SampleInput, task: Task) -> Outputs:
+    """The original model on the sample; a failure here is the model's, named as such."""
+    try:
+        return model_outputs(model, sample.model_input, task)
+    except Exception as exc:  # whatever the user's estimator raises
+        raise PackagingError(
+            f"the model fails to predict on the sample: {type(exc).__name__}: {exc}",
+            reason="predict_failed",
+        ) from None
+
+
+def smoke_check(
+    manifest: Manifest, directory: Path, sample: SampleInput, expected: Outputs
+) -> None:
+    """Loads the artifact in `directory` as the predict function does and compares."""
+    body = json.dumps({"instances": sample_rows(sample.frame, manifest.features)}, allow_nan=False)
+    modules = manifest.code.modules if manifest.code else ()
+    with tempfile.TemporaryDirectory(prefix="modelship-smoke-") as scratch, _fresh_imports(modules):
+        code_dir = None
+        if manifest.code is not None:
+            code_dir = unpack_code(directory / MODEL_CODE_FILE, manifest, Path(scratch) / "code")
+        try:
+            loaded = load_estimator(manifest, directory / manifest.artifact.file, code_dir)
+        except IncompatibleModel as exc:
+            raise PackagingError(
+                f"the packaged artifact does not load as the predict function loads it: {exc}",
+                reason=_LOAD_REASONS.get(exc.reason, "smoke_mismatch"),
+            ) from None
+        schema = RowSchema(manifest.features, manifest.input_format)
+        try:
+            rows = schema.parse_request(body, max_rows=sample.frame.shape[0])
+        except RequestError as exc:
+            details = getattr(exc, "errors", [])
+            raise PackagingError(
+                f"the sample's rows do not pass the inferred schema ({exc}"
+                + (f"; first: {details[0]}" if details else "")
+                + "); fix the column overrides",
+                reason="smoke_mismatch",
+            ) from None
+        try:
+            actual = model_outputs(loaded, schema.to_input(rows), manifest.task)
+        except Exception as exc:  # the estimator refusing the input it will be served
+            raise PackagingError(
+                "the loaded model fails on the sample as the predict function would send it: "
+                f"{type(exc).__name__}: {exc}",
+                reason="smoke_mismatch",
+            ) from None
+    problems = [
+        p
+        for p in (
+            difference("predictions", expected.predictions, actual.predictions),
+            difference("probabilities", expected.probabilities, actual.probabilities),
+        )
+        if p
+    ]
+    if problems:
+        raise PackagingError(
+            "the packaged model answers differently from the original on the sample: "
+            + "; ".join(problems),
+            reason="smoke_mismatch",
+        )
+
+
+def difference(what: str, expected: np.ndarray | None, actual: np.ndarray | None) -> str | None:
+    """How two answers differ, or None when they are equal bit for bit (NaN equal to NaN)."""
+    if expected is None or actual is None:
+        return None if expected is actual else f"{what} are missing on one side"
+    if expected.shape != actual.shape:
+        return f"{what} have shape {actual.shape}, the original's {expected.shape}"
+    if expected.dtype != actual.dtype:
+        return f"{what} have dtype {actual.dtype}, the original's {expected.dtype}"
+    floating = expected.dtype.kind in "fc"
+    if np.array_equal(expected, actual, equal_nan=floating):
+        return None
+    same = expected == actual
+    if floating:
+        same |= np.isnan(expected) & np.isnan(actual)
+    rows = np.flatnonzero(~same.reshape(len(same), -1).all(axis=1))
+    first = int(rows[0])
+    largest = ""
+    if floating:
+        largest = f", largest difference {float(np.nanmax(np.abs(expected - actual))):.3g}"
+    return (
+        f"{len(rows)} of {len(same)} rows' {what} differ (row {first}: original "
+        f"{expected[first].tolist()!r}, packaged {actual[first].tolist()!r}{largest})"
+    )
+
+
+@contextlib.contextmanager
+def _fresh_imports(modules: tuple[str, ...]) -> Iterator[None]:
+    """The model's own modules imported afresh from code.zip (not the copies this process
+    already has), so the check proves the zip provides them; this process's copies and
+    sys.path are put back afterwards."""
+    saved_path = list(sys.path)
+    saved = {
+        name: module
+        for name, module in sys.modules.items()
+        if any(name == m or name.startswith(f"{m}.") for m in modules)
+    }
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [
+            n for n in sys.modules if any(n == m or n.startswith(f"{m}.") for m in modules)
+        ]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.path[:] = saved_path

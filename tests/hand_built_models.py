@@ -1,0 +1,100 @@
+"""Model directories written by hand for serving tests: any fitted estimator, joblib or
+skops, with or without its own code zipped beside it, and a manifest naming them. Packaging
+builds the same directories from a sample; these tests need only the files."""
+
+from __future__ import annotations
+
+import platform
+import zipfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+
+from modelship.digest import file_digest
+from modelship.names import MODEL_CODE_FILE, MODEL_MANIFEST_FILE
+from modelship.registry.manifest import (
+    ARTIFACT_FILES,
+    ArtifactInfo,
+    CodeInfo,
+    EstimatorInfo,
+    FeatureSpec,
+    InputFormat,
+    Manifest,
+    RuntimeInfo,
+    Task,
+    TrainingData,
+)
+
+
+def write_model_dir(
+    estimator: Any,
+    out: Path,
+    *,
+    features: Sequence[FeatureSpec],
+    task: Task,
+    name: str = "byo",
+    version: str = "v1",
+    input_format: InputFormat = "array",
+    artifact_format: str = "joblib",
+    trusted_types: Sequence[str] = (),
+    code: Sequence[Path] = (),
+) -> Manifest:
+    """Dumps `estimator` into `out` (with `code`, module files, zipped as code.zip) and
+    writes the manifest last."""
+    out.mkdir(parents=True, exist_ok=True)
+    artifact = out / ARTIFACT_FILES[artifact_format]
+    if artifact_format == "skops":
+        import skops.io
+
+        skops.io.dump(estimator, artifact)
+    else:
+        joblib.dump(estimator, artifact)
+    sha256, size = file_digest(artifact)
+    code_info = None
+    if code:
+        code_info = zip_code(code, out / MODEL_CODE_FILE)
+    classes = None
+    if task == "classification":
+        classes = tuple(int(c) if isinstance(c, np.integer) else str(c) for c in estimator.classes_)
+    manifest = Manifest(
+        name=name,
+        version=version,
+        created_at=datetime.now(UTC),
+        task=task,
+        classes=classes,
+        features=tuple(features),
+        input_format=input_format,
+        artifact=ArtifactInfo(
+            file=artifact.name,
+            sha256=sha256,
+            size_bytes=size,
+            format=artifact_format,  # type: ignore[arg-type]
+            trusted_types=tuple(trusted_types),
+        ),
+        code=code_info,
+        runtime=RuntimeInfo(
+            python=platform.python_version(),
+            sklearn=sklearn.__version__,
+            numpy=np.__version__,
+            joblib=joblib.__version__,
+        ),
+        origin="packaged",
+        estimator=EstimatorInfo(algorithm=type(estimator).__name__, params={}),
+        metrics={},
+        training_data=TrainingData(uri="file://sample.csv", rows=10, target=None),
+    )
+    (out / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
+    return manifest
+
+
+def zip_code(modules: Sequence[Path], zip_path: Path) -> CodeInfo:
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for module in modules:
+            archive.write(module, module.name)
+    sha256, size = file_digest(zip_path)
+    return CodeInfo(sha256=sha256, size_bytes=size, modules=tuple(m.stem for m in modules))
