@@ -21,7 +21,7 @@ from tests.infra.template_queries import Synth
 
 @pytest.fixture(scope="session")
 def stub_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The real layer is a 56 MiB pip build; synth only needs a directory to hash.
+    # The real layer is a 66 MiB zip from a pip build; synth only needs a directory to hash.
     layer = tmp_path_factory.mktemp("layer")
     (layer / "python").mkdir()
     (layer / "python" / "placeholder.txt").write_text("stub layer for template tests\n")
