@@ -98,3 +98,42 @@ def zip_code(modules: Sequence[Path], zip_path: Path) -> CodeInfo:
             archive.write(module, module.name)
     sha256, size = file_digest(zip_path)
     return CodeInfo(sha256=sha256, size_bytes=size, modules=tuple(m.stem for m in modules))
+
+
+CUSTOM_TRANSFORMER = '''
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Doubler(TransformerMixin, BaseEstimator):
+    """Doubles every (numeric) column; keeps DataFrame column names out of the way."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float) * 2.0
+'''
+
+
+def user_module(directory: Path, name: str, monkeypatch: Any) -> Any:
+    """A user's module defining `Doubler`, written to `directory` and imported from there;
+    `monkeypatch` forgets it (path entry and loaded module) at the end of the test. Call
+    `forget_module` before loading a model, to be the fresh runtime that never saw it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.py").write_text(CUSTOM_TRANSFORMER)
+    monkeypatch.syspath_prepend(str(directory))
+    import importlib
+    import sys
+
+    module = importlib.import_module(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    return module
+
+
+def forget_module(name: str, directory: Path, monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(directory)])

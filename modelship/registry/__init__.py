@@ -1,8 +1,9 @@
 """The model registry: immutable model versions in S3 under `models/<name>/<version>/`, each a
-`model.joblib` beside the `manifest.json` that says what it is, how it was made and what it
-expects (`manifest`); publishing is write-once (`registry`); version ids sort by time
-(`versions`). Every other domain reads models through these names; this package imports
-nothing of modelship but `names`, `errors` and `digest`.
+`model.joblib` or `model.skops` (and the model's own `code.zip`, if it has one) beside the
+`manifest.json` that says what it is, how it was made and what it expects (`manifest`);
+publishing is write-once (`registry`); version ids sort by time (`versions`). Every other
+domain reads models through these names; this package imports nothing of modelship but
+`names`, `errors` and `digest`.
 """
 
 from modelship.registry.manifest import (
@@ -22,6 +23,7 @@ from modelship.registry.registry import (
     Registry,
     VersionEntry,
     artifact_key,
+    code_key,
     manifest_key,
     version_prefix,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "VersionEntry",
     "artifact_key",
     "check_model_name",
+    "code_key",
     "check_version_id",
     "copy_as_version",
     "manifest_key",

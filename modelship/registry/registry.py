@@ -1,7 +1,8 @@
 """The model registry in S3: immutable versions under models/<name>/<version>/.
 
-Publishing is write-once: both objects are put with `IfNoneMatch='*'`, so S3 itself refuses
-to overwrite an existing version even when two publishers race.
+Publishing is write-once: every object (the artifact, the model's code.zip if it has one, the
+manifest) is put with `IfNoneMatch='*'`, so S3 itself refuses to overwrite an existing
+version even when two publishers race.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ from botocore.exceptions import ClientError
 
 from modelship.digest import file_digest
 from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
-from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE, MODELS_PREFIX
-from modelship.registry.manifest import Manifest, read_manifest_dir
+from modelship.names import (
+    MODEL_ARTIFACT_FILE,
+    MODEL_CODE_FILE,
+    MODEL_MANIFEST_FILE,
+    MODELS_PREFIX,
+)
+from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest, read_manifest_dir
 from modelship.registry.versions import check_model_name, check_version_id
 
 LATEST = "latest"
@@ -27,8 +33,14 @@ def version_prefix(name: str, version: str) -> str:
     return f"{MODELS_PREFIX}/{name}/{version}/"
 
 
-def artifact_key(name: str, version: str) -> str:
-    return version_prefix(name, version) + MODEL_ARTIFACT_FILE
+def artifact_key(name: str, version: str, file: str = MODEL_ARTIFACT_FILE) -> str:
+    """Key of a version's artifact; `file` is the manifest's artifact.file (model.skops for
+    skops artifacts)."""
+    return version_prefix(name, version) + file
+
+
+def code_key(name: str, version: str) -> str:
+    return version_prefix(name, version) + MODEL_CODE_FILE
 
 
 def manifest_key(name: str, version: str) -> str:
@@ -50,31 +62,35 @@ class Registry:
         self.bucket = bucket
 
     def publish(self, model_dir: Path) -> Manifest:
-        """Uploads model.joblib then manifest.json, both write-once. The manifest goes last:
-        a version without one is not published, so readers never see a half-written version."""
+        """Uploads the artifact, then code.zip (if the model ships code), then manifest.json,
+        all write-once and each checked against the manifest's sha256 and size before any is
+        sent. The manifest goes last: a version without one is not published, so readers
+        never see a half-written version."""
         manifest = read_manifest_dir(model_dir)
         check_model_name(manifest.name)
         check_version_id(manifest.version)
-        artifact = model_dir / manifest.artifact.file
-        if not artifact.is_file():
-            raise IntegrityError(f"{artifact} is missing")
-        sha256, size = file_digest(artifact)
-        if (sha256, size) != (manifest.artifact.sha256, manifest.artifact.size_bytes):
-            raise IntegrityError(
-                f"{artifact} does not match its manifest (sha256 {sha256[:12]}..., "
-                f"{size} bytes; manifest says {manifest.artifact.sha256[:12]}..., "
-                f"{manifest.artifact.size_bytes} bytes)"
+        uploads = [
+            (
+                _verified(model_dir / manifest.artifact.file, manifest.artifact),
+                artifact_key(manifest.name, manifest.version, manifest.artifact.file),
+                manifest.artifact.sha256,
+                "application/octet-stream",
+            )
+        ]
+        if manifest.code is not None:
+            uploads.append(
+                (
+                    _verified(model_dir / manifest.code.file, manifest.code),
+                    code_key(manifest.name, manifest.version),
+                    manifest.code.sha256,
+                    "application/zip",
+                )
             )
         if self._exists(manifest_key(manifest.name, manifest.version)):
             raise self._conflict(manifest)
-        with artifact.open("rb") as body:
-            self._put_once(
-                artifact_key(manifest.name, manifest.version),
-                body,
-                sha256,
-                manifest,
-                content_type="application/octet-stream",
-            )
+        for path, key, sha256, content_type in uploads:
+            with path.open("rb") as body:
+                self._put_once(key, body, sha256, manifest, content_type=content_type)
         self._put_once(
             manifest_key(manifest.name, manifest.version),
             manifest.to_json().encode(),
@@ -173,3 +189,17 @@ class Registry:
                 f"{manifest.name}/{manifest.version}"
             )
         return manifest
+
+
+def _verified(path: Path, expected: ArtifactInfo | CodeInfo) -> Path:
+    """`path`, once its bytes are what the manifest's entry (artifact or code) says."""
+    if not path.is_file():
+        raise IntegrityError(f"{path} is missing")
+    sha256, size = file_digest(path)
+    if (sha256, size) != (expected.sha256, expected.size_bytes):
+        raise IntegrityError(
+            f"{path} does not match its manifest (sha256 {sha256[:12]}..., "
+            f"{size} bytes; manifest says {expected.sha256[:12]}..., "
+            f"{expected.size_bytes} bytes)"
+        )
+    return path

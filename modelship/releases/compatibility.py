@@ -1,6 +1,6 @@
-"""What `release create` checks before it changes anything: the artifact is the one the
-manifest describes, the function's layer can unpickle it, and callers of the stable release
-keep working (IncompatibleRelease otherwise)."""
+"""What `release create` checks before it changes anything: the artifact (and the model's
+code.zip) are the ones the manifest describes, the function's layer can unpickle it, and
+callers of the stable release keep working (IncompatibleRelease otherwise)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from modelship import names
 from modelship.errors import IncompatibleRelease, ModelNotFound
-from modelship.registry.manifest import Manifest
-from modelship.registry.registry import Registry, artifact_key
+from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest
+from modelship.registry.registry import Registry, artifact_key, code_key
 from modelship.releases.models import ReleaseInfo
 
 logger = logging.getLogger(__name__)
@@ -22,29 +22,45 @@ logger = logging.getLogger(__name__)
 def check_artifact(
     s3: Any, registry: Registry, manifest: Manifest, expected_sha256: str | None
 ) -> None:
-    """The stored artifact matches its manifest (and the digest the caller expects)."""
+    """The stored artifact (model.joblib or model.skops) and the model's code.zip, if it
+    ships code, match their manifest (and the artifact the digest the caller expects)."""
     if expected_sha256 and expected_sha256.lower() != manifest.artifact.sha256:
         raise IncompatibleRelease(
             f"{manifest.name} {manifest.version} has sha256 {manifest.artifact.sha256}, "
             f"not the expected {expected_sha256}"
         )
-    key = artifact_key(manifest.name, manifest.version)
+    _check_stored(
+        s3,
+        registry,
+        manifest,
+        artifact_key(manifest.name, manifest.version, manifest.artifact.file),
+        manifest.artifact,
+    )
+    if manifest.code is not None:
+        _check_stored(
+            s3, registry, manifest, code_key(manifest.name, manifest.version), manifest.code
+        )
+
+
+def _check_stored(
+    s3: Any, registry: Registry, manifest: Manifest, key: str, expected: ArtifactInfo | CodeInfo
+) -> None:
     try:
         head = s3.head_object(Bucket=registry.bucket, Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             raise ModelNotFound(
-                f"{manifest.name} {manifest.version} has a manifest but no artifact at "
+                f"{manifest.name} {manifest.version} has a manifest but no {expected.file} at "
                 f"s3://{registry.bucket}/{key}"
             ) from None
         raise
     stored = (head.get("Metadata") or {}).get("sha256")
     size = head.get("ContentLength")
-    if stored != manifest.artifact.sha256 or size != manifest.artifact.size_bytes:
+    if stored != expected.sha256 or size != expected.size_bytes:
         raise IncompatibleRelease(
-            f"artifact s3://{registry.bucket}/{key} does not match its manifest "
+            f"{expected.file} s3://{registry.bucket}/{key} does not match its manifest "
             f"(stored sha256 {str(stored)[:12]}..., {size} bytes; manifest says "
-            f"{manifest.artifact.sha256[:12]}..., {manifest.artifact.size_bytes} bytes)"
+            f"{expected.sha256[:12]}..., {expected.size_bytes} bytes)"
         )
 
 
@@ -67,7 +83,8 @@ def check_runtime(function_name: str, env: dict[str, str], manifest: Manifest) -
 
 def check_schema(registry: Registry, stable: ReleaseInfo, candidate: Manifest) -> None:
     """Requests valid for the stable model must stay valid: same features in the same
-    order with the same types, and no allowed category dropped."""
+    order with the same types, no allowed category dropped, no null refused that the stable
+    model takes."""
     try:
         current = registry.show(stable.model_name, stable.model_version)
     except ModelNotFound:
@@ -88,6 +105,12 @@ def check_schema(registry: Registry, stable: ReleaseInfo, candidate: Manifest) -
             raise IncompatibleRelease(
                 f"{candidate.version} no longer accepts {sorted(dropped)} for "
                 f"{before.name!r}, which the stable release accepts",
+                reason="schema_changed",
+            )
+        if before.nullable and not after.nullable:
+            raise IncompatibleRelease(
+                f"{candidate.version} refuses null for {before.name!r}, which the stable "
+                "release accepts",
                 reason="schema_changed",
             )
 

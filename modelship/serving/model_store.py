@@ -1,7 +1,8 @@
 """Loads a pinned model: memory, then the /tmp cache, then S3 with integrity checks.
 
-A file is trusted only after its bytes hashed to the manifest's sha256, and only a verified
-file is ever renamed into the cache; a partial download never sits where a later cold start
+A file (the artifact, the model's code.zip) is trusted only after its bytes hashed to the
+manifest's sha256, and only a verified file is ever renamed into the cache; the manifest is
+written into a cache entry last, so a partial download never sits where a later cold start
 would look.
 """
 
@@ -28,10 +29,10 @@ from modelship.errors import (
     ModelshipError,
     ModelUnavailable,
 )
-from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
-from modelship.registry.manifest import Manifest
-from modelship.registry.registry import Registry, artifact_key
-from modelship.serving.artifacts import load_estimator
+from modelship.names import MODEL_CODE_FILE, MODEL_MANIFEST_FILE
+from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest
+from modelship.registry.registry import Registry, artifact_key, code_key
+from modelship.serving.artifacts import load_estimator, unpack_code
 from modelship.serving.schema import RowSchema
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ Source = Literal["memory", "tmp", "s3"]
 CHUNK_BYTES = 1 << 20
 # Part of /tmp left for everything else the function writes.
 CACHE_SHARE_OF_EPHEMERAL = 0.8
+# The model's code.zip is unpacked here, inside its cache entry.
+CODE_DIR = "code"
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ class ModelStore:
                 self._memory[key], source="memory", seconds=time.perf_counter() - started
             )
         check_runtime(manifest)
-        path = self._download(manifest)
-        return self._remember(self._load(manifest, path), "s3", started)
+        artifact, code_dir = self._download(manifest)
+        return self._remember(self._load(manifest, artifact, code_dir), "s3", started)
 
     def _remember(self, pair: tuple[Manifest, Any], source: Source, started: float) -> LoadedModel:
         manifest, estimator = pair
@@ -113,22 +116,27 @@ class ModelStore:
 
     def _from_tmp(self, name: str, version: str, sha256: str) -> tuple[Manifest, Any] | None:
         entry = self.entry_dir(name, version, sha256)
-        artifact, manifest_path = entry / MODEL_ARTIFACT_FILE, entry / MODEL_MANIFEST_FILE
-        if not (artifact.is_file() and manifest_path.is_file()):
+        manifest_path = entry / MODEL_MANIFEST_FILE
+        if not manifest_path.is_file():  # written last: without it the entry is incomplete
             return None
         try:
             manifest = Manifest.from_json(manifest_path.read_bytes())
             if manifest.artifact.sha256 != sha256:
                 raise IntegrityError("cached manifest names another artifact")
-            _verify_file(artifact, manifest)
+            artifact = entry / manifest.artifact.file
+            _verify_file(artifact, manifest.artifact)
+            code_dir = None
+            if manifest.code is not None:
+                # Unpacked again from the verified zip: the unpacked files are not hashed.
+                code_dir = unpack_code(entry / MODEL_CODE_FILE, manifest, entry / CODE_DIR)
             check_runtime(manifest)
-        except (ValueError, IntegrityError) as exc:
+        except (ValueError, OSError, IntegrityError) as exc:
             # Whatever damaged the cache, the registry still has the truth: drop and refetch.
             logger.warning("discarding cache entry %s: %s", entry, exc)
             shutil.rmtree(entry, ignore_errors=True)
             return None
         os.utime(entry)  # recency for eviction
-        return self._load(manifest, artifact)
+        return self._load(manifest, artifact, code_dir)
 
     def _manifest_from_s3(self, name: str, version: str) -> Manifest:
         try:
@@ -144,8 +152,11 @@ class ModelStore:
                 f"the manifest of {name}/{version} is invalid: {exc}", reason="invalid_manifest"
             ) from None
 
-    def _download(self, manifest: Manifest) -> Path:
-        size = manifest.artifact.size_bytes
+    def _download(self, manifest: Manifest) -> tuple[Path, Path | None]:
+        """The verified artifact and the unpacked code directory (if the model ships code)
+        in the cache entry; the manifest is written last, marking the entry complete."""
+        code = manifest.code
+        size = manifest.artifact.size_bytes + (code.size_bytes if code else 0)
         if size > self.max_cache_bytes:
             raise ModelUnavailable(
                 f"{manifest.name}/{manifest.version} is {size} bytes, more than the "
@@ -156,29 +167,49 @@ class ModelStore:
         entry = self.entry_dir(manifest.name, manifest.version, manifest.artifact.sha256)
         self._make_room(size, keep=entry)
         entry.mkdir(parents=True, exist_ok=True)
+        (entry / MODEL_MANIFEST_FILE).unlink(missing_ok=True)
+        artifact = self._download_file(
+            manifest,
+            artifact_key(manifest.name, manifest.version, manifest.artifact.file),
+            manifest.artifact,
+            entry / manifest.artifact.file,
+        )
+        code_dir = None
+        if code is not None:
+            zipped = self._download_file(
+                manifest, code_key(manifest.name, manifest.version), code, entry / MODEL_CODE_FILE
+            )
+            code_dir = unpack_code(zipped, manifest, entry / CODE_DIR)
+        _write_atomic(entry / MODEL_MANIFEST_FILE, manifest.to_json().encode())
+        return artifact, code_dir
+
+    def _download_file(
+        self, manifest: Manifest, key: str, expected: ArtifactInfo | CodeInfo, final: Path
+    ) -> Path:
+        """Streams `key` into a temp file beside `final`, hashing as it goes; renamed to
+        `final` only when its size and sha256 are the manifest's."""
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
-            dir=entry, prefix=".download-", delete=False
+            dir=final.parent, prefix=".download-", delete=False
         )
         temp = Path(handle.name)
         try:
             with handle:
-                digest, received = _stream(self.s3, self.bucket, manifest, handle)
+                digest, received = _stream(self.s3, self.bucket, manifest, key, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if received != size:
+            if received != expected.size_bytes:
                 raise IntegrityError(
-                    f"{manifest.name}/{manifest.version}: received {received} of {size} bytes",
+                    f"{manifest.name}/{manifest.version}: received {received} of "
+                    f"{expected.size_bytes} bytes of {key}",
                     reason="truncated_artifact",
                 )
-            if digest != manifest.artifact.sha256:
+            if digest != expected.sha256:
                 raise IntegrityError(
-                    f"{manifest.name}/{manifest.version}: sha256 {digest[:12]}... does not match "
-                    f"the manifest's {manifest.artifact.sha256[:12]}...",
+                    f"{manifest.name}/{manifest.version}: {key} has sha256 {digest[:12]}..., "
+                    f"the manifest says {expected.sha256[:12]}...",
                     reason="sha256_mismatch",
                 )
-            final = entry / MODEL_ARTIFACT_FILE
             temp.replace(final)
-            _write_atomic(entry / MODEL_MANIFEST_FILE, manifest.to_json().encode())
             return final
         finally:
             temp.unlink(missing_ok=True)
@@ -202,15 +233,17 @@ class ModelStore:
         entries = []
         for entry in self.cache_dir.glob("*/*/*"):
             if entry.is_dir():
-                size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+                size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
                 entries.append((entry, entry.stat().st_mtime, size))
         return entries
 
     def cached_bytes(self) -> int:
         return sum(size for _, _, size in self._cache_entries())
 
-    def _load(self, manifest: Manifest, path: Path) -> tuple[Manifest, Any]:
-        return manifest, load_estimator(manifest, path)
+    def _load(
+        self, manifest: Manifest, path: Path, code_dir: Path | None = None
+    ) -> tuple[Manifest, Any]:
+        return manifest, load_estimator(manifest, path, code_dir)
 
 
 def check_runtime(manifest: Manifest) -> None:
@@ -223,10 +256,9 @@ def check_runtime(manifest: Manifest) -> None:
         )
 
 
-def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str, int]:
+def _stream(s3: Any, bucket: str, manifest: Manifest, key: str, handle: Any) -> tuple[str, int]:
     digest = hashlib.sha256()
     received = 0
-    key = artifact_key(manifest.name, manifest.version)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         for chunk in body.iter_chunks(CHUNK_BYTES):
@@ -237,7 +269,7 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str,
         code = exc.response.get("Error", {}).get("Code")
         if code in {"NoSuchKey", "404"}:
             raise ModelNotFound(
-                f"{manifest.name}/{manifest.version} has a manifest but no artifact at {key}",
+                f"{manifest.name}/{manifest.version} has a manifest but nothing at {key}",
                 reason="artifact_missing",
             ) from None
         raise ModelUnavailable(f"cannot download {key}: {exc}", reason="storage_error") from None
@@ -250,9 +282,9 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, handle: Any) -> tuple[str,
     return digest.hexdigest(), received
 
 
-def _verify_file(path: Path, manifest: Manifest) -> None:
+def _verify_file(path: Path, expected: ArtifactInfo | CodeInfo) -> None:
     digest, size = file_digest(path)
-    if size != manifest.artifact.size_bytes or digest != manifest.artifact.sha256:
+    if size != expected.size_bytes or digest != expected.sha256:
         raise IntegrityError(f"{path} does not match its manifest", reason="sha256_mismatch")
 
 

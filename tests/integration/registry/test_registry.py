@@ -101,3 +101,73 @@ def test_unknown_model_and_version_are_reported(s3: Any) -> None:
         registry.resolve("churn", "latest")
     with pytest.raises(ModelNotFound, match="version v9 is not published"):
         registry.show("churn", "v9")
+
+
+def _code_model_dir(tmp_path: Path, artifact_format: str = "joblib") -> Path:
+    from sklearn.linear_model import LogisticRegression
+
+    from modelship.registry.manifest import FeatureSpec
+    from tests.hand_built_models import write_model_dir
+
+    module = tmp_path / "user_code_mod.py"
+    module.write_text("SCALE = 2\n")
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    out = tmp_path / "byo"
+    write_model_dir(
+        model,
+        out,
+        features=(FeatureSpec(name="x", kind="numeric", dtype="float"),),
+        task="classification",
+        artifact_format=artifact_format,
+        code=[module],
+    )
+    return out
+
+
+def test_code_zip_is_published_write_once_with_its_sha256_before_the_manifest(
+    s3: Any, tmp_path: Path
+) -> None:
+    from modelship.registry.registry import code_key
+
+    keys: list[str] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: keys.append(params["Key"])
+    )
+    model_dir = _code_model_dir(tmp_path, "skops")
+
+    manifest = Registry(s3, BUCKET).publish(model_dir)
+
+    assert keys == [
+        artifact_key("byo", "v1", "model.skops"),
+        code_key("byo", "v1"),
+        manifest_key("byo", "v1"),
+    ]
+    head = s3.head_object(Bucket=BUCKET, Key=code_key("byo", "v1"))
+    assert manifest.code is not None
+    assert head["Metadata"]["sha256"] == manifest.code.sha256
+    assert head["ContentLength"] == manifest.code.size_bytes
+
+    with pytest.raises(VersionConflict):
+        Registry(s3, BUCKET).publish(model_dir)
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="models/byo/v1/")["Versions"]
+    assert len(versions) == 3  # artifact, code.zip, manifest: nothing written twice
+
+
+def test_a_tampered_code_zip_is_not_published(s3: Any, tmp_path: Path) -> None:
+    model_dir = _code_model_dir(tmp_path)
+    (model_dir / "code.zip").write_bytes(b"PK not the code")
+
+    with pytest.raises(IntegrityError, match=r"code\.zip does not match its manifest"):
+        Registry(s3, BUCKET).publish(model_dir)
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/")
+
+
+def test_a_missing_code_zip_is_not_published(s3: Any, tmp_path: Path) -> None:
+    model_dir = _code_model_dir(tmp_path)
+    (model_dir / "code.zip").unlink()
+
+    with pytest.raises(IntegrityError, match="is missing"):
+        Registry(s3, BUCKET).publish(model_dir)
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/")

@@ -18,7 +18,7 @@ from modelship.digest import file_digest
 from modelship.errors import IncompatibleModel, IntegrityError
 from modelship.registry.manifest import CodeInfo, FeatureSpec, Manifest
 from modelship.serving.artifacts import check_schema, load_estimator, unpack_code
-from tests.hand_built_models import write_model_dir
+from tests.hand_built_models import forget_module, user_module, write_model_dir
 
 NUMERIC = (
     FeatureSpec(name="x1", kind="numeric", dtype="float"),
@@ -27,36 +27,11 @@ NUMERIC = (
 X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
 Y = np.array(["no", "no", "yes", "yes"])
 
-CUSTOM_MODULE = """
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-
-
-class Doubler(TransformerMixin, BaseEstimator):
-    def fit(self, X, y=None):
-        self.n_features_in_ = np.asarray(X).shape[1]
-        return self
-
-    def transform(self, X):
-        return np.asarray(X, dtype=float) * 2.0
-"""
-
 
 def _model(tmp_path: Path, estimator: Any, **options: Any) -> tuple[Manifest, Path]:
     out = tmp_path / "model"
     manifest = write_model_dir(estimator, out, features=NUMERIC, **options)
     return manifest, out / manifest.artifact.file
-
-
-def _custom_module(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A user's module, imported from its own directory, then forgotten by this process
-    (a fresh Lambda runtime has never seen it)."""
-    source = tmp_path / "user-code"
-    source.mkdir()
-    module = source / f"{name}.py"
-    module.write_text(CUSTOM_MODULE)
-    monkeypatch.syspath_prepend(str(source))
-    return module
 
 
 def test_a_joblib_classifier_loads_and_predicts_like_the_original(tmp_path: Path) -> None:
@@ -166,14 +141,13 @@ def test_skops_types_beyond_the_trusted_list_are_refused_by_name(tmp_path: Path)
 def test_custom_code_is_imported_from_the_unpacked_zip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = _custom_module(tmp_path, "artifacts_doubler", monkeypatch)
-    from artifacts_doubler import Doubler  # type: ignore[import-not-found]
-
-    model = make_pipeline(Doubler(), LogisticRegression()).fit(X, Y)
-    manifest, artifact = _model(tmp_path, model, task="classification", code=[module])
-    # A fresh runtime: the user's directory is not on the path and the module is not loaded.
-    monkeypatch.delitem(sys.modules, "artifacts_doubler")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(module.parent)])
+    source = tmp_path / "user-code"
+    user = user_module(source, "artifacts_doubler", monkeypatch)
+    model = make_pipeline(user.Doubler(), LogisticRegression()).fit(X, Y)
+    manifest, artifact = _model(
+        tmp_path, model, task="classification", code=[source / "artifacts_doubler.py"]
+    )
+    forget_module("artifacts_doubler", source, monkeypatch)  # a fresh runtime
     code_dir = unpack_code(tmp_path / "model" / "code.zip", manifest, tmp_path / "code")
 
     loaded = load_estimator(manifest, artifact, code_dir)
@@ -181,19 +155,16 @@ def test_custom_code_is_imported_from_the_unpacked_zip(
     assert sys.path[0] == str(code_dir)
     assert Path(sys.modules["artifacts_doubler"].__file__).parent == code_dir
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    monkeypatch.delitem(sys.modules, "artifacts_doubler")
 
 
 def test_a_module_the_runtime_lacks_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = _custom_module(tmp_path, "artifacts_absent", monkeypatch)
-    from artifacts_absent import Doubler  # type: ignore[import-not-found]
-
-    model = make_pipeline(Doubler(), LogisticRegression()).fit(X, Y)
+    source = tmp_path / "user-code"
+    user = user_module(source, "artifacts_absent", monkeypatch)
+    model = make_pipeline(user.Doubler(), LogisticRegression()).fit(X, Y)
     manifest, artifact = _model(tmp_path, model, task="classification")
-    monkeypatch.delitem(sys.modules, "artifacts_absent")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(module.parent)])
+    forget_module("artifacts_absent", source, monkeypatch)
 
     with pytest.raises(IncompatibleModel) as caught:
         load_estimator(manifest, artifact)
@@ -205,9 +176,12 @@ def test_a_module_the_runtime_lacks_is_named(
 def test_a_model_with_code_but_no_unpacked_dir_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = _custom_module(tmp_path, "artifacts_nodir", monkeypatch)
+    source = tmp_path / "user-code"
+    user_module(source, "artifacts_nodir", monkeypatch)
     model = LogisticRegression().fit(X, Y)
-    manifest, artifact = _model(tmp_path, model, task="classification", code=[module])
+    manifest, artifact = _model(
+        tmp_path, model, task="classification", code=[source / "artifacts_nodir.py"]
+    )
 
     with pytest.raises(IncompatibleModel) as caught:
         load_estimator(manifest, artifact)
