@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 import sys
-import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -56,8 +55,11 @@ class _ReferenceRecorder(pickle.Pickler):
         self.seen: dict[str, set[str]] = {}
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType):
-            module, name = getattr(obj, "__module__", None), obj.__qualname__
+        # Classes and functions (Python, builtin or compiled) carry their own __qualname__ and
+        # are pickled by reference to their module; anything else is an instance of its type.
+        qualname = getattr(obj, "__qualname__", None)
+        if isinstance(qualname, str):
+            module, name = getattr(obj, "__module__", None), qualname
         else:
             module, name = type(obj).__module__, type(obj).__qualname__
         if module:

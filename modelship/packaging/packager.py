@@ -10,9 +10,11 @@ nothing behind, and `out` is never half written.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,7 +118,7 @@ def package(
             ),
             profile=sample_profile(sample_input),
         )
-        smoke_check(manifest, staging, sample_input, expected)
+        smoke_check(model, manifest, staging, sample_input, expected)
         (staging / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
         _permissions_as_created(staging)
         _move_into_place(staging, out)
@@ -184,14 +186,25 @@ def holdout_metrics(model: Any, sample: SampleInput, task: TaskInfo) -> dict[str
     """Metrics on the labelled sample (none without labels, or for a predict-only model)."""
     if sample.target is None or task.task == "predict_only":
         return {}
-    try:
-        return evaluate(model, sample.model_input, sample.target, task.task)
-    except ValueError as exc:
-        raise PackagingError(
-            f"holdout metrics cannot be computed on the labelled sample: {exc}; pass a sample "
-            "with more rows (every class present), or no target",
-            reason="invalid_sample",
-        ) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            metrics = evaluate(model, sample.model_input, sample.target, task.task)
+        except ValueError as exc:
+            raise _no_metrics(str(exc)) from None
+    undefined = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+    if undefined:
+        said = f" ({caught[0].message})" if caught else ""
+        raise _no_metrics(f"{', '.join(undefined)} undefined{said}")
+    return metrics
+
+
+def _no_metrics(why: str) -> PackagingError:
+    return PackagingError(
+        f"holdout metrics cannot be computed on the labelled sample: {why}; pass a sample with "
+        "more rows (every class present), or no target",
+        reason="invalid_sample",
+    )
 
 
 def sample_profile(sample: SampleInput) -> dict[str, NumericProfile | CategoricalProfile]:
