@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from infra_cdk.settings import RetrainingSettingsError
 from modelship import names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +48,64 @@ def stage_release_source(root: Path = REPO_ROOT) -> Path:
     return stage_function_source(("release", "rollback"), root)
 
 
-def stage_retraining_source(root: Path = REPO_ROOT) -> Path:
-    """The retraining tasks and trigger share one asset."""
-    return stage_function_source(("retraining",), root)
+def stage_retraining_source(
+    root: Path = REPO_ROOT, training_code: str = "", entry_point: str = ""
+) -> Path:
+    """The retraining tasks and trigger share one asset; with `training_code` (cdk.json
+    trainingCode, relative to the app) the user's Python files go in too, under
+    training_code/ (names.TRAINING_CODE_DIR_NAME), where the Train task imports them from."""
+    staging = stage_function_source(("retraining",), root)
+    if training_code:
+        stage_training_code(root / training_code, staging / names.TRAINING_CODE_DIR_NAME)
+        if entry_point:
+            check_entry_point_module(staging / names.TRAINING_CODE_DIR_NAME, entry_point)
+    return staging
+
+
+# Top-level names the user's code may not take: the asset's own packages.
+RESERVED_NAMES = (LIBRARY, "functions")
+
+
+def stage_training_code(source: Path, target: Path) -> None:
+    """Copies the Python files of the user's code directory (its modules and packages) to
+    `target`; refuses a missing or empty directory and one that would shadow modelship."""
+    if not source.is_dir():
+        raise RetrainingSettingsError(f"trainingCode {source} is not a directory")
+    shadowing = sorted(
+        path.name
+        for path in source.iterdir()
+        if path.name in RESERVED_NAMES or (path.suffix == ".py" and path.stem in RESERVED_NAMES)
+    )
+    if shadowing:
+        raise RetrainingSettingsError(
+            f"trainingCode {source} holds {', '.join(shadowing)}, which would shadow the "
+            f"retraining functions' own {' and '.join(RESERVED_NAMES)}: rename it"
+        )
+    files = [
+        path
+        for path in sorted(source.rglob("*.py"))
+        if not any(
+            part.startswith(".") or part in ("__pycache__", "node_modules")
+            for part in path.relative_to(source).parts
+        )
+    ]
+    if not files:
+        raise RetrainingSettingsError(f"trainingCode {source} holds no Python files")
+    for path in files:
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+
+
+def check_entry_point_module(code_dir: Path, entry_point: str) -> None:
+    """The entry point's module is one of the staged files (a module or a package)."""
+    parts = entry_point.partition(":")[0].split(".")
+    candidates = [Path(*parts).with_suffix(".py"), Path(*parts, "__init__.py")]
+    if not any((code_dir / candidate).is_file() for candidate in candidates):
+        raise RetrainingSettingsError(
+            f"trainingEntryPoint {entry_point}: trainingCode has neither "
+            f"{candidates[0]} nor {candidates[1]}"
+        )
 
 
 def stage_function_source(function_dirs: tuple[str, ...], root: Path = REPO_ROOT) -> Path:

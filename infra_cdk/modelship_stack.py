@@ -114,7 +114,12 @@ class ModelshipStack(Stack):
             predict_function=self.function,
             alias=self.alias,
             release_function=self.release_functions.release_function,
-            base=runtime.with_code(stage_retraining_source()),
+            base=runtime.with_code(
+                stage_retraining_source(
+                    training_code=retraining.training_code,
+                    entry_point=retraining.training_entry_point,
+                )
+            ),
         )
         self.guardrails.watch_rollouts_of(self.retraining.state_machine)
         self._outputs()

@@ -30,6 +30,7 @@ from modelship import names
 
 PIPELINE_MODULE = "functions.retraining.app"
 TRIGGER_HANDLER = "functions.retraining.trigger.lambda_handler"
+LAMBDA_TASK_ROOT = "/var/task"
 
 
 class RetrainingPipeline(Construct):
@@ -66,10 +67,16 @@ class RetrainingPipeline(Construct):
             names.ENV_RELEASE_BUCKET: bucket.bucket_name,
             names.ENV_TRAINING_ALGORITHM: options.algorithm,
             names.ENV_TRAINING_PARAMS: options.params,
+            names.ENV_TRAINING_ENTRY_POINT: options.training_entry_point,
             names.ENV_QUALITY_GATES: options.quality_gates,
             names.ENV_RELEASE_PLAN: json.dumps(list(options.release_plan)),
             names.ENV_NOTIFY_TOPIC: self.topic.topic_arn,
         }
+        if options.training_code:
+            # Lambda unpacks the asset in its task root, /var/task.
+            environment[names.ENV_TRAINING_CODE_DIR] = (
+                f"{LAMBDA_TASK_ROOT}/{names.TRAINING_CODE_DIR_NAME}"
+            )
 
         def function(
             name: str, handler: str, memory: int, timeout: Duration, storage_mb: int = 512

@@ -29,8 +29,9 @@ def sagemaker_train_task(
 ) -> tasks.SageMakerCreateTrainingJob:
     """The `Train` state, and the `TrainingJobRole` its jobs run as, in `scope`."""
     output = output_prefix(model_name)
-    # The image runs `python -m modelship.training.sagemaker_entry`
-    # (layers/sagemaker/Dockerfile).
+    # The image runs `python -m modelship.retraining.sagemaker_entry`
+    # (layers/sagemaker/Dockerfile). `entry_point` is the run's (Prepare puts the configured
+    # one, or the run's override, in the state): "" trains the built-in algorithm.
     hyperparameters: dict[str, Any] = {
         "model_name": model_name,
         "algorithm": options.algorithm,
@@ -39,6 +40,7 @@ def sagemaker_train_task(
         "data_uri": sfn.JsonPath.string_at("$.data_uri"),
         "data_etag": sfn.JsonPath.string_at("$.dataset.etag"),
         "parent_version": sfn.JsonPath.string_at("$.parent_version"),
+        "entry_point": sfn.JsonPath.string_at("$.entry_point"),
     }
     return tasks.SageMakerCreateTrainingJob(
         scope,

@@ -78,6 +78,8 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
     "trainMemoryMb": 3008,
     "sagemakerImageUri": "",
     "sagemakerInstanceType": "ml.m5.xlarge",
+    "trainingEntryPoint": "",
+    "trainingCode": "",
 }
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
@@ -90,6 +92,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SCHEDULE = re.compile(r"(rate|cron)\(.+\)")
 # SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_ENTRY_POINT = re.compile(names.TRAINING_ENTRY_POINT_PATTERN)
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
 
 
@@ -231,6 +234,10 @@ class RetrainingOptions:
     train_memory_mb: int = 3008
     sagemaker_instance_type: str = "ml.m5.xlarge"
     sagemaker_image_uri: str = ""
+    # The user's training function, package.module:function ("" = the built-in algorithm),
+    # and the directory (relative to the app) its code is bundled from ("" = none).
+    training_entry_point: str = ""
+    training_code: str = ""
 
     @classmethod
     def from_context(cls, node: ContextReader) -> RetrainingOptions:
@@ -266,6 +273,18 @@ class RetrainingOptions:
                 f"sagemakerInstanceType {instance_type!r} must be a SageMaker instance type "
                 "such as ml.m5.xlarge"
             )
+        entry_point = str(ctx.raw("trainingEntryPoint"))
+        if entry_point and not _ENTRY_POINT.fullmatch(entry_point):
+            raise RetrainingSettingsError(
+                f"trainingEntryPoint {entry_point[:200]!r} must be package.module:function "
+                "(Python identifiers only), or empty for the built-in trainingAlgorithm"
+            )
+        training_code = str(ctx.raw("trainingCode"))
+        if entry_point and not training_code:
+            raise RetrainingSettingsError(
+                f"trainingEntryPoint {entry_point} needs trainingCode: the directory (relative "
+                "to the app) holding its module, bundled into the retraining functions"
+            )
         return cls(
             schedule=schedule,
             training_backend=backend,
@@ -277,6 +296,8 @@ class RetrainingOptions:
             train_memory_mb=ctx.int("trainMemoryMb", 128, 10240),
             sagemaker_instance_type=instance_type,
             sagemaker_image_uri=image,
+            training_entry_point=entry_point,
+            training_code=training_code,
         )
 
     def short_bakes(self, guardrail_period_seconds: int) -> list[str]:

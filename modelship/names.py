@@ -86,6 +86,16 @@ TRAINING_ALGORITHMS = (
     "gradient_boosting_regressor",
 )
 ENV_TRAINING_PARAMS = "TRAINING_PARAMS"
+# The user's training function, "package.module:function" ("" = the built-in algorithms), and
+# the directory its code was staged in (the retraining asset's TRAINING_CODE_DIR_NAME, or the
+# SageMaker image's /opt/program/training_code).
+ENV_TRAINING_ENTRY_POINT = "TRAINING_ENTRY_POINT"
+ENV_TRAINING_CODE_DIR = "TRAINING_CODE_DIR"
+TRAINING_CODE_DIR_NAME = "training_code"
+# Dotted module path, a colon, a function name: identifiers only (used with fullmatch).
+TRAINING_ENTRY_POINT_PATTERN = (
+    r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
+)
 ENV_QUALITY_GATES = "QUALITY_GATES"
 ENV_RELEASE_PLAN = "RELEASE_PLAN"
 ENV_NOTIFY_TOPIC = "NOTIFY_TOPIC_ARN"

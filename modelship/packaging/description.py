@@ -117,7 +117,7 @@ def current_runtime() -> RuntimeInfo:
             versions[field] = str(import_module(module).__version__)
         except ImportError:
             versions[field] = None
-    return RuntimeInfo(python=platform.python_version(), **versions)  # type: ignore[arg-type]
+    return RuntimeInfo(python=platform.python_version(), **versions)
 
 
 def _own_params(model: Any) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationError
 
 from modelship import names
 from modelship.env import EnvSettings, FromJson, decode_json
@@ -16,7 +17,9 @@ from modelship.releases.plan import PlanStep, steps_from_input
 from modelship.retraining.gates import GateConfig
 
 # What a run's execution input may change (`options`); the rest is the deployment's.
-RUN_OPTIONS = frozenset({"algorithm", "params", "gates", "holdout_fraction", "seed"})
+RUN_OPTIONS = frozenset({"algorithm", "params", "gates", "holdout_fraction", "seed", "entry_point"})
+# A run's options may name these only when no training entry point is in effect.
+BUILTIN_ONLY_OPTIONS = frozenset({"algorithm", "params"})
 
 
 def _release_plan(value: Any) -> tuple[PlanStep, ...]:
@@ -31,9 +34,18 @@ def _release_plan(value: Any) -> tuple[PlanStep, ...]:
         raise ValueError(str(exc)) from None
 
 
+def _entry_point(value: str) -> str:
+    if value and not re.fullmatch(names.TRAINING_ENTRY_POINT_PATTERN, value):
+        raise ValueError(
+            "a training entry point is package.module:function (Python identifiers only), "
+            "or empty for the built-in algorithms"
+        )
+    return value
+
+
 class RetrainingSettings(EnvSettings):
     """Step task configuration from the environment; execution input may override
-    `algorithm`, `params`, `gates`, `holdout_fraction` and `seed`."""
+    `algorithm`, `params`, `gates`, `holdout_fraction`, `seed` and `entry_point`."""
 
     model_config = ConfigDict(title="retraining")
 
@@ -46,6 +58,14 @@ class RetrainingSettings(EnvSettings):
     )
     params: Annotated[dict[str, float | int | str | bool | None], FromJson] = Field(
         default_factory=dict, validation_alias=names.ENV_TRAINING_PARAMS
+    )
+    # The user's training function ("package.module:function"); "" = the built-in algorithm.
+    training_entry_point: Annotated[str, AfterValidator(_entry_point)] = Field(
+        default="", validation_alias=names.ENV_TRAINING_ENTRY_POINT
+    )
+    # Where the user's code was staged (importable, and zipped into the packaged model).
+    training_code_dir: Path | None = Field(
+        default=None, validation_alias=names.ENV_TRAINING_CODE_DIR
     )
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
@@ -64,12 +84,23 @@ class RetrainingSettings(EnvSettings):
         unknown = set(overrides) - RUN_OPTIONS
         if unknown:
             raise ConfigurationError(f"unknown retraining options: {sorted(unknown)}")
+        renamed = {
+            ("training_entry_point" if k == "entry_point" else k): v for k, v in overrides.items()
+        }
         try:
-            return self.model_validate(
-                {**self.model_dump(), **overrides}, by_alias=False, by_name=True
+            updated = self.model_validate(
+                {**self.model_dump(), **renamed}, by_alias=False, by_name=True
             )
         except ValidationError as exc:
             raise ConfigurationError(f"invalid retraining options: {exc}") from None
+        builtin_only = sorted(BUILTIN_ONLY_OPTIONS & set(overrides))
+        if updated.training_entry_point and builtin_only:
+            raise ConfigurationError(
+                f"retraining options {builtin_only} choose a built-in algorithm, but the "
+                f"training entry point {updated.training_entry_point} trains this run: set "
+                'the option entry_point to "" to train with a built-in algorithm'
+            )
+        return updated
 
 
 class TriggerSettings(EnvSettings):

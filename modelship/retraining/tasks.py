@@ -24,6 +24,11 @@ from modelship.registry.manifest import Manifest, read_manifest_dir
 from modelship.registry.registry import Registry
 from modelship.releases.plan import steps_from_input
 from modelship.releases.releases import Releases
+from modelship.retraining.candidates import (
+    download_candidate,
+    extract_training_output,
+    upload_candidate,
+)
 from modelship.retraining.datasets import (
     DatasetRef,
     DeclaredSchema,
@@ -31,24 +36,22 @@ from modelship.retraining.datasets import (
     find_dataset,
     read_dataset,
 )
+from modelship.retraining.entry_point import holdout_rows, train_with_entry_point
 from modelship.retraining.gates import decide
+from modelship.retraining.scoring import score
 from modelship.retraining.settings import RetrainingSettings
 from modelship.serving.model_store import ModelStore
-from modelship.serving.schema import RowSchema
 from modelship.training.churn import CHURN_TARGET
 from modelship.training.tables import Table
 from modelship.training.training import (
     ALGORITHMS,
     TrainingSpec,
-    evaluate,
     holdout_split,
     train,
     write_model,
 )
 
 logger = logging.getLogger(__name__)
-
-SINGLE_ROW_SAMPLES = 50
 
 
 class Retraining:
@@ -79,9 +82,7 @@ class Retraining:
         if schema is None and champion is not None:
             schema = DeclaredSchema.from_manifest(champion)
         table = read_dataset(self.s3, ref, schema, default_target=CHURN_TARGET)
-        train_rows, holdout_rows = holdout_split(
-            table, settings.holdout_fraction, settings.seed, _task_of(settings.algorithm)
-        )
+        train_rows, holdout_rows = self._split(table)
         if len(train_rows) < 10 or len(holdout_rows) < 5:
             raise TrainingError(f"{ref.uri} has only {table.n_rows} rows; too few to train")
         return {
@@ -94,6 +95,8 @@ class Retraining:
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
             "parent_version": champion.version if champion else "",
+            # The SageMaker job reads it as a hyperparameter ("" = the built-in algorithm).
+            "entry_point": settings.training_entry_point,
             "steps": [
                 s.as_input() for s in (steps_from_input(steps) if steps else settings.release_plan)
             ],
@@ -106,6 +109,22 @@ class Retraining:
         ref = DatasetRef.from_dict(state["dataset"])
         table = self._table(state)
         champion = state.get("champion")
+        out = self._work_dir(state["run_id"]) / "candidate"
+        shutil.rmtree(out, ignore_errors=True)
+        if settings.training_entry_point:
+            train_with_entry_point(
+                table,
+                settings.training_entry_point,
+                name=settings.model_name,
+                out=out,
+                holdout_fraction=settings.holdout_fraction,
+                seed=settings.seed,
+                code_dir=settings.training_code_dir,
+                data_uri=ref.uri,
+                data_etag=ref.etag,
+                parent_version=champion["version"] if champion else None,
+            )
+            return self._upload_candidate(state["run_id"], out)
         spec = TrainingSpec(
             name=settings.model_name,
             algorithm=settings.algorithm,
@@ -116,15 +135,11 @@ class Retraining:
             data_uri=ref.uri,
             data_etag=ref.etag,
         )
-        out = self._work_dir(state["run_id"]) / "candidate"
-        shutil.rmtree(out, ignore_errors=True)
-        manifest = write_model(train(table, spec), out)
-        return self._upload_candidate(state["run_id"], out, manifest)
+        write_model(train(table, spec), out)
+        return self._upload_candidate(state["run_id"], out)
 
     def collect_sagemaker_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Files a SageMaker training job's model.tar.gz as the challenger, as train would."""
-        import tarfile
-
         artifact_uri = state["sagemaker"]["ModelArtifacts"]["S3ModelArtifacts"]
         bucket, _, key = artifact_uri.removeprefix("s3://").partition("/")
         work = self._work_dir(state["run_id"])
@@ -132,27 +147,12 @@ class Retraining:
         self.s3.download_file(bucket, key, str(archive))
         out = work / "candidate"
         shutil.rmtree(out, ignore_errors=True)
-        out.mkdir()
-        with tarfile.open(archive) as tar:
-            wanted = {names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE}
-            members = [m for m in tar.getmembers() if m.isfile() and Path(m.name).name in wanted]
-            if {Path(m.name).name for m in members} != wanted:
-                raise TrainingError(f"{artifact_uri} lacks model.joblib or manifest.json")
-            for member in members:
-                source = tar.extractfile(member)
-                assert source is not None
-                (out / Path(member.name).name).write_bytes(source.read())
-        manifest = read_manifest_dir(out)
-        from modelship.digest import file_digest
+        extract_training_output(archive, out, artifact_uri)
+        return self._upload_candidate(state["run_id"], out)
 
-        if file_digest(out / names.MODEL_ARTIFACT_FILE)[0] != manifest.artifact.sha256:
-            raise TrainingError(f"{artifact_uri}: model.joblib does not match its manifest")
-        return self._upload_candidate(state["run_id"], out, manifest)
-
-    def _upload_candidate(self, run_id: str, out: Path, manifest: Manifest) -> dict[str, Any]:
+    def _upload_candidate(self, run_id: str, out: Path) -> dict[str, Any]:
         prefix = f"{names.CANDIDATES_PREFIX}/{self.settings.model_name}/{run_id}/"
-        for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
-            self.s3.upload_file(str(out / file), self.settings.model_bucket, prefix + file)
+        manifest = upload_candidate(self.s3, self.settings.model_bucket, prefix, out)
         return {
             "prefix": prefix,
             "version": manifest.version,
@@ -164,19 +164,26 @@ class Retraining:
     # ---- evaluate
 
     def evaluate_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Scores challenger and champion on the same holdout rows."""
+        """Scores challenger and champion on the same holdout rows, each loaded and fed as
+        the predict function would."""
+        from modelship.serving.artifacts import load_estimator, unpack_code
+
         settings = self.settings
         table = self._table(state)
-        task = _task_of(settings.algorithm)
-        _, holdout = holdout_split(table, settings.holdout_fraction, settings.seed, task)
+        _, holdout = self._split(table)
         y = table.target_values()[holdout]
         candidate_dir = self._download_candidate(state)
-        challenger_manifest = read_manifest_dir(candidate_dir)
-        import joblib
-
-        challenger = joblib.load(candidate_dir / names.MODEL_ARTIFACT_FILE)
+        manifest = read_manifest_dir(candidate_dir)
+        code_dir = None
+        if manifest.code is not None:
+            code_dir = unpack_code(
+                candidate_dir / manifest.code.file,
+                manifest,
+                self._work_dir(state["run_id"]) / "challenger-code",
+            )
+        challenger = load_estimator(manifest, candidate_dir / manifest.artifact.file, code_dir)
         result: dict[str, Any] = {
-            "challenger": _score(challenger, challenger_manifest, table, holdout, y, task),
+            "challenger": score(challenger, manifest, table, holdout, y),
             "champion": None,
         }
         champion = state.get("champion")
@@ -188,7 +195,7 @@ class Retraining:
                 max_cache_bytes=8 * 1024**3,
             )
             loaded = store.fetch(settings.model_name, champion["version"], champion["sha256"])
-            result["champion"] = _score(loaded.estimator, loaded.manifest, table, holdout, y, task)
+            result["champion"] = score(loaded.estimator, loaded.manifest, table, holdout, y)
         return result
 
     # ---- gate
@@ -308,15 +315,18 @@ class Retraining:
         candidate = state["challenger"]
         target = self._work_dir(state["run_id"]) / "downloaded"
         shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        for file in (names.MODEL_ARTIFACT_FILE, names.MODEL_MANIFEST_FILE):
-            self.s3.download_file(
-                self.settings.model_bucket, candidate["prefix"] + file, str(target / file)
-            )
-        manifest = read_manifest_dir(target)
-        if manifest.artifact.sha256 != candidate["sha256"]:
-            raise TrainingError(f"candidate at {candidate['prefix']} changed since training")
+        download_candidate(
+            self.s3, self.settings.model_bucket, candidate["prefix"], target, candidate["sha256"]
+        )
         return target
+
+    def _split(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
+        """The run's train/holdout rows: the same in prepare, train and evaluate."""
+        settings = self.settings
+        if settings.training_entry_point:
+            return holdout_rows(table, settings.holdout_fraction, settings.seed)
+        task = _task_of(settings.algorithm)
+        return holdout_split(table, settings.holdout_fraction, settings.seed, task)
 
 
 def _task_of(algorithm: str) -> Any:
@@ -327,27 +337,3 @@ def _version_of(manifest: Manifest | None) -> dict[str, str] | None:
     if manifest is None:
         return None
     return {"version": manifest.version, "sha256": manifest.artifact.sha256}
-
-
-def _score(
-    estimator: Any, manifest: Manifest, table: Table, holdout: np.ndarray, y: np.ndarray, task: Any
-) -> dict[str, float]:
-    """Metrics on the holdout rows, in the feature order this model was trained with."""
-    columns = manifest.feature_names
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise TrainingError(f"{manifest.version} needs column(s) the dataset lacks: {missing}")
-    matrix = np.empty((len(holdout), len(columns)), dtype=object)
-    for j, name in enumerate(columns):
-        matrix[:, j] = table.columns[name][holdout]
-    metrics = evaluate(estimator, matrix, y, task)
-    one_row = RowSchema(manifest.features).to_matrix([dict(zip(columns, matrix[0], strict=True))])
-    predict = estimator.predict_proba if task == "classification" else estimator.predict
-    samples = []
-    for _ in range(SINGLE_ROW_SAMPLES):
-        started = time.perf_counter()
-        predict(one_row)
-        samples.append((time.perf_counter() - started) * 1000.0)
-    metrics["single_row_latency_ms"] = float(np.median(samples))
-    metrics["artifact_bytes"] = float(manifest.artifact.size_bytes)
-    return metrics

@@ -1,7 +1,7 @@
 """Training: tables of column arrays (`tables`), read from CSV a block at a time
 (`csv_reader`), the synthetic reference churn dataset (`churn`), and fitting a scikit-learn
 Pipeline on a table, scoring it on a holdout and writing `model.joblib` plus its manifest
-(`training`; `sagemaker_entry` runs it inside a SageMaker job). Datasets in S3 are
+(`training`). Datasets in S3 are
 `modelship.retraining.datasets`. The names below are imported on first use: reading a CSV
 (as the retraining trigger function does) must not import scikit-learn.
 """

@@ -15,11 +15,14 @@ PIPELINE_PREFIX = "functions.retraining."
 
 
 def deploy_retraining(
-    world: World, release_plan: list[dict[str, float]] | None = None
+    world: World,
+    release_plan: list[dict[str, float]] | None = None,
+    task_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Creates the retraining task functions, the trigger, the release task function, the outcome
     topic and the retraining state machine as the template defines them. `release_plan`
-    stands for deploying with another `releasePlan` context (the default bakes 10 minutes)."""
+    stands for deploying with another `releasePlan` context (the default bakes 10 minutes);
+    `task_env` for other retraining context (TRAINING_ENTRY_POINT, TRAINING_CODE_DIR)."""
     template = release_template()
     topic_logical = _logical(template, "AWS::SNS::Topic", prefix="RetrainingPipeline")
     topic_arn = world.sns.create_topic(Name="modelship-retraining-outcomes")["TopicArn"]
@@ -51,6 +54,8 @@ def deploy_retraining(
         env["MODEL_CACHE_DIR"] = str(world.work / "retraining-cache")
         if release_plan is not None and names.ENV_RELEASE_PLAN in env:
             env[names.ENV_RELEASE_PLAN] = json.dumps(release_plan)
+        if task_env and names.ENV_TRAINING_ENTRY_POINT in env:
+            env.update(task_env)
         attributes[f"{logical}.Arn"] = world.create_function(
             f"modelship-{logical.lower()[:40]}", handler, env
         )

@@ -31,6 +31,12 @@ def register(commands: Any) -> None:
     retrain.add_argument("--dataset-key", help="datasets/<name>/... key (default: newest)")
     retrain.add_argument("--algorithm", help="override the configured algorithm")
     retrain.add_argument(
+        "--entry-point",
+        metavar="MODULE:FUNCTION",
+        help="train with this function of the deployed trainingCode instead of the configured "
+        "one ('' = the built-in algorithm)",
+    )
+    retrain.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter"
     )
     retrain.add_argument("--plan", help="release plan for the challenger, e.g. 5:5m,25:10m,100")
@@ -56,6 +62,8 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
         options["algorithm"] = args.algorithm
     if args.param:
         options["params"] = parse_params(args.param)
+    if args.entry_point is not None:
+        options["entry_point"] = _entry_point(args.entry_point)
     if options:
         execution_input["options"] = options
     if args.plan:
@@ -94,6 +102,21 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
         "text": summary,
         "json": {"execution_arn": arn, "status": status, "states": states, "output": output},
     }
+
+
+def _entry_point(value: str) -> str:
+    """Checked here, so a typo fails now rather than in the run's Prepare task."""
+    import re
+
+    from modelship.errors import UsageError
+    from modelship.names import TRAINING_ENTRY_POINT_PATTERN
+
+    if value and not re.fullmatch(TRAINING_ENTRY_POINT_PATTERN, value):
+        raise UsageError(
+            f"--entry-point {value[:200]!r} must be package.module:function, or '' for the "
+            "built-in algorithm"
+        )
+    return value
 
 
 def _final_output(sfn: Any, arn: str) -> dict[str, Any]:

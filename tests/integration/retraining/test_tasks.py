@@ -217,7 +217,7 @@ def test_sagemaker_job_output_is_filed_as_the_challenger(
 ) -> None:
     import tarfile
 
-    from modelship.training.sagemaker_entry import run
+    from modelship.retraining.sagemaker_entry import run
     from modelship.training.tables import write_csv
 
     root = tmp_path / "opt-ml"

@@ -36,3 +36,24 @@ def test_run_options_may_not_change_the_plan() -> None:
 
     with pytest.raises(ConfigurationError, match="unknown retraining options"):
         settings.with_overrides({"release_plan": []})
+
+
+def test_a_malformed_training_entry_point_fails_at_cold_start() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"TRAINING_ENTRY_POINT: .*package\.module:function"
+    ):
+        load(RetrainingSettings, {**BASE, "TRAINING_ENTRY_POINT": "churn_code.train"})
+
+
+def test_a_run_may_choose_its_entry_point_or_the_built_in_algorithm() -> None:
+    settings = load(RetrainingSettings, {**BASE, "TRAINING_ENTRY_POINT": "churn_code.train:fit"})
+
+    assert settings.with_overrides({"entry_point": "other.mod:fit"}).training_entry_point == (
+        "other.mod:fit"
+    )
+    builtin = settings.with_overrides({"entry_point": "", "algorithm": "random_forest"})
+    assert (builtin.training_entry_point, builtin.algorithm) == ("", "random_forest")
+    with pytest.raises(ConfigurationError, match=r"\['algorithm'\] choose a built-in algorithm"):
+        settings.with_overrides({"algorithm": "random_forest"})
+    with pytest.raises(ConfigurationError, match="invalid retraining options"):
+        settings.with_overrides({"entry_point": "not an entry point"})
