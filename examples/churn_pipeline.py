@@ -19,6 +19,8 @@ Run it against the local emulator (no AWS account, no Docker; from the repositor
     python examples/churn_pipeline.py
     modelship local down
 
+`--fit-only` stops after step 3 (model.joblib and holdout.csv in --out) for the CLI route.
+
 or against a deployed stack, with MODELSHIP_BUCKET, MODELSHIP_FUNCTION and MODELSHIP_API_URL
 (the stack's ApiUrl output) exported and AWS credentials allowed to invoke the API.
 """
@@ -179,11 +181,18 @@ class Journey:
         return np.array([[p[c] for c in classes] for p in self.http["probabilities"]])
 
 
-def run(out: Path, api_url: str, *, csv: Path | None = None, rows: int = 5) -> Journey:
-    # 1-3: data, fit, dump: what happens in your notebook.
+def fit_and_dump(out: Path, csv: Path | None = None) -> tuple[Pipeline, pd.DataFrame]:
+    """Steps 1-3, what happens in your notebook: data, fit, joblib.dump (and the holdout
+    rows saved beside the model, the sample `models package` reads)."""
     csv = csv or write_example_csv(out / "churn.csv")
     pipeline, holdout = fit(csv)
     joblib.dump(pipeline, out / "model.joblib")
+    holdout.to_csv(out / "holdout.csv", index=False)
+    return pipeline, holdout
+
+
+def run(out: Path, api_url: str, *, csv: Path | None = None, rows: int = 5) -> Journey:
+    pipeline, holdout = fit_and_dump(out, csv)
 
     # 4: package. The labelled holdout is the sample: its columns give the schema (kinds,
     # categories, ranges, which columns may be null), its labels the holdout metrics. The
@@ -217,12 +226,27 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MODELSHIP_API_URL"),
         help="the HTTP API's base URL (default: $MODELSHIP_API_URL)",
     )
+    parser.add_argument(
+        "--fit-only",
+        action="store_true",
+        help="stop after joblib.dump: package, publish and release with the CLI yourself",
+    )
     args = parser.parse_args(argv)
-    if not args.api_url:
+    if not args.api_url and not args.fit_only:
         parser.error("--api-url or MODELSHIP_API_URL is required")
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"{args.out} is not empty; choose a new --out")
     args.out.mkdir(parents=True, exist_ok=True)
+
+    if args.fit_only:
+        fit_and_dump(args.out, args.csv)
+        print(f"wrote {args.out / 'model.joblib'} and {args.out / 'holdout.csv'}; next:")
+        print(
+            f"modelship models package {args.out / 'model.joblib'} --sample "
+            f"{args.out / 'holdout.csv'} --target {TARGET} --name {MODEL_NAME} "
+            f"--out {args.out / 'package'}"
+        )
+        return 0
 
     journey = run(args.out, args.api_url.rstrip("/"), csv=args.csv)
     local = journey.local_probabilities()
