@@ -1,9 +1,11 @@
 """Serving: what the predict function runs. Its settings (`settings`), the pinned model loaded
-from memory, the `/tmp` cache or S3 with integrity checks (`model_store`), request rows
-validated against the model's schema (`schema`, `request_body`, `unscorable`), the
-prediction service (`service`), errors mapped to HTTP answers in one place (`http_errors`),
-its metrics (`observability`) and OpenAPI document (`openapi`). The predict function imports
-every module here at cold start anyway, so these names are imported eagerly.
+from memory, the `/tmp` cache or S3 with integrity checks (`model_store`) and turned into an
+estimator by the one loader (`artifacts`), request rows validated against the model's schema
+and shaped as its input (`schema`, `request_body`, `unscorable`), the prediction service
+(`service`) and a description of what it answers (`output`), errors mapped to HTTP answers
+in one place (`http_errors`), its metrics (`observability`) and OpenAPI document
+(`openapi`). The predict function imports every module here at cold start anyway, so these
+names are imported eagerly.
 """
 
 from modelship.serving.http_errors import (

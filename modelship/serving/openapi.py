@@ -1,4 +1,5 @@
-"""The request model of POST /predict and the OpenAPI document with the model's row schema."""
+"""The request model of POST /predict and the OpenAPI document with the model's row schema
+and the shape of its answers (class labels and probabilities, or values)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,20 @@ def _error_response(status: int) -> dict[str, Any]:
     return {"description": _ERROR_DESCRIPTIONS[status], "content": _json_content("ErrorResponse")}
 
 
+def _describe_output(response: dict[str, Any], service: PredictionService) -> None:
+    """PredictResponse as this model answers: its class labels, or its values."""
+    output = service.output()
+    properties = response["properties"]
+    properties["predictions"] = output.predictions_schema()
+    probabilities = output.probabilities_schema()
+    if probabilities is None:
+        properties.pop("probabilities", None)
+    else:
+        properties["probabilities"] = probabilities
+        response["required"] = sorted({*response.get("required", ()), "probabilities"})
+    response["additionalProperties"] = False
+
+
 def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
     """Powertools' generated document, with `instances` items replaced by the pinned model's
     row schema (when the model is loaded) so clients see the real feature contract."""
@@ -116,6 +131,8 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         model_schema.pop("$defs", None)
         schemas[model.__name__] = model_schema
+    if loaded is not None:
+        _describe_output(schemas["PredictResponse"], service)
     paths = document.get("paths", {})
     operation = paths.get("/predict", {}).get("post")
     if operation is not None:

@@ -154,6 +154,20 @@ class RowSchema:
             return self.to_frame(rows)
         return self.to_matrix(rows)
 
+    def matrix_input(self, matrix: np.ndarray) -> np.ndarray | pd.DataFrame:
+        """The estimator's input for an object matrix in feature order (NaN for null), as
+        to_input would build it from the same rows: for probing a model, not for serving."""
+        if self.input_format != "dataframe":
+            return matrix
+        rows = [
+            {
+                name: None if _is_nan(value) else value
+                for name, value in zip(self.names, row, strict=True)
+            }
+            for row in matrix.tolist()
+        ]
+        return self.to_frame(rows)
+
     def to_matrix(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         """Object matrix in feature order: the input the ColumnTransformer was fitted on.
         A null (nullable features only) is NaN, what pandas reads a missing value as."""
@@ -254,6 +268,10 @@ def _extension_builder(feature: FeatureSpec, dtype: Any) -> Any:
             [codes.get(v, -1) for v in values], dtype=categorical
         )
     return lambda values: pd.array(values, dtype=dtype)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
 
 
 def _commas_per_row(features: Sequence[FeatureSpec]) -> int:

@@ -17,9 +17,10 @@ from modelship.errors import (
     UnscorableInput,
 )
 from modelship.serving.model_store import LoadedModel, ModelStore
+from modelship.serving.output import Output, model_output
 from modelship.serving.request_body import decode_body
 from modelship.serving.settings import PredictSettings
-from modelship.serving.unscorable import locate_unscorable, scores_training_values
+from modelship.serving.unscorable import finite_rows, locate_unscorable, scores_training_values
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class PredictionService:
         self.settings = settings
         self._loaded: LoadedModel | None = None
         self._failure: ModelshipError | None = None
+        self._output: Output | None = None
+        self._output_of: LoadedModel | None = None
 
     @property
     def model_version(self) -> str:
@@ -141,6 +144,13 @@ class PredictionService:
             load_seconds=loaded.seconds,
         )
 
+    def output(self) -> Output:
+        """What the pinned model answers (described once per loaded model)."""
+        loaded = self.model()
+        if self._output is None or self._output_of is not loaded:
+            self._output, self._output_of = model_output(loaded), loaded
+        return self._output
+
     def info(self) -> dict[str, Any]:
         manifest = self.model().manifest
         return {
@@ -149,7 +159,15 @@ class PredictionService:
             "created_at": manifest.created_at.isoformat(),
             "task": manifest.task,
             "classes": list(manifest.classes) if manifest.classes else None,
+            "output": self.output().describe(),
+            "input_format": manifest.input_format,
             "features": [f.model_dump(exclude_none=True) for f in manifest.features],
+            "artifact": {
+                "format": manifest.artifact.format,
+                "trusted_types": list(manifest.artifact.trusted_types),
+            },
+            "code": {"modules": list(manifest.code.modules)} if manifest.code else None,
+            "origin": manifest.origin,
             "metrics": manifest.metrics,
             "estimator": manifest.estimator.model_dump(),
             "runtime": manifest.runtime.model_dump(),
@@ -178,24 +196,26 @@ class PredictionService:
         return self._predict(loaded, rows)
 
     def _predict(self, loaded: LoadedModel, rows: list[dict[str, Any]]) -> Prediction:
-        matrix = loaded.schema.to_matrix(rows)
+        data = loaded.schema.to_input(rows)
         manifest = loaded.manifest
+        estimator = loaded.estimator
         started = time.perf_counter()
         probabilities: list[dict[str, float]] | None = None
         if manifest.task == "classification":
-            proba = _scored(loaded, matrix, loaded.estimator.predict_proba)
+            proba = _scored(loaded, rows, data, estimator.predict_proba)
             elapsed = time.perf_counter() - started
-            classes = loaded.estimator.classes_
+            classes = estimator.classes_
             labels = [str(c) for c in classes]
             predictions = np.asarray(classes)[np.argmax(proba, axis=1)].tolist()
-            # One numpy round and tolist: per-element float() calls cost more than predicting.
-            probabilities = [
-                dict(zip(labels, row, strict=True)) for row in np.round(proba, 6).tolist()
-            ]
+            # Not rounded: clients get predict_proba's own floats (JSON's repr round-trips).
+            # One tolist: per-element float() calls cost more than predicting.
+            probabilities = [dict(zip(labels, row, strict=True)) for row in proba.tolist()]
         else:
-            values = _scored(loaded, matrix, loaded.estimator.predict)
+            values = _scored(loaded, rows, data, estimator.predict)
             elapsed = time.perf_counter() - started
-            predictions = [float(v) for v in values]
+            if manifest.task == "regression":
+                values = values.astype(float, copy=False)  # lists per row for multi-output
+            predictions = values.tolist()
         return Prediction(
             model_name=manifest.name,
             model_version=manifest.version,
@@ -203,32 +223,39 @@ class PredictionService:
             probabilities=probabilities,
             rows=len(rows),
             model_latency_ms=elapsed * 1000.0,
-            out_of_range_values=loaded.schema.count_out_of_range(matrix),
+            out_of_range_values=loaded.schema.count_out_of_range(data),
             numeric_values=len(rows) * loaded.schema.numeric_count,
         )
 
 
-def _scored(loaded: LoadedModel, matrix: np.ndarray, method: Any) -> np.ndarray:
+def _scored(loaded: LoadedModel, rows: list[dict[str, Any]], data: Any, method: Any) -> np.ndarray:
     """The estimator's output for validated rows. What it raises on them, or a non-finite
     number it answers, is the client's values (422), unless the model fails on values it was
     trained on: then the release is at fault (503 `model_error`) and the guardrails count it."""
     try:
         with np.errstate(all="ignore"):
-            output = np.asarray(method(matrix))
+            output = np.asarray(method(data))
     except Exception as exc:
         logger.warning("estimator refused the request: %s", type(exc).__name__)
-        raise _refusal(loaded, matrix, f"estimator raised {type(exc).__name__}") from None
-    finite = np.isfinite(output.astype(float, copy=False))
+        raise _refusal(loaded, method, rows, f"estimator raised {type(exc).__name__}") from None
+    finite = finite_rows(output)
     if not finite.all():
-        rows = np.flatnonzero(~finite.reshape(len(output), -1).all(axis=1)).tolist()
-        raise _refusal(loaded, matrix, "estimator answered non-finite numbers", rows)
+        failed = np.flatnonzero(~finite).tolist()
+        raise _refusal(loaded, method, rows, "estimator answered non-finite numbers", failed)
     return output
 
 
 def _refusal(
-    loaded: LoadedModel, matrix: np.ndarray, what: str, failed_rows: list[int] | None = None
+    loaded: LoadedModel,
+    method: Any,
+    rows: list[dict[str, Any]],
+    what: str,
+    failed_rows: list[int] | None = None,
 ) -> ModelshipError:
-    features = loaded.schema.features
-    if not scores_training_values(loaded.estimator, features):
+    schema = loaded.schema
+    if not scores_training_values(method, schema):
         return ModelUnavailable(f"{what}, also on values seen in training", reason="model_error")
-    return UnscorableInput(what, locate_unscorable(loaded.estimator, features, matrix, failed_rows))
+    matrix = schema.to_matrix(rows)
+    return UnscorableInput(
+        what, locate_unscorable(loaded.estimator, method, schema, matrix, failed_rows)
+    )

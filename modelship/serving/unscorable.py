@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelship.registry.manifest import FeatureSpec
+from modelship.serving.schema import RowSchema
 
 MAX_DETAILS = 50
 # Single-row calls one search may make: bounds its time whatever the request's size, so a
@@ -27,33 +28,47 @@ _NOT_FINITE = (
 _NOT_SCORABLE = ("not_scorable", "The model cannot score this row.")
 
 
-def scores_training_values(estimator: Any, features: Sequence[FeatureSpec]) -> bool:
-    """Whether the estimator answers finite numbers for one row of values seen in training:
-    if not, a failure is the model's, not the client's."""
-    method = estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.predict
-    probe = np.array([_baseline(features)], dtype=object)
+def finite_rows(output: np.ndarray) -> np.ndarray:
+    """Per row of an estimator's output, whether its numbers are finite. Labels (strings,
+    integers, objects) are always finite."""
+    rows = len(output)
+    if output.dtype.kind not in "fc":
+        return np.ones(rows, dtype=bool)
+    return np.asarray(np.isfinite(output).reshape(rows, -1).all(axis=1))
+
+
+def training_probe(schema: RowSchema) -> Any:
+    """The estimator's input for one row of values seen in training."""
+    return schema.matrix_input(np.array([_baseline(schema.features)], dtype=object))
+
+
+def scores_training_values(method: Any, schema: RowSchema) -> bool:
+    """Whether the estimator's `method` answers finite numbers for one row of values seen in
+    training: if not, a failure is the model's, not the client's."""
     try:
         with np.errstate(all="ignore"):
-            return bool(np.isfinite(np.asarray(method(probe), dtype=float)).all())
+            return bool(finite_rows(np.asarray(method(training_probe(schema)))).all())
     except Exception:
         return False
 
 
 def locate_unscorable(
     estimator: Any,
-    features: Sequence[FeatureSpec],
+    method: Any,
+    schema: RowSchema,
     matrix: np.ndarray,
     failed_rows: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Details `{row, field, type, message}`, at most MAX_DETAILS. `failed_rows` are rows
-    whose output was not finite, when the estimator answered at all."""
+    """Details `{row, field, type, message}`, at most MAX_DETAILS, for the request's object
+    `matrix` (RowSchema.to_matrix). `failed_rows` are rows whose output was not finite, when
+    the estimator answered at all."""
     budget = [MAX_SINGLE_ROW_CALLS]
-    details = _per_feature(estimator, features, matrix, budget)
+    details = _per_feature(estimator, schema, matrix, budget)
     if not details:
         rows = (
             list(failed_rows)
             if failed_rows is not None
-            else _rows_that_raise(estimator, matrix, budget)
+            else _rows_that_raise(method, schema, matrix, budget)
         )
         details = [_detail(row, None, _NOT_SCORABLE) for row in rows[:MAX_DETAILS]]
     if not details:
@@ -94,11 +109,12 @@ def _single_rows(count: int, budget: list[int]) -> range:
 
 
 def _per_feature(
-    estimator: Any, features: Sequence[FeatureSpec], matrix: np.ndarray, budget: list[int]
+    estimator: Any, schema: RowSchema, matrix: np.ndarray, budget: list[int]
 ) -> list[dict[str, Any]]:
     preprocessing = _preprocessing(estimator)
     if preprocessing is None:
         return []
+    features = schema.features
     baseline = np.array([_baseline(features)] * len(matrix), dtype=object)
     found: list[tuple[int, int]] = []
     with np.errstate(all="ignore"):
@@ -106,13 +122,13 @@ def _per_feature(
             probe = baseline.copy()
             probe[:, column] = matrix[:, column]
             try:
-                rows = _non_finite_rows(preprocessing.transform(probe))
+                rows = _non_finite_rows(preprocessing.transform(schema.matrix_input(probe)))
             except Exception:  # the column alone makes the transform refuse: which rows?
                 rows = np.array(
                     [
                         r
                         for r in _single_rows(len(probe), budget)
-                        if _transform_fails(preprocessing, probe[r : r + 1])
+                        if _transform_fails(preprocessing, schema.matrix_input(probe[r : r + 1]))
                     ]
                 )
             found.extend((int(row), column) for row in rows)
@@ -120,24 +136,25 @@ def _per_feature(
     return [_detail(row, features[column].name, _NOT_FINITE) for row, column in found[:MAX_DETAILS]]
 
 
-def _transform_fails(preprocessing: Any, row: np.ndarray) -> bool:
+def _transform_fails(preprocessing: Any, row: Any) -> bool:
     try:
         return bool(len(_non_finite_rows(preprocessing.transform(row))))
     except Exception:
         return True
 
 
-def _rows_that_raise(estimator: Any, matrix: np.ndarray, budget: list[int]) -> list[int]:
-    method = estimator.predict_proba if hasattr(estimator, "predict_proba") else estimator.predict
+def _rows_that_raise(
+    method: Any, schema: RowSchema, matrix: np.ndarray, budget: list[int]
+) -> list[int]:
     rows = []
     with np.errstate(all="ignore"):
         for row in _single_rows(len(matrix), budget):
             try:
-                output = np.asarray(method(matrix[row : row + 1]), dtype=float)
+                output = np.asarray(method(schema.matrix_input(matrix[row : row + 1])))
             except Exception:
                 rows.append(row)
                 continue
-            if not np.isfinite(output).all():
+            if not finite_rows(output).all():
                 rows.append(row)
             if len(rows) >= MAX_DETAILS:
                 break

@@ -107,6 +107,7 @@ def test_the_search_for_unscorable_rows_is_bounded_whatever_the_request_size() -
     import numpy as np
 
     from modelship.registry.manifest import FeatureSpec
+    from modelship.serving.schema import RowSchema
     from modelship.serving.unscorable import MAX_SINGLE_ROW_CALLS, locate_unscorable
 
     class LastRowRefused:
@@ -121,9 +122,9 @@ def test_the_search_for_unscorable_rows_is_bounded_whatever_the_request_size() -
     matrix = np.zeros((5 * MAX_SINGLE_ROW_CALLS, 1), dtype=object)
     matrix[-1, 0] = -1.0
 
-    details = locate_unscorable(
-        LastRowRefused(), [FeatureSpec(name="x", kind="numeric", dtype="float")], matrix
-    )
+    estimator = LastRowRefused()
+    schema = RowSchema([FeatureSpec(name="x", kind="numeric", dtype="float")])
+    details = locate_unscorable(estimator, estimator.predict, schema, matrix)
 
     assert LastRowRefused.calls <= MAX_SINGLE_ROW_CALLS
     assert details == [
