@@ -9,7 +9,13 @@ import sys
 
 import pytest
 
-PACKAGES = ["modelship.registry", "modelship.serving", "modelship.training", "modelship.retraining"]
+PACKAGES = [
+    "modelship.registry",
+    "modelship.serving",
+    "modelship.training",
+    "modelship.packaging",
+    "modelship.retraining",
+]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -21,7 +27,9 @@ def test_every_public_name_resolves(package: str) -> None:
         assert getattr(module, name) is not None, name
 
 
-@pytest.mark.parametrize("package", ["modelship.training", "modelship.retraining"])
+@pytest.mark.parametrize(
+    "package", ["modelship.training", "modelship.packaging", "modelship.retraining"]
+)
 def test_a_lazily_exported_name_is_listed_once(package: str) -> None:
     module = importlib.import_module(package)
 

@@ -24,7 +24,7 @@ from modelship.packaging.packager import package
 from modelship.registry.manifest import read_manifest_dir
 from modelship.serving.artifacts import load_estimator, unpack_code
 from modelship.serving.schema import RowSchema
-from tests.unit.packaging.conftest import CUSTOM_MODULE
+from tests.notebook_models import CUSTOM_MODULE
 
 
 def _served(out: Path, rows: list[dict[str, object]], scratch: Path) -> object:
