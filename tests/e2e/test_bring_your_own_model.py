@@ -86,6 +86,25 @@ def served_probabilities(answer: dict[str, Any], classes: list[Any]) -> np.ndarr
     return np.array([[row[str(c)] for c in classes] for row in answer["probabilities"]])
 
 
+def described_output(local: Local) -> tuple[dict[str, Any], dict[str, Any]]:
+    """/model/info, and the properties of /predict's answer in /openapi.json."""
+    info = get(local.api_url + "/model/info")
+    document = get(local.api_url + "/openapi.json")
+    return info, document["components"]["schemas"]["PredictResponse"]["properties"]
+
+
+def assert_describes_classifier(local: Local, classes: list[Any]) -> None:
+    info, answer = described_output(local)
+    assert (info["task"], info["classes"], info["input_format"]) == (
+        "classification",
+        classes,
+        "dataframe",
+    )
+    assert info["output"]["classes"] == classes
+    assert answer["predictions"]["items"]["enum"] == classes
+    assert answer["probabilities"]["items"]["required"] == [str(c) for c in classes]
+
+
 def largest_difference(served: np.ndarray, local: np.ndarray) -> float:
     assert served.shape == local.shape
     return float(np.max(np.abs(served - local)))
@@ -108,10 +127,8 @@ def test_the_example_pipeline_answers_over_http_what_predict_proba_computes(
     assert largest_difference(served, journey.local_probabilities()) <= TOLERANCE
     labels = journey.pipeline.predict(journey.rows).tolist()
     assert journey.http["predictions"] == labels
-    info = get(stable_restored.api_url + "/model/info")
-    assert info["model_version"] == journey.model_version
-    assert info["task"] == "classification"
-    assert info["classes"] == [0, 1]
+    assert get(stable_restored.api_url + "/model/info")["version"] == journey.model_version
+    assert_describes_classifier(stable_restored, [0, 1])
 
 
 def test_a_regressor_answers_its_values(
@@ -155,10 +172,12 @@ def test_a_regressor_answers_its_values(
     assert answer["model_version"] == version
     served = np.array(answer["predictions"], dtype=float)
     assert largest_difference(served, model.predict(rows)) <= TOLERANCE
-    assert "probabilities" not in answer or answer["probabilities"] is None
-    info = get(stable_restored.api_url + "/model/info")
-    assert info["task"] == "regression"
-    assert info["classes"] is None
+    assert "probabilities" not in answer
+    info, described = described_output(stable_restored)
+    assert (info["task"], info["classes"]) == ("regression", None)
+    assert (info["output"]["values_per_row"], info["output"]["value_type"]) == (1, "number")
+    assert described["predictions"]["items"] == {"type": "number"}
+    assert "probabilities" not in described
 
 
 def test_a_multiclass_model_answers_every_class_probability(
@@ -212,9 +231,7 @@ def test_a_multiclass_model_answers_every_class_probability(
     served = served_probabilities(answer, classes)
     assert largest_difference(served, model.predict_proba(rows)) <= TOLERANCE
     assert answer["predictions"] == model.predict(rows).tolist()
-    info = get(stable_restored.api_url + "/model/info")
-    assert info["task"] == "classification"
-    assert info["classes"] == classes
+    assert_describes_classifier(stable_restored, classes)
 
 
 @pytest.fixture
@@ -285,3 +302,5 @@ def test_a_custom_transformer_ships_with_its_code(
     served = served_probabilities(answer, model.classes_.tolist())
     assert largest_difference(served, model.predict_proba(rows)) <= TOLERANCE
     assert not any(math.isnan(p) for p in served.ravel())
+    assert_describes_classifier(stable_restored, [0, 1])
+    assert get(stable_restored.api_url + "/model/info")["code"] == {"modules": ["churn_features"]}
