@@ -18,7 +18,7 @@ from typing import Any
 from modelship.local.handler_runner import patched_environ
 from tests.benchmarks.models import BenchModel
 from tests.benchmarks.stats import summarize
-from tests.benchmarks.warm import QUIET, LatencyFigure, WarmFunction
+from tests.benchmarks.warm import QUIET, LatencyFigure, WarmFunction, _median_seconds
 
 NAME = "churnframe"
 
@@ -47,7 +47,8 @@ def build_dataframe_model(workdir: Path) -> tuple[BenchModel, dict[str, Any]]:
 
 def measure_dataframe(
     endpoint: str, model: BenchModel, row: dict[str, Any], cache_dir: Path, calls: int
-) -> LatencyFigure:
+) -> tuple[LatencyFigure, list[tuple[str, float]]]:
+    """The interleaved comparison, and each step of the request timed on its own."""
     with contextlib.redirect_stdout(QUIET):
         function = WarmFunction(endpoint, model, cache_dir)
         with patched_environ(function.environment):
@@ -60,4 +61,17 @@ def measure_dataframe(
             if not math.isclose(served, bare, rel_tol=0, abs_tol=1e-12):
                 raise RuntimeError(f"the handler answers {served}, predict_proba {bare}")
             handler_times, bare_times = function.compare(event, frame, calls, 200)
-    return LatencyFigure(summarize(handler_times), summarize(bare_times))
+            schema, service = function.schema, function.module.service
+            rows = schema.parse_request(event["body"], 1)
+            steps = [
+                ("DataFrame (RowSchema.to_input)", lambda: schema.to_input(rows)),
+                (
+                    "out-of-range count (RowSchema.count_out_of_range)",
+                    lambda: schema.count_out_of_range(frame),
+                ),
+                ("predict_proba", lambda: function.pipeline.predict_proba(frame)),
+                ("PredictionService.predict_body", lambda: service.predict_body(event["body"])),
+                ("whole handler", lambda: function.call_handler(event)),
+            ]
+            stages = [(name, _median_seconds(fn, max(10, calls // 10))) for name, fn in steps]
+    return LatencyFigure(summarize(handler_times), summarize(bare_times)), stages

@@ -100,6 +100,7 @@ class Results:
     hostile: list[HostileFigure] | None = None
     dataframe: LatencyFigure | None = None
     dataframe_model: BenchModel | None = None
+    dataframe_stages: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -565,7 +566,12 @@ def _dataframe_section(results: Results) -> str:
         "one-row DataFrame the handler builds; both sides interleaved call by call.\n\n"
         + _latency_table(figure)
         + f"\n\nTarget ({verdict.target}): {verdict.measured}: "
-        f"**{'met' if verdict.met else 'missed'}**."
+        f"**{'met' if verdict.met else 'missed'}**.\n\nEach step of the one-row request timed "
+        "on its own (median):\n\n"
+        + _table(
+            ["step", "median ms"],
+            [[name, _ms(seconds)] for name, seconds in results.dataframe_stages],
+        )
     )
 
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         _progress("worst-case hostile bodies")
         hostile = measure_hostile(endpoint, models[0], WORKDIR / "hostile-cache")
         _progress("warm latency of the DataFrame model")
-        dataframe = measure_dataframe(
+        dataframe, dataframe_stages = measure_dataframe(
             endpoint,
             frame_model,
             frame_row,
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_ingest=csv_ingest,
         hostile=hostile,
         dataframe=dataframe,
+        dataframe_stages=dataframe_stages,
         dataframe_model=frame_model,
     )
     args.out.write_text(render(results))
