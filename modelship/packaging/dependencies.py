@@ -45,8 +45,9 @@ class PickleReferences:
 
 
 class _Nowhere:
-    def write(self, data: bytes) -> int:
-        return len(data)
+    def write(self, data: bytes | pickle.PickleBuffer) -> int:
+        # Protocol 5 hands large buffers (numpy arrays past a frame) over as PickleBuffer.
+        return memoryview(data).nbytes
 
 
 class _ReferenceRecorder(pickle.Pickler):

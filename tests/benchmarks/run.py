@@ -20,6 +20,7 @@ from pathlib import Path
 from modelship.local.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import ColdStartBench
 from tests.benchmarks.csv_ingest import measure_csv_ingest
+from tests.benchmarks.dataframe import build_dataframe_model, measure_dataframe
 from tests.benchmarks.hostile import measure_hostile
 from tests.benchmarks.machine import describe_machine
 from tests.benchmarks.models import build_models, moto_s3
@@ -74,13 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     WORKDIR.mkdir(parents=True)
     _progress("training the reference and the large model")
     models = build_models(WORKDIR)
-    with moto_s3(models) as endpoint:
+    _progress("packaging the example's DataFrame pipeline (examples/churn_pipeline.py)")
+    frame_model, frame_row = build_dataframe_model(WORKDIR)
+    with moto_s3([*models, frame_model]) as endpoint:
         _progress("warm latency and batch throughput")
         warm = measure_warm(
             endpoint, models[0], WORKDIR / "warm-cache", int(LATENCY_CALLS * scale), scale
         )
         _progress("worst-case hostile bodies")
         hostile = measure_hostile(endpoint, models[0], WORKDIR / "hostile-cache")
+        _progress("warm latency of the DataFrame model")
+        dataframe, dataframe_stages = measure_dataframe(
+            endpoint,
+            frame_model,
+            frame_row,
+            WORKDIR / "dataframe-cache",
+            int(LATENCY_CALLS * scale),
+        )
         _progress(f"cold starts, {repetitions} per configuration")
         cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
     rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         rollback_error=rollback_error,
         csv_ingest=csv_ingest,
         hostile=hostile,
+        dataframe=dataframe,
+        dataframe_stages=dataframe_stages,
+        dataframe_model=frame_model,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.names import PREDICT_HANDLER
@@ -80,11 +81,14 @@ class WarmFunction:
         self.pipeline = loaded.estimator
         self.context = FakeLambdaContext()
 
-    def request(self, instances: list[dict[str, Any]]) -> tuple[dict[str, Any], np.ndarray]:
-        """The API Gateway event for `instances` and the matrix bare predict_proba gets."""
+    def request(
+        self, instances: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], np.ndarray | pd.DataFrame]:
+        """The API Gateway event for `instances` and what bare predict_proba gets: the
+        estimator's input as the handler builds it (an object matrix, or a DataFrame for a
+        model fitted on one)."""
         event = http_api_event("POST", "/predict", json.dumps({"instances": instances}))
-        matrix = self.schema.to_matrix(self.schema.validate(instances))
-        return event, matrix
+        return event, self.schema.to_input(self.schema.validate(instances))
 
     def call_handler(self, event: dict[str, Any]) -> None:
         response = self.handler(event, self.context)
@@ -92,7 +96,7 @@ class WarmFunction:
             raise RuntimeError(f"handler answered {response['statusCode']}: {response['body']}")
 
     def compare(
-        self, event: dict[str, Any], matrix: np.ndarray, calls: int, warmup: int
+        self, event: dict[str, Any], matrix: np.ndarray | pd.DataFrame, calls: int, warmup: int
     ) -> tuple[list[float], list[float]]:
         handler_times: list[float] = []
         bare_times: list[float] = []

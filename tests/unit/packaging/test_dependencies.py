@@ -31,6 +31,16 @@ def test_classes_and_functions_are_recorded_by_their_module() -> None:
     assert "numpy.log1p" in references.names["numpy"]
 
 
+def test_arrays_larger_than_a_pickle_frame_are_walked() -> None:
+    # Protocol 5 writes such arrays as out-of-band PickleBuffers (a random forest's trees).
+    model = LinearRegression().fit(X, X.sum(1))
+    model.coef_ = np.zeros(100_000)
+
+    references = pickle_references(model)
+
+    assert "numpy" in references.modules
+
+
 def test_the_standard_library_the_layer_and_shipped_code_pass() -> None:
     references = PickleReferences(
         {
