@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from modelship import names
+from modelship.layer_runtime import LAYER_MODULES
 from modelship.local.handler_runner import REPO_ROOT
 from modelship.local.lambda_invoke import Answer, answered_by
 
@@ -122,7 +123,13 @@ class Worker:
             environment.update({**iam_env, "MODELSHIP_IAM_ROLE": function.role})
         self._log = (directory / "worker.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT), str(code_root), function.handler],
+            [
+                sys.executable,
+                str(WORKER_SCRIPT),
+                str(code_root),
+                function.handler,
+                ",".join(sorted(LAYER_MODULES)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -97,6 +97,38 @@ def _install_iam_guard() -> None:
     module.install()
 
 
+class _LayerOnly:
+    """Site-packages stand in for the function's layer: a top-level module found there that
+    the layer does not ship is not importable, as in Lambda. Matters beyond missing imports:
+    pandas stores text in pyarrow when pyarrow can be imported, in Python objects otherwise
+    (the layer has no pyarrow)."""
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        import sysconfig
+
+        self.allowed = allowed
+        self.site = tuple(
+            os.path.abspath(sysconfig.get_paths()[key]) + os.sep for key in ("purelib", "platlib")
+        )
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if path is not None or name in self.allowed or name in sys.builtin_module_names:
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, sys.path)
+        origin = (spec.origin or "") if spec else ""
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if any(os.path.abspath(p).startswith(self.site) for p in [origin, *locations] if p):
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the layer)", name=name)
+        return None
+
+
+def _install_layer_guard(allowed: str) -> None:
+    if allowed:
+        sys.meta_path.insert(0, _LayerOnly(frozenset(allowed.split(","))))
+
+
 def main() -> None:
     code_root, handler_name = sys.argv[1], sys.argv[2]
     # Python put this script's directory first on the path; the function sees only its code.
@@ -109,6 +141,7 @@ def main() -> None:
     sys.stdout = stdout
     sys.path.insert(0, code_root)
     _install_iam_guard()
+    _install_layer_guard(sys.argv[3] if len(sys.argv) > 3 else "")
     module_name, _, function_name = handler_name.rpartition(".")
     handler: Any = None
     for line in sys.stdin:
