@@ -13,11 +13,18 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from modelship.errors import PackagingError
-from modelship.registry.manifest import EstimatorInfo, RuntimeInfo, Task
+from modelship.registry.manifest import EstimatorInfo, LabelRule, RuntimeInfo, Task
 
 Scalar = float | int | str | bool | None
 
@@ -29,6 +36,24 @@ RUNTIME_LIBRARIES = {
     "scipy": "scipy",
     "pandas": "pandas",
 }
+
+
+# Classifiers whose predict is the argmax of their predict_proba, read in scikit-learn's source:
+# the forests and the tree take the argmax of predict_proba itself; LogisticRegression and
+# HistGradientBoostingClassifier take the argmax of the decision values (binary: > 0) that
+# predict_proba maps monotonically (the same class but at an exact tie). Exact classes only:
+# a subclass may override predict. Left out: GradientBoostingClassifier (binary: >= 0, so a
+# tie goes the other way), KNeighborsClassifier (weighted votes take another path), the naive
+# Bayes classifiers (argmax of the joint log-likelihood), MLPClassifier (multi-label predict).
+ARGMAX_CLASSIFIERS: frozenset[type] = frozenset(
+    {
+        LogisticRegression,
+        RandomForestClassifier,
+        ExtraTreesClassifier,
+        DecisionTreeClassifier,
+        HistGradientBoostingClassifier,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -74,11 +99,27 @@ def describe_task(model: Any) -> TaskInfo:
     return TaskInfo("predict_only", None)
 
 
-def describe_estimator(model: Any) -> EstimatorInfo:
-    """The final estimator's class and scalar parameters, and the whole tree."""
+def label_rule(model: Any, sample_labels: np.ndarray, sample_proba: np.ndarray) -> LabelRule:
+    """How the service computes a classifier's labels: "argmax" of the probabilities when the
+    final estimator is one whose predict is that argmax and, on the sample, it is; otherwise
+    its own "predict" (a threshold, a cost-sensitive rule, a custom classifier)."""
+    if type(final_estimator(model)) not in ARGMAX_CLASSIFIERS:
+        return "predict"
+    argmax = np.asarray(model.classes_)[np.argmax(sample_proba, axis=1)]
+    return "argmax" if np.array_equal(argmax, sample_labels) else "predict"
+
+
+def final_estimator(model: Any) -> Any:
+    """The last step of a Pipeline (of nested Pipelines), or the model itself."""
     final = model
     while isinstance(getattr(final, "steps", None), list) and _is_estimator(final.steps[-1][1]):
         final = final.steps[-1][1]
+    return final
+
+
+def describe_estimator(model: Any) -> EstimatorInfo:
+    """The final estimator's class and scalar parameters, and the whole tree."""
+    final = final_estimator(model)
     return EstimatorInfo(
         algorithm=_class_path(type(final)),
         params=_scalar_params(final),

@@ -7,7 +7,7 @@ import contextlib
 import importlib.util
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,18 @@ def model_file_format(path: Path) -> ArtifactFormat:
         ) from None
 
 
-def load_model_file(path: Path, code: CodeSource) -> Any:
+def load_model_file(path: Path, code: CodeSource, trusted_types: Iterable[str] = ()) -> Any:
     """The model in `path`, unpickled with the --code modules importable (as the predict
-    function will have them). A file pickled by another scikit-learn is refused, naming both."""
+    function will have them). A file pickled by another scikit-learn is refused, naming both.
+    A .skops file is loaded only if every type it needs passes packaging's trust rule (the
+    same as for the artifact written; `trusted_types` are the user's --trust names)."""
     artifact_format = model_file_format(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
     with _importable(code), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InconsistentVersionWarning)
         try:
-            model = _load(path, artifact_format, code)
+            model = _load(path, artifact_format, code, trusted_types)
         except ModuleNotFoundError as exc:
             raise PackagingError(
                 f"{path} needs the module {exc.name!r}, which is not importable here; pass its "
@@ -97,14 +99,18 @@ def read_sample_file(path: Path) -> pd.DataFrame:
     )
 
 
-def _load(path: Path, artifact_format: ArtifactFormat, code: CodeSource) -> Any:
+def _load(
+    path: Path, artifact_format: ArtifactFormat, code: CodeSource, trusted_types: Iterable[str]
+) -> Any:
     if artifact_format == "joblib":
         import joblib
 
         return joblib.load(path)
     import skops.io
 
-    trusted = trusted_skops_types(skops.io.get_untrusted_types(file=path), code.modules)
+    trusted = trusted_skops_types(
+        skops.io.get_untrusted_types(file=path), code.modules, trusted_types, what=str(path)
+    )
     return skops.io.load(path, trusted=list(trusted))
 
 

@@ -34,6 +34,7 @@ from modelship.packaging.description import (
     current_runtime,
     describe_estimator,
     describe_task,
+    label_rule,
 )
 from modelship.packaging.input_files import (
     load_model_file,
@@ -45,6 +46,7 @@ from modelship.packaging.smoke_check import original_outputs, smoke_check
 from modelship.registry.manifest import (
     ArtifactFormat,
     CategoricalProfile,
+    LabelRule,
     Manifest,
     NumericProfile,
     TrainingData,
@@ -64,6 +66,7 @@ def package(
     code: Iterable[Path | str] = (),
     columns: Mapping[str, Any] | None = None,
     artifact_format: ArtifactFormat = "joblib",
+    trusted_types: Iterable[str] = (),
     sample_uri: str | None = None,
 ) -> Manifest:
     """Packages a fitted scikit-learn model into `out` and returns its manifest.
@@ -72,6 +75,8 @@ def package(
     arrays); with `target`, that column holds labels and holdout metrics are computed on it.
     `code` ships the model's own modules (files or package directories); `columns` overrides
     the inferred schema per column ({name: {"kind", "categories", "min", "max", "nullable"}}).
+    `trusted_types` (skops only) names types beyond the ones trusted by default (scikit-learn's,
+    numpy's and scipy.sparse's data containers, the `code` modules') that the file may hold.
     """
     check_model_name(name)
     version = check_version_id(version) if version else new_version_id()
@@ -91,11 +96,18 @@ def package(
     check_modules(references, source.modules)
     runtime = current_runtime()
     check_versions(runtime, references, artifact_format)
-    metrics = holdout_metrics(model, sample_input, task)
+    labels = (
+        label_rule(model, expected.predictions, expected.probabilities)
+        if expected.probabilities is not None
+        else "argmax"
+    )
+    metrics = holdout_metrics(model, sample_input, task, labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        artifact = dump_artifact(model, staging, artifact_format, source.modules)
+        artifact = dump_artifact(
+            model, staging, artifact_format, source.modules, list(trusted_types)
+        )
         code_info = write_code_zip(source, staging / MODEL_CODE_FILE) if source.modules else None
         manifest = Manifest(
             name=name,
@@ -103,6 +115,7 @@ def package(
             created_at=datetime.now(UTC),
             task=task.task,
             classes=task.classes,
+            labels=labels,
             features=sample_input.features,
             input_format=sample_input.input_format,
             artifact=artifact,
@@ -139,6 +152,7 @@ def package_file(
     code: Iterable[Path | str] = (),
     columns: Mapping[str, Any] | None = None,
     artifact_format: ArtifactFormat | None = None,
+    trusted_types: Iterable[str] = (),
 ) -> Manifest:
     """`package` for a model saved to a file (.joblib, .pkl, .skops) and a sample file (CSV,
     or Parquet with pyarrow installed). The name defaults to the file's stem; the format to
@@ -155,7 +169,8 @@ def package_file(
             ) from None
     check_output(Path(out))
     code = list(code)
-    model = load_model_file(path, code_source(code))
+    trusted_types = list(trusted_types)
+    model = load_model_file(path, code_source(code), trusted_types)
     sample = read_sample_file(Path(sample_path))
     return package(
         model,
@@ -167,6 +182,7 @@ def package_file(
         code=code,
         columns=columns,
         artifact_format=artifact_format or file_format,
+        trusted_types=trusted_types,
         sample_uri=Path(sample_path).resolve().as_uri(),
     )
 
@@ -182,14 +198,16 @@ def check_output(out: Path) -> None:
         )
 
 
-def holdout_metrics(model: Any, sample: SampleInput, task: TaskInfo) -> dict[str, float]:
+def holdout_metrics(
+    model: Any, sample: SampleInput, task: TaskInfo, labels: LabelRule = "argmax"
+) -> dict[str, float]:
     """Metrics on the labelled sample (none without labels, or for a predict-only model)."""
     if sample.target is None or task.task == "predict_only":
         return {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            metrics = evaluate(model, sample.model_input, sample.target, task.task)
+            metrics = evaluate(model, sample.model_input, sample.target, task.task, labels)
         except ValueError as exc:
             raise _no_metrics(str(exc)) from None
     undefined = sorted(k for k, v in metrics.items() if not math.isfinite(v))

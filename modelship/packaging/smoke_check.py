@@ -18,8 +18,9 @@ import numpy as np
 from modelship.errors import IncompatibleModel, PackagingError, RequestError
 from modelship.names import MODEL_CODE_FILE
 from modelship.packaging.sample_schema import SampleInput, sample_rows
-from modelship.registry.manifest import Manifest, Task
+from modelship.registry.manifest import LabelRule, Manifest, Task
 from modelship.serving.artifacts import load_estimator, unpack_code
+from modelship.serving.output import argmax_labels
 from modelship.serving.schema import RowSchema
 
 # load_estimator's refusals, as packaging reports them.
@@ -38,14 +39,20 @@ class Outputs:
     probabilities: np.ndarray | None
 
 
-def model_outputs(model: Any, x: Any, task: Task) -> Outputs:
-    predictions = np.asarray(model.predict(x))
-    probabilities = np.asarray(model.predict_proba(x)) if task == "classification" else None
-    return Outputs(predictions, probabilities)
+def model_outputs(model: Any, x: Any, task: Task, labels: LabelRule = "predict") -> Outputs:
+    """What the service answers for `x`: a classifier's labels by the manifest's rule (its
+    predict, or the argmax of its probabilities) and its probabilities; predict otherwise."""
+    if task != "classification":
+        return Outputs(np.asarray(model.predict(x)), None)
+    probabilities = np.asarray(model.predict_proba(x))
+    if labels == "argmax":
+        return Outputs(argmax_labels(model.classes_, probabilities), probabilities)
+    return Outputs(np.asarray(model.predict(x)), probabilities)
 
 
 def original_outputs(model: Any, sample: SampleInput, task: Task) -> Outputs:
-    """The original model on the sample; a failure here is the model's, named as such."""
+    """The original model on the sample (its own predict, and predict_proba for a classifier);
+    a failure here is the model's, named as such."""
     try:
         return model_outputs(model, sample.model_input, task)
     except Exception as exc:  # whatever the user's estimator raises
@@ -59,11 +66,13 @@ def smoke_check(
     model: Any, manifest: Manifest, directory: Path, sample: SampleInput, expected: Outputs
 ) -> None:
     """Loads the artifact in `directory` as the predict function does and compares, on the
-    sample's rows as a client sends them, (1) the loaded model with the model in memory, bit
-    for bit: the artifact and its code reproduce the model exactly; (2) those answers with the
-    original's on the sample as given, labels exactly and numbers to 1e-12: the schema and the
-    served input carry the same values (a float sum may move by an ulp when the served
-    DataFrame's memory layout differs from the sample's, which the estimator's BLAS calls see)."""
+    sample's rows as a client sends them, what the service answers (labels by the manifest's
+    rule, probabilities): (1) from the loaded model and from the model in memory, bit for bit:
+    the artifact and its code reproduce the model exactly; (2) with the original's predict and
+    predict_proba on the sample as given, labels exactly and numbers to 1e-12: the served
+    labels are the model's own, and the schema and the served input carry the same values (a
+    float sum may move by an ulp when the served DataFrame's memory layout differs from the
+    sample's, which the estimator's BLAS calls see)."""
     body = json.dumps({"instances": sample_rows(sample.frame, manifest.features)}, allow_nan=False)
     modules = manifest.code.modules if manifest.code else ()
     with tempfile.TemporaryDirectory(prefix="modelship-smoke-") as scratch, _fresh_imports(modules):
@@ -90,14 +99,14 @@ def smoke_check(
             ) from None
         served = schema.to_input(rows)
         try:
-            actual = model_outputs(loaded, served, manifest.task)
+            actual = model_outputs(loaded, served, manifest.task, manifest.labels)
         except Exception as exc:  # the estimator refusing the input it will be served
             raise PackagingError(
                 "the loaded model fails on the sample as the predict function would send it: "
                 f"{type(exc).__name__}: {exc}",
                 reason="smoke_mismatch",
             ) from None
-    in_memory = model_outputs(model, served, manifest.task)
+    in_memory = model_outputs(model, served, manifest.task, manifest.labels)
     _refuse_if(
         "the artifact loaded back answers differently from the model in memory",
         [

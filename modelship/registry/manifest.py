@@ -22,6 +22,11 @@ Task = Literal["classification", "regression", "predict_only"]
 # DataFrame with the fitted column names and dtypes (models fitted on DataFrames).
 InputFormat = Literal["array", "dataframe"]
 ArtifactFormat = Literal["joblib", "skops"]
+# How a classifier's served labels are computed: "argmax" of predict_proba (one estimator
+# call; right only for estimators whose predict is that argmax, such as the built-in
+# algorithms), or the estimator's own "predict" (a second call: thresholded or custom
+# classifiers, whose predict is not the most probable class).
+LabelRule = Literal["argmax", "predict"]
 ARTIFACT_FILES: dict[str, str] = {"joblib": MODEL_ARTIFACT_FILE, "skops": MODEL_SKOPS_FILE}
 
 
@@ -157,6 +162,7 @@ class Manifest(BaseModel):
     created_at: datetime
     task: Task
     classes: tuple[int | str, ...] | None = None
+    labels: LabelRule = "argmax"
     features: tuple[FeatureSpec, ...] = Field(min_length=1)
     input_format: InputFormat = "array"
     artifact: ArtifactInfo
@@ -176,6 +182,8 @@ class Manifest(BaseModel):
             raise ValueError("a classification manifest needs its classes")
         if self.task != "classification" and self.classes:
             raise ValueError(f"a {self.task} manifest cannot list classes")
+        if self.task != "classification" and self.labels != "argmax":
+            raise ValueError("labels applies to classification manifests only")
         if self.input_format == "array" and any(f.frame_dtype for f in self.features):
             raise ValueError("frame_dtype applies to dataframe models only")
         names = [f.name for f in self.features]

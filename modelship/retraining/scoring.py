@@ -38,7 +38,7 @@ def score(
     if manifest.task == "predict_only":
         metrics = _predict_only_metrics(estimator, x, y)
     else:
-        metrics = evaluate(estimator, x, y, manifest.task)
+        metrics = evaluate(estimator, x, y, manifest.task, manifest.labels)
     one_row = schema.to_input(records[:1])
     predict = estimator.predict_proba if manifest.task == "classification" else estimator.predict
     samples = []

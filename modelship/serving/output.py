@@ -1,9 +1,10 @@
 """What the pinned model answers, for /model/info and the OpenAPI document: the shape of
 `predictions` (and `probabilities` for classifiers) that `service` produces for its task.
 
-Classifiers are described by their manifest. For regression and predict-only models the
-output's shape (one value or a list per row) and type are the estimator's own, so they are
-read from one prediction on values seen in training, made once when first asked for.
+Classifiers are described by their manifest, whose `labels` says how a label is chosen: the
+class of highest probability, or the estimator's own predict. For regression and predict-only
+models the output's shape (one value or a list per row) and type are the estimator's own, so
+they are read from one prediction on values seen in training, made once when first asked for.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from modelship.registry.manifest import LabelRule
 from modelship.serving.model_store import LoadedModel
 from modelship.serving.unscorable import training_probe
 
@@ -25,6 +27,8 @@ class Output:
     # type of each value; None when the probe failed.
     values_per_row: int | None = None
     value_type: str | None = None
+    # Classification: how a label is chosen (the manifest's `labels`).
+    labels: LabelRule = "argmax"
 
     def describe(self) -> dict[str, Any]:
         """The /model/info `output` entry."""
@@ -32,7 +36,8 @@ class Output:
             return {
                 "task": self.task,
                 "classes": self.classes,
-                "predictions": "one class label per row (the most probable)",
+                "labels": self.labels,
+                "predictions": _LABELS[self.labels],
                 "probabilities": "per row, one probability per class label (string keys)",
             }
         per_row = "a list of values" if (self.values_per_row or 1) > 1 else "one value"
@@ -79,10 +84,23 @@ class Output:
         }
 
 
+_LABELS = {
+    "argmax": "one class label per row: the class of highest probability (its predict)",
+    "predict": "one class label per row: the estimator's predict (not always the most probable)",
+}
+
+
+def argmax_labels(classes: Any, proba: np.ndarray) -> np.ndarray:
+    """The class of highest probability per row (the first on a tie), as `labels: argmax`
+    serves it."""
+    labels: np.ndarray = np.asarray(classes)[np.argmax(proba, axis=1)]
+    return labels
+
+
 def model_output(loaded: LoadedModel) -> Output:
     manifest = loaded.manifest
     if manifest.task == "classification":
-        return Output(manifest.task, list(manifest.classes or ()))
+        return Output(manifest.task, list(manifest.classes or ()), labels=manifest.labels)
     try:
         with np.errstate(all="ignore"):
             values = np.asarray(loaded.estimator.predict(training_probe(loaded.schema)))

@@ -17,7 +17,7 @@ from modelship.errors import (
     UnscorableInput,
 )
 from modelship.serving.model_store import LoadedModel, ModelStore
-from modelship.serving.output import Output, model_output
+from modelship.serving.output import Output, argmax_labels, model_output
 from modelship.serving.request_body import decode_body
 from modelship.serving.settings import PredictSettings
 from modelship.serving.unscorable import finite_rows, locate_unscorable, scores_training_values
@@ -159,6 +159,7 @@ class PredictionService:
             "created_at": manifest.created_at.isoformat(),
             "task": manifest.task,
             "classes": list(manifest.classes) if manifest.classes else None,
+            "labels": manifest.labels if manifest.task == "classification" else None,
             "output": self.output().describe(),
             "input_format": manifest.input_format,
             "features": [f.model_dump(exclude_none=True) for f in manifest.features],
@@ -203,10 +204,13 @@ class PredictionService:
         probabilities: list[dict[str, float]] | None = None
         if manifest.task == "classification":
             proba = _scored(loaded, rows, data, estimator.predict_proba)
+            if manifest.labels == "predict":
+                predicted = _scored(loaded, rows, data, estimator.predict)
+            else:
+                predicted = argmax_labels(estimator.classes_, proba)
             elapsed = time.perf_counter() - started
-            classes = estimator.classes_
-            labels = [str(c) for c in classes]
-            predictions = np.asarray(classes)[np.argmax(proba, axis=1)].tolist()
+            labels = [str(c) for c in estimator.classes_]
+            predictions = predicted.tolist()
             # Not rounded: clients get predict_proba's own floats (JSON's repr round-trips).
             # One tolist: per-element float() calls cost more than predicting.
             probabilities = [dict(zip(labels, row, strict=True)) for row in proba.tolist()]

@@ -45,6 +45,7 @@ from modelship.registry.manifest import (
     EstimatorInfo,
     FeatureKind,
     FeatureSpec,
+    LabelRule,
     Manifest,
     NumericProfile,
     RuntimeInfo,
@@ -219,16 +220,22 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
     )
 
 
-def evaluate(model: Any, x: Any, y: Any, task: Task) -> dict[str, float]:
+def evaluate(
+    model: Any, x: Any, y: Any, task: Task, labels: LabelRule = "argmax"
+) -> dict[str, float]:
     """Holdout metrics; also used to compare a challenger with the champion on the same rows.
     `x` is what the model takes (an array, or a DataFrame for a DataFrame-fitted model); `y`
-    the labels (an array or a pandas Series)."""
+    the labels (an array or a pandas Series). A classifier's labels are the ones the service
+    answers (the manifest's `labels`: the argmax of its probabilities, or its predict)."""
     started = time.perf_counter()
     if task == "classification":
         proba = model.predict_proba(x)
+        if labels == "predict":
+            predicted = np.asarray(model.predict(x))
+        else:
+            predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
         elapsed = time.perf_counter() - started
         classes = list(model.classes_)
-        predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
         y_list = np.asarray(y)
         metrics: dict[str, float] = {"accuracy": float(accuracy_score(y_list, predicted))}
         if len(classes) == 2:

@@ -42,6 +42,14 @@ def register(commands: Any) -> None:
         help="artifact format (default: the model file's)",
     )
     packaging.add_argument(
+        "--trust",
+        dest="trusted_types",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="skops: trust this type beyond the defaults, e.g. _operator.neg (repeatable)",
+    )
+    packaging.add_argument(
         "--columns", type=Path, metavar="JSON", help="per-column schema overrides (a JSON file)"
     )
     packaging.add_argument("--out", type=Path, required=True, help="the model dir to write")
@@ -85,6 +93,7 @@ def _package(args: argparse.Namespace) -> dict[str, Any]:
         code=args.code,
         columns=columns,
         artifact_format=args.artifact_format,
+        trusted_types=args.trusted_types,
     )
     output = {
         "text": _packaged_summary(manifest, args.out),
@@ -94,6 +103,7 @@ def _package(args: argparse.Namespace) -> dict[str, Any]:
             "out": str(args.out),
             "task": manifest.task,
             "classes": list(manifest.classes or ()),
+            "labels": manifest.labels if manifest.task == "classification" else None,
             "input_format": manifest.input_format,
             "features": [f.model_dump(exclude_none=True) for f in manifest.features],
             "artifact": manifest.artifact.model_dump(),
@@ -113,6 +123,7 @@ def _packaged_summary(manifest: Any, out: Path) -> str:
         f"packaged {manifest.name} version {manifest.version} into {out}",
         f"task      {task}",
         f"algorithm {manifest.estimator.algorithm}",
+        *([f"labels    {manifest.labels}"] if manifest.task == "classification" else []),
         f"input     {manifest.input_format}: {features}",
         f"artifact  {manifest.artifact.file}  sha256 {manifest.artifact.sha256[:12]}...",
     ]

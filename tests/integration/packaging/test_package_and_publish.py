@@ -4,16 +4,20 @@ sample file in, a published version in S3 out. Refusals are one line with their 
 from __future__ import annotations
 
 import json
+import operator
 import sys
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
 import sklearn.base
 import skops.io
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from modelship.cli import main
 from modelship.packaging.packager import package
@@ -261,6 +265,50 @@ def test_a_skops_file_is_packaged_as_skops(
     assert code == 0, err
     assert packaged["artifact"]["format"] == "skops"
     assert packaged["artifact"]["file"] == "model.skops"
+
+
+def test_a_skops_file_needing_untrusted_types_is_refused_before_loading_and_trusted_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = np.arange(40.0).reshape(20, 2)
+    model = make_pipeline(FunctionTransformer(operator.neg), LinearRegression()).fit(
+        x, x.sum(axis=1)
+    )
+    skops.io.dump(model, tmp_path / "neg.skops")
+    pd.DataFrame(x, columns=["a", "b"]).to_csv(tmp_path / "sample.csv", index=False)
+    args = [
+        "models",
+        "package",
+        str(tmp_path / "neg.skops"),
+        "--sample",
+        str(tmp_path / "sample.csv"),
+        "--out",
+        str(tmp_path / "m"),
+    ]
+    loads: list[Any] = []
+    real_load = skops.io.load
+
+    def counting_load(*load_args: Any, **kwargs: Any) -> Any:
+        loads.append(kwargs.get("trusted"))
+        return real_load(*load_args, **kwargs)
+
+    monkeypatch.setattr(skops.io, "load", counting_load)
+
+    code, _, err = _run(args, capsys)
+
+    assert code != 0
+    assert "untrusted_types" in err
+    assert "--trust _operator.neg" in err
+    assert loads == []  # refused before anything was loaded
+    assert not (tmp_path / "m").exists()
+
+    code, packaged, err = _run([*args, "--trust", "_operator.neg"], capsys)
+
+    assert code == 0, err
+    assert packaged["artifact"]["trusted_types"] == ["_operator.neg"]
+    assert read_manifest_dir(tmp_path / "m").artifact.trusted_types == ("_operator.neg",)
+    assert loads  # the input file and the artifact, each trusting exactly that type
+    assert all(trusted == ["_operator.neg"] for trusted in loads)
 
 
 def test_column_overrides_come_from_a_json_file(

@@ -1,7 +1,8 @@
 """The real predict handler serving models fitted outside modelship: a DataFrame pipeline
-with an imputer and nullable features, a multi-class classifier, regressors (one and two
-outputs), a predict-only classifier, and an unscorable value in a DataFrame model. Answers
-equal the estimator's own output on the original data, and match the OpenAPI document."""
+with an imputer and nullable features, a multi-class classifier, a thresholded classifier
+(labels by its predict), regressors (one and two outputs), a predict-only classifier, and an
+unscorable value in a DataFrame model. Answers equal the estimator's own output on the
+original data, and match the OpenAPI document."""
 
 import json
 from collections.abc import Callable
@@ -15,10 +16,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 from sklearn.svm import LinearSVC
 
+from modelship.packaging.packager import package
 from modelship.registry.manifest import FeatureSpec
 from modelship.registry.registry import Registry
 from modelship.sample_events import http_api_event, load_event
@@ -159,6 +162,32 @@ def test_a_multi_class_model_answers_one_probability_per_class(
     served = np.array([[p["0"], p["1"], p["2"]] for p in body["probabilities"]])
     assert np.array_equal(served, model.predict_proba(ARRAY_X))
     assert body["predictions"] == model.predict(ARRAY_X).tolist()
+
+
+def test_a_thresholded_classifier_answers_its_predict_not_the_most_probable_class(
+    s3: Any, tmp_path: Path, start_function: Callable[..., Invoke]
+) -> None:
+    frame = _frame()
+    target = np.where(frame["age"] > 45, "stay", "leave")
+    model = FixedThresholdClassifier(
+        _frame_pipeline(LogisticRegression()), threshold=0.9, pos_label="stay"
+    ).fit(frame, target)
+    expected = model.predict(frame)
+    most_probable = model.classes_[model.predict_proba(frame).argmax(axis=1)]
+    assert (expected != most_probable).any()  # the labels tell the rules apart
+    manifest = package(model, frame, name="byo", version="v1", out=tmp_path / "m")
+    Registry(s3, BUCKET).publish(tmp_path / "m")
+    function = start_function(MODEL_NAME="byo", MODEL_SHA256=manifest.artifact.sha256)
+
+    body, _ = _predict(function, _frame_rows(frame))
+
+    assert body["predictions"] == expected.tolist()
+    assert manifest.labels == "predict"
+    served = np.array([[p["leave"], p["stay"]] for p in body["probabilities"]])
+    assert np.array_equal(served, model.predict_proba(frame))
+    info = _info(function)
+    assert (info["labels"], info["output"]["labels"]) == ("predict", "predict")
+    assert "predict" in info["output"]["predictions"]
 
 
 def test_a_regressor_answers_floats(serve: Callable[..., Invoke]) -> None:

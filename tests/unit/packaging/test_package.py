@@ -217,8 +217,10 @@ def test_skops_refuses_standard_library_callables_by_name(tmp_path: Path) -> Non
         x, x.sum(axis=1)
     )
 
-    with pytest.raises(PackagingError, match=r"cannot be trusted: _operator\.neg") as raised:
+    with pytest.raises(PackagingError, match=r"trust by default: _operator\.neg") as raised:
         package(model, x, name="neg", out=tmp_path / "m", artifact_format="skops")
 
     assert raised.value.reason == "untrusted_types"
+    assert "--trust _operator.neg" in str(raised.value)
+    assert not (tmp_path / "m").exists()
     assert package(model, x, name="neg", out=tmp_path / "j").artifact.format == "joblib"
