@@ -18,6 +18,7 @@ from pathlib import Path
 
 from infra_cdk.settings import RetrainingSettingsError
 from modelship import names
+from modelship.layer_runtime import shadowed_by
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "modelship"
@@ -62,24 +63,23 @@ def stage_retraining_source(
     return staging
 
 
-# Top-level names the user's code may not take: the asset's own packages.
-RESERVED_NAMES = (LIBRARY, "functions")
-
-
 def stage_training_code(source: Path, target: Path) -> None:
     """Copies the Python files of the user's code directory (its modules and packages) to
-    `target`; refuses a missing or empty directory and one that would shadow modelship."""
+    `target`; refuses a missing or empty directory and one whose top-level modules would
+    shadow what the functions import (modelship.layer_runtime.shadowed_by: modelship, the
+    layer's libraries, the standard library)."""
     if not source.is_dir():
         raise RetrainingSettingsError(f"trainingCode {source} is not a directory")
-    shadowing = sorted(
-        path.name
-        for path in source.iterdir()
-        if path.name in RESERVED_NAMES or (path.suffix == ".py" and path.stem in RESERVED_NAMES)
-    )
+    shadowing = [
+        f"{path.name}, which would shadow {shadowed}"
+        for path in sorted(source.iterdir())
+        if not path.name.startswith(".")
+        and (path.suffix == ".py" or (path.is_dir() and any(path.rglob("*.py"))))
+        and (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
+    ]
     if shadowing:
         raise RetrainingSettingsError(
-            f"trainingCode {source} holds {', '.join(shadowing)}, which would shadow the "
-            f"retraining functions' own {' and '.join(RESERVED_NAMES)}: rename it"
+            f"trainingCode {source} holds {'; '.join(shadowing)}: rename it"
         )
     files = [
         path

@@ -11,6 +11,7 @@ pinned distribution installs a top-level module MODULE_DISTRIBUTIONS does not na
 from __future__ import annotations
 
 import re
+import sys
 from typing import Final
 
 # Distribution name (normalized: lower case, runs of "-", "_", "." as one "-") -> version.
@@ -77,6 +78,23 @@ MODULE_DISTRIBUTIONS: Final[dict[str, str]] = {
 
 # The top-level import names the layer provides (the standard library aside).
 LAYER_MODULES: Final[frozenset[str]] = frozenset(MODULE_DISTRIBUTIONS)
+
+# The functions' own top-level packages, beside the layer in every Lambda asset.
+ASSET_PACKAGES: Final[frozenset[str]] = frozenset({"modelship", "functions"})
+
+
+def shadowed_by(module: str) -> str | None:
+    """What a user's top-level module named `module` would shadow where modelship runs it
+    (the functions' own packages, the layer's libraries, the standard library), or None when
+    the name is free. The user's code goes first on the import path, so such a module would
+    replace the one the runtime imports."""
+    if module in ASSET_PACKAGES:
+        return f"modelship's own package {module!r}"
+    if module in LAYER_MODULES:
+        return f"the module {module!r} of {MODULE_DISTRIBUTIONS[module]}, which modelship runs on"
+    if module in sys.stdlib_module_names:
+        return f"the standard library's module {module!r}"
+    return None
 
 
 def normalize_distribution(name: str) -> str:

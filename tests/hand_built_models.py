@@ -137,3 +137,68 @@ def forget_module(name: str, directory: Path, monkeypatch: Any) -> None:
 
     monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(directory)])
+
+
+SCALING_PACKAGE = "byo_feat"
+_SCALE = '''
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class Scale(RegressorMixin, BaseEstimator):
+    """Predicts the first column times FACTOR: versions of this code answer differently."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X):
+        return np.asarray(X, dtype=float)[:, 0] * FACTOR
+
+
+FACTOR = {factor}
+'''
+
+
+def scaling_model(
+    tmp_path: Path, factor: float, features: Sequence[FeatureSpec], version: str
+) -> Manifest:
+    """A model directory (tmp_path/<version>) whose code.zip holds the package SCALING_PACKAGE
+    (`Scale` lives in its submodule `scale`) predicting the first column times `factor`:
+    call it with two factors for two versions of one user's code under the same module name.
+    The package is imported only while the model is pickled: sys.path and sys.modules are
+    as they were afterwards."""
+    import importlib
+    import sys
+
+    from modelship.packaging.code_bundle import code_source, write_code_zip
+
+    source = tmp_path / f"{version}-source"
+    package = source / SCALING_PACKAGE
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(f"from {SCALING_PACKAGE}.scale import Scale\n")
+    (package / "scale.py").write_text(_SCALE.format(factor=factor))
+    saved_path = list(sys.path)
+    forget_package(SCALING_PACKAGE)
+    sys.path.insert(0, str(source))
+    try:
+        model = importlib.import_module(SCALING_PACKAGE).Scale().fit(np.zeros((2, len(features))))
+        out = tmp_path / version
+        manifest = write_model_dir(
+            model, out, features=features, task="regression", version=version
+        )
+        info = write_code_zip(code_source([package]), out / MODEL_CODE_FILE)
+        manifest = manifest.model_copy(update={"code": info})
+        (out / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
+    finally:
+        sys.path[:] = saved_path
+        forget_package(SCALING_PACKAGE)
+    return manifest
+
+
+def forget_package(name: str) -> None:
+    """Drops `name` and its submodules from sys.modules."""
+    import sys
+
+    for loaded in [n for n in sys.modules if n == name or n.startswith(f"{name}.")]:
+        del sys.modules[loaded]

@@ -7,7 +7,6 @@ which code may read beside itself) but without caches, compiled files or hidden 
 
 from __future__ import annotations
 
-import sys
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from modelship.digest import file_digest
 from modelship.errors import PackagingError
+from modelship.layer_runtime import shadowed_by
 from modelship.registry.manifest import CodeInfo
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -47,8 +47,9 @@ def code_source(paths: Iterable[Path | str]) -> CodeSource:
             raise _invalid(f"{given} does not exist")
         if not module.isidentifier():
             raise _invalid(f"{given} cannot be imported: {module!r} is not a module name")
-        if module in sys.stdlib_module_names or module == "modelship":
-            raise _invalid(f"{given} would shadow the module {module!r}; rename it")
+        shadowed = shadowed_by(module)
+        if shadowed:
+            raise _invalid(f"{given} would shadow {shadowed}; rename it")
         if module in modules:
             raise _invalid(f"{given} and {modules[module]} both provide the module {module!r}")
         modules[module] = path

@@ -169,7 +169,8 @@ def _plain(value: Any) -> Any:
 @contextlib.contextmanager
 def _fresh_imports(modules: tuple[str, ...]) -> Iterator[None]:
     """The model's own modules imported afresh from code.zip (not the copies this process
-    already has), so the check proves the zip provides them; this process's copies and
+    already has), so the check proves the zip provides them (load_estimator drops those
+    copies too); this process's copies, which the model in memory was built from, and
     sys.path are put back afterwards."""
     saved_path = list(sys.path)
     saved = {

@@ -22,6 +22,7 @@ import numpy as np
 
 from modelship import names
 from modelship.errors import ConfigurationError, TrainingError
+from modelship.layer_runtime import shadowed_by
 from modelship.registry.manifest import Manifest, TrainingData
 from modelship.training.tables import Table
 from modelship.training.training import holdout_split
@@ -41,6 +42,7 @@ def load_entry_point(spec: str, code_dir: Path | None = None) -> TrainingFunctio
     if code_dir is not None:
         if not code_dir.is_dir():
             raise ConfigurationError(f"the training code directory {code_dir} does not exist")
+        check_code_names(code_dir)
         if str(code_dir) not in sys.path:
             sys.path.insert(0, str(code_dir))
     try:
@@ -124,6 +126,22 @@ def code_paths(code_dir: Path | None) -> list[Path]:
         if not path.name.startswith((".", "_"))
         and ((path.is_file() and path.suffix == ".py") or (path.is_dir() and _has_python(path)))
     )
+
+
+def check_code_names(code_dir: Path) -> None:
+    """No top-level module of the user's code may shadow what the runtime imports: the code
+    goes first on the import path here, and ships as the model's code.zip."""
+    problems = [
+        f"{path.name} would shadow {shadowed}"
+        for path in sorted(code_dir.iterdir())
+        if not path.name.startswith(".")
+        and ((path.is_file() and path.suffix == ".py") or (path.is_dir() and _has_python(path)))
+        and (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
+    ]
+    if problems:
+        raise ConfigurationError(
+            f"the training code in {code_dir} cannot be used: {'; '.join(problems)}; rename it"
+        )
 
 
 def _has_python(directory: Path) -> bool:

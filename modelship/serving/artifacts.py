@@ -4,7 +4,11 @@ predict function, packaging's smoke check, retraining's evaluation).
 joblib artifacts are pickles and run code on load, so they are loaded only after their bytes
 hashed to the manifest. skops artifacts load only the types skops trusts by default plus the
 ones the manifest lists (accepted by name at packaging); a file needing any other is refused
-with their names. The model's own code (code.zip) goes on the import path first.
+with their names. The model's own code (code.zip) goes on the import path first, and its
+modules are imported afresh from there: one process may load several models whose code has
+the same module names (a challenger and its champion, versions in a warm container), and each
+must be unpickled against its own copy. An estimator already loaded keeps the classes it was
+built from.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from modelship.registry.manifest import Manifest
 # Refuse zips that would unpack into more than this (a zip bomb fills /tmp).
 MAX_CODE_UNPACKED_BYTES = 256 * 1024 * 1024
 
+# The code directories load_estimator put on sys.path, so the next model's load takes them off.
+_code_dirs_on_path: list[str] = []
+
 
 def load_estimator(manifest: Manifest, artifact: Path, code_dir: Path | None = None) -> Any:
     """The estimator in `artifact` (already verified against the manifest), checked against
@@ -41,7 +48,7 @@ def load_estimator(manifest: Manifest, artifact: Path, code_dir: Path | None = N
                 f"{where} ships code ({', '.join(manifest.code.modules)}) but none was unpacked",
                 reason="missing_module",
             )
-        _put_on_path(code_dir)
+        _use_code(code_dir, manifest.code.modules)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         try:
@@ -74,11 +81,19 @@ def load_estimator(manifest: Manifest, artifact: Path, code_dir: Path | None = N
     return estimator
 
 
-def _put_on_path(code_dir: Path) -> None:
+def _use_code(code_dir: Path, modules: tuple[str, ...]) -> None:
+    """Makes `code_dir` the place `modules` are imported from: their copies already imported
+    (another model's, or the packaging process's own) are dropped from sys.modules, the code
+    directories earlier loads added leave sys.path, and `code_dir` goes first on it."""
+    for name in [n for n in sys.modules if any(n == m or n.startswith(f"{m}.") for m in modules)]:
+        del sys.modules[name]
     entry = str(code_dir)
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-        importlib.invalidate_caches()
+    for earlier in [*_code_dirs_on_path, entry]:
+        while earlier in sys.path:
+            sys.path.remove(earlier)
+    _code_dirs_on_path[:] = [entry]
+    sys.path.insert(0, entry)
+    importlib.invalidate_caches()
 
 
 def _load_skops(manifest: Manifest, artifact: Path) -> Any:

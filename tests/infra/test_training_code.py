@@ -137,9 +137,19 @@ def test_a_training_code_setting_that_cannot_work_is_refused_at_synth(
         _synth(tmp_path / "cdk.out", stub_layer, **context)
 
 
-@pytest.mark.parametrize("shadow", ["modelship", "functions.py"])
-def test_user_code_may_not_shadow_the_functions_own_packages(
-    tmp_path: Path, user_code: Path, shadow: str
+@pytest.mark.parametrize(
+    ("shadow", "shadowed"),
+    [
+        ("modelship", "modelship's own package 'modelship'"),
+        ("functions.py", "modelship's own package 'functions'"),
+        ("numpy.py", "the module 'numpy' of numpy"),
+        ("sklearn", "the module 'sklearn' of scikit-learn"),
+        ("pandas.py", "the module 'pandas' of pandas"),
+        ("json.py", "the standard library's module 'json'"),
+    ],
+)
+def test_user_code_may_not_shadow_what_the_functions_import(
+    tmp_path: Path, user_code: Path, shadow: str, shadowed: str
 ) -> None:
     target = user_code / shadow
     if shadow.endswith(".py"):
@@ -148,7 +158,9 @@ def test_user_code_may_not_shadow_the_functions_own_packages(
         target.mkdir()
         (target / "__init__.py").write_text("")
 
-    with pytest.raises(RetrainingSettingsError, match=f"holds {shadow}, which would shadow"):
+    with pytest.raises(
+        RetrainingSettingsError, match=f"holds {shadow}, which would shadow {shadowed}"
+    ):
         stage_retraining_source(training_code=str(user_code))
 
 

@@ -17,6 +17,7 @@ from modelship.layer_runtime import (
     MODULE_DISTRIBUTIONS,
     layer_distribution,
     layer_version,
+    shadowed_by,
 )
 
 
@@ -124,3 +125,11 @@ def test_layer_runtime_imports_the_standard_library_only() -> None:
 
     assert imported
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+def test_shadowed_by_names_what_a_users_module_would_replace() -> None:
+    assert shadowed_by("modelship") == "modelship's own package 'modelship'"
+    assert shadowed_by("functions") == "modelship's own package 'functions'"
+    assert shadowed_by("sklearn") == "the module 'sklearn' of scikit-learn, which modelship runs on"
+    assert shadowed_by("json") == "the standard library's module 'json'"
+    assert shadowed_by("churn_features") is None

@@ -24,14 +24,15 @@ from tests.integration.retraining_template import deploy_retraining, outcome_mes
 FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds": 0}]
 
 USER_MODULE = '''
+import json
+import os
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-
-SEEN = {}
 
 
 class Standardize(BaseEstimator, TransformerMixin):
@@ -48,8 +49,12 @@ class Standardize(BaseEstimator, TransformerMixin):
 
 
 def fit(X, y):
-    SEEN["dtypes"] = {c: str(t) for c, t in X.dtypes.items()}
-    SEEN["target"] = (y.name, str(y.dtype), len(y) == len(X))
+    seen = {
+        "dtypes": {c: str(t) for c, t in X.dtypes.items()},
+        "target": [y.name, str(y.dtype), len(y) == len(X)],
+    }
+    with open(os.environ["CHURN_TRAINING_SEEN"], "w") as out:
+        json.dump(seen, out)
     numeric = [c for c in X.columns if X[c].dtype.kind in "if"]
     categorical = [c for c in X.columns if c not in numeric]
     features = ColumnTransformer(
@@ -70,8 +75,11 @@ def not_a_model(X, y):
 
 @pytest.fixture
 def user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
-    """The user's code directory with one uniquely named module (sys.path restored)."""
+    """The user's code directory with one uniquely named module (sys.path restored); its
+    `fit` writes what it was called with to CHURN_TRAINING_SEEN (a file, not module state:
+    evaluating the model imports the module afresh from the model's code.zip)."""
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("CHURN_TRAINING_SEEN", str(tmp_path / "seen.json"))
     code = tmp_path / "churn_code"
     code.mkdir()
     module = f"churn_training_{uuid.uuid4().hex[:8]}"
@@ -108,7 +116,7 @@ def _run(world: World, machine: str, execution_input: dict[str, Any]) -> dict[st
 
 
 def test_the_users_function_trains_and_its_packaged_model_is_released(
-    world: World, pipeline: dict[str, str], user_code: tuple[Path, str]
+    world: World, pipeline: dict[str, str], user_code: tuple[Path, str], tmp_path: Path
 ) -> None:
     _, module = user_code
     world.s3.put_object(
@@ -138,10 +146,11 @@ def test_the_users_function_trains_and_its_packaged_model_is_released(
         manifest.code.size_bytes
     )
     frame_dtypes = {f.name: f.frame_dtype for f in manifest.features}
-    assert frame_dtypes == sys.modules[module].SEEN["dtypes"]
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert frame_dtypes == seen["dtypes"]
     assert "str" in frame_dtypes.values()
     assert "int64" in frame_dtypes.values()
-    assert sys.modules[module].SEEN["target"] == ("churned", "int64", True)
+    assert seen["target"] == ["churned", "int64", True]
     evaluation = output["evaluation"]
     assert evaluation["challenger"]["holdout_rows"] == evaluation["champion"]["holdout_rows"]
     live = world.alias()

@@ -1,6 +1,7 @@
 """ModelStore with models fitted outside modelship: DataFrame input, skops, the model's own
 code.zip downloaded, verified, unpacked and imported; damaged code refused."""
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,14 @@ from modelship.registry.manifest import FeatureSpec, Manifest
 from modelship.registry.registry import Registry, code_key
 from modelship.serving.model_store import ModelStore
 from tests.conftest import BUCKET, GetObjectCounter
-from tests.hand_built_models import forget_module, user_module, write_model_dir
+from tests.hand_built_models import (
+    SCALING_PACKAGE,
+    forget_module,
+    forget_package,
+    scaling_model,
+    user_module,
+    write_model_dir,
+)
 
 FEATURES = (
     FeatureSpec(name="usage", kind="numeric", dtype="float", frame_dtype="float64"),
@@ -99,6 +107,31 @@ def test_a_model_with_code_is_served_from_s3_then_from_tmp(
     assert warm.source == "tmp"
     assert len(get_object_counter.keys) == calls
     assert np.array_equal(warm.estimator.predict_proba(warm.schema.to_input(_rows(frame))), served)
+
+
+@pytest.mark.parametrize("order", [("v2", "v3"), ("v3", "v2")])
+def test_two_versions_whose_code_shares_a_module_name_each_answer_with_their_own(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: tuple[str, str]
+) -> None:
+    """One warm container serving two versions of a model whose code.zip has the same
+    package name: each version is unpickled against its own code."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    features = (FeatureSpec(name="x", kind="numeric", dtype="float"),)
+    factors = {"v2": 2.0, "v3": 3.0}
+    sha = {}
+    for version, factor in factors.items():
+        scaling_model(tmp_path, factor, features, version)
+        sha[version] = Registry(s3, BUCKET).publish(tmp_path / version).artifact.sha256
+    store = ModelStore(s3, BUCKET, tmp_path / "cache", 1 << 26)
+    rows = [{"x": 1.5}, {"x": -4.0}]
+    try:
+        loaded = {v: store.fetch("byo", v, sha[v]) for v in order}
+
+        for version, model in loaded.items():
+            served = model.estimator.predict(model.schema.to_input(rows))
+            assert served.tolist() == [1.5 * factors[version], -4.0 * factors[version]]
+    finally:
+        forget_package(SCALING_PACKAGE)
 
 
 def test_a_tampered_code_zip_in_s3_is_refused(

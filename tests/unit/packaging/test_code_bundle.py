@@ -58,7 +58,12 @@ def test_the_same_code_gives_the_same_sha256(tmp_path: Path) -> None:
     [
         ("notes.txt", "not a Python module"),
         ("missing.py", "does not exist"),
-        ("json.py", "would shadow the module 'json'"),
+        ("json.py", "would shadow the standard library's module 'json'"),
+        ("functions.py", "would shadow modelship's own package 'functions'"),
+        ("modelship", "would shadow modelship's own package 'modelship'"),
+        ("numpy.py", "would shadow the module 'numpy' of numpy"),
+        ("pandas.py", "would shadow the module 'pandas' of pandas"),
+        ("sklearn", "would shadow the module 'sklearn' of scikit-learn"),
         ("my-code.py", "'my-code' is not a module name"),
         ("empty_dir", "no Python modules"),
     ],
@@ -69,6 +74,9 @@ def test_paths_that_cannot_ship_as_code_are_refused(
     path = tmp_path / name
     if name == "empty_dir":
         path.mkdir()
+    elif "." not in name:  # a package directory
+        path.mkdir()
+        (path / "__init__.py").write_text("")
     elif name != "missing.py":
         path.write_text("")
 

@@ -85,6 +85,31 @@ def test_a_missing_code_directory_is_a_configuration_error(tmp_path: Path) -> No
         load_entry_point("mod:fit", tmp_path / "absent")
 
 
+@pytest.mark.parametrize(
+    ("entry", "shadowed"),
+    [
+        ("numpy.py", "the module 'numpy' of numpy"),
+        ("sklearn", "the module 'sklearn' of scikit-learn"),
+        ("functions.py", "modelship's own package 'functions'"),
+        ("json.py", "the standard library's module 'json'"),
+    ],
+)
+def test_code_that_would_shadow_the_runtime_is_refused_before_import(
+    code_dir: Path, entry: str, shadowed: str
+) -> None:
+    name = _module(code_dir, "def fit(x, y):\n    return 'fitted'\n")
+    if entry.endswith(".py"):
+        (code_dir / entry).write_text("raise RuntimeError('imported')\n")
+    else:
+        (code_dir / entry).mkdir()
+        (code_dir / entry / "__init__.py").write_text("raise RuntimeError('imported')\n")
+
+    with pytest.raises(ConfigurationError, match=f"{entry} would shadow {shadowed}"):
+        load_entry_point(f"{name}:fit", code_dir)
+
+    assert str(code_dir) not in sys.path
+
+
 def _table() -> Table:
     categories = np.empty(6, dtype=object)
     categories[:] = ["a", "b", "a", "c", "b", "a"]

@@ -2,6 +2,7 @@
 
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from modelship.digest import file_digest
 from modelship.errors import IncompatibleModel, IntegrityError
 from modelship.registry.manifest import CodeInfo, FeatureSpec, Manifest
 from modelship.serving.artifacts import check_schema, load_estimator, unpack_code
-from tests.hand_built_models import forget_module, user_module, write_model_dir
+from tests.hand_built_models import (
+    SCALING_PACKAGE,
+    forget_module,
+    forget_package,
+    scaling_model,
+    user_module,
+    write_model_dir,
+)
 
 NUMERIC = (
     FeatureSpec(name="x1", kind="numeric", dtype="float"),
@@ -155,6 +163,38 @@ def test_custom_code_is_imported_from_the_unpacked_zip(
     assert sys.path[0] == str(code_dir)
     assert Path(sys.modules["artifacts_doubler"].__file__).parent == code_dir
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.fixture
+def clean_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """sys.path as it was and SCALING_PACKAGE forgotten after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    forget_package(SCALING_PACKAGE)
+
+
+@pytest.mark.usefixtures("clean_imports")
+@pytest.mark.parametrize(("first", "second"), [(2.0, 3.0), (3.0, 2.0)])
+def test_two_versions_of_one_module_answer_each_with_its_own_code(
+    tmp_path: Path, first: float, second: float
+) -> None:
+    loaded = []
+    for factor in (first, second):
+        version = f"v{int(factor)}"
+        manifest = scaling_model(tmp_path, factor, NUMERIC, version)
+        code_dir = unpack_code(
+            tmp_path / version / "code.zip", manifest, tmp_path / f"{version}-code"
+        )
+        loaded.append(
+            load_estimator(manifest, tmp_path / version / manifest.artifact.file, code_dir)
+        )
+
+        assert np.array_equal(loaded[-1].predict(X), X[:, 0] * factor)
+        assert sys.path[0] == str(code_dir)
+        assert Path(sys.modules[f"{SCALING_PACKAGE}.scale"].__file__).parent.parent == code_dir
+
+    assert np.array_equal(loaded[0].predict(X), X[:, 0] * first)  # still its own code
+    assert str(tmp_path / f"v{int(first)}-code") not in sys.path
 
 
 def test_a_module_the_runtime_lacks_is_named(
