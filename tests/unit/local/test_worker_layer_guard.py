@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modelship.local.executor import FunctionVersion, Worker
 
-HANDLER = '''
+HANDLER = """
 import importlib
 
 def handler(event, context):
@@ -20,7 +20,7 @@ def handler(event, context):
         except ImportError:
             found[name] = False
     return found
-'''
+"""
 
 
 def _worker(tmp_path: Path) -> Worker:
