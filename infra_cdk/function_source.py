@@ -63,6 +63,12 @@ def stage_retraining_source(
     return staging
 
 
+# The layer plus the predict function's code measure 222.5 MiB of the 230 MiB budget
+# (`make layer`; Lambda's hard limit is 250 MB unzipped for code plus layers). The training
+# functions share the layer, so the user's training code gets what is left, rounded down.
+MAX_TRAINING_CODE_BYTES = 5 * 2**20
+
+
 def stage_training_code(source: Path, target: Path) -> None:
     """Copies the Python files of the user's code directory (its modules and packages) to
     `target`; refuses a missing or empty directory and one whose top-level modules would
@@ -91,6 +97,13 @@ def stage_training_code(source: Path, target: Path) -> None:
     ]
     if not files:
         raise RetrainingSettingsError(f"trainingCode {source} holds no Python files")
+    size = sum(path.stat().st_size for path in files)
+    if size > MAX_TRAINING_CODE_BYTES:
+        raise RetrainingSettingsError(
+            f"trainingCode {source} holds {size / 2**20:.1f} MiB of Python, more than the "
+            f"{MAX_TRAINING_CODE_BYTES / 2**20:.0f} MiB the functions have beside the layer "
+            "(Lambda's 250 MB unzipped covers function code plus layers)"
+        )
     for path in files:
         destination = target / path.relative_to(source)
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import App
 
 from infra_cdk.app import build_app
-from infra_cdk.function_source import stage_retraining_source
+from infra_cdk.function_source import MAX_TRAINING_CODE_BYTES, stage_retraining_source
 from infra_cdk.settings import RetrainingSettingsError
 from modelship import names
 
@@ -169,3 +169,24 @@ def test_a_directory_without_python_files_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(RetrainingSettingsError, match="holds no Python files"):
         stage_retraining_source(training_code=str(tmp_path))
+
+
+def test_training_code_larger_than_the_room_beside_the_layer_is_refused(tmp_path: Path) -> None:
+    # Given user code just over the budget the shared layer leaves
+    (tmp_path / "big_model_code.py").write_text("#" * (MAX_TRAINING_CODE_BYTES + 1))
+
+    # Then synth refuses it, saying how much there is and how much fits
+    with pytest.raises(
+        RetrainingSettingsError, match=r"holds 5\.0 MiB of Python, more than the 5 MiB"
+    ):
+        stage_retraining_source(training_code=str(tmp_path))
+
+
+def test_training_code_within_the_budget_is_staged(tmp_path: Path) -> None:
+    (tmp_path / "big_model_code.py").write_text("#" * MAX_TRAINING_CODE_BYTES)
+
+    staged = stage_retraining_source(training_code=str(tmp_path))
+
+    assert (
+        staged / "training_code" / "big_model_code.py"
+    ).stat().st_size == MAX_TRAINING_CODE_BYTES
