@@ -67,7 +67,7 @@ def measure_dataframe(
                 ("DataFrame (RowSchema.to_input)", lambda: schema.to_input(rows)),
                 (
                     "out-of-range count (RowSchema.count_out_of_range)",
-                    lambda: schema.count_out_of_range(frame),
+                    lambda: schema.count_out_of_range(rows),
                 ),
                 ("predict_proba", lambda: function.pipeline.predict_proba(frame)),
                 ("PredictionService.predict_body", lambda: service.predict_body(event["body"])),
