@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
+    GradientBoostingClassifier,
     HistGradientBoostingClassifier,
     RandomForestClassifier,
 )
@@ -38,19 +39,22 @@ RUNTIME_LIBRARIES = {
 }
 
 
-# Classifiers whose predict is the argmax of their predict_proba, read in scikit-learn's source:
-# the forests and the tree take the argmax of predict_proba itself; LogisticRegression and
-# HistGradientBoostingClassifier take the argmax of the decision values (binary: > 0) that
-# predict_proba maps monotonically (the same class but at an exact tie). Exact classes only:
-# a subclass may override predict. Left out: GradientBoostingClassifier (binary: >= 0, so a
-# tie goes the other way), KNeighborsClassifier (weighted votes take another path), the naive
-# Bayes classifiers (argmax of the joint log-likelihood), MLPClassifier (multi-label predict).
+# Classifiers whose predict is the argmax of their predict_proba but at a tie, read in
+# scikit-learn's source: the forests and the tree take the argmax of predict_proba itself;
+# LogisticRegression and the gradient boosting classifiers take the argmax of the decision
+# values (binary: > 0, or >= 0 for GradientBoostingClassifier) that predict_proba maps
+# monotonically. The service decides near-ties with the model's own predict
+# (serving.output.argmax_labels), so ties follow predict too. Exact classes only: a subclass
+# may override predict. Left out: KNeighborsClassifier (weighted votes take another path),
+# the naive Bayes classifiers (argmax of the joint log-likelihood), MLPClassifier
+# (multi-label predict).
 ARGMAX_CLASSIFIERS: frozenset[type] = frozenset(
     {
         LogisticRegression,
         RandomForestClassifier,
         ExtraTreesClassifier,
         DecisionTreeClassifier,
+        GradientBoostingClassifier,
         HistGradientBoostingClassifier,
     }
 )

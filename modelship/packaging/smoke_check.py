@@ -46,7 +46,7 @@ def model_outputs(model: Any, x: Any, task: Task, labels: LabelRule = "predict")
         return Outputs(np.asarray(model.predict(x)), None)
     probabilities = np.asarray(model.predict_proba(x))
     if labels == "argmax":
-        return Outputs(argmax_labels(model.classes_, probabilities), probabilities)
+        return Outputs(argmax_labels(model.classes_, probabilities, model, x), probabilities)
     return Outputs(np.asarray(model.predict(x)), probabilities)
 
 

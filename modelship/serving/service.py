@@ -207,7 +207,7 @@ class PredictionService:
             if manifest.labels == "predict":
                 predicted = _scored(loaded, rows, data, estimator.predict)
             else:
-                predicted = argmax_labels(estimator.classes_, proba)
+                predicted = argmax_labels(estimator.classes_, proba, estimator, data)
             elapsed = time.perf_counter() - started
             labels = [str(c) for c in estimator.classes_]
             predictions = predicted.tolist()

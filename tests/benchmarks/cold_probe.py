@@ -30,10 +30,10 @@ def run_handler(config: dict[str, Any], marks: dict[str, float], result: dict[st
     load_seconds: list[float] = []
     original = model_store.ModelStore._load
 
-    def timed_load(self: Any, manifest: Any, path: Any) -> Any:
+    def timed_load(self: Any, manifest: Any, path: Any, code_dir: Any = None) -> Any:
         started = time.monotonic()
         try:
-            return original(self, manifest, path)
+            return original(self, manifest, path, code_dir)
         finally:
             load_seconds.append(time.monotonic() - started)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import FixedThresholdClassifier
@@ -62,6 +63,16 @@ def test_a_gradient_boosting_pipeline_is_served_by_argmax(
     churn: pd.DataFrame, fitted_pipeline: Pipeline, tmp_path: Path
 ) -> None:
     assert package(fitted_pipeline, churn, name="churn", out=tmp_path / "m").labels == "argmax"
+
+
+def test_the_examples_gradient_boosting_classifier_is_served_by_argmax(tmp_path: Path) -> None:
+    # GradientBoostingClassifier predicts the positive class at a raw score of exactly 0,
+    # where argmax picks the first: the service decides such ties with predict, so the cheap
+    # argmax rule applies and the model is called once per request.
+    frame, y = _sample()
+    model = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(frame, y)
+
+    assert package(model, frame, name="gbc", out=tmp_path / "m").labels == "argmax"
 
 
 def test_a_listed_classifier_whose_predict_is_not_the_argmax_on_the_sample_uses_predict() -> None:
