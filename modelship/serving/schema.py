@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
-from pandas.api.internals import create_dataframe_from_blocks
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from modelship.errors import IncompatibleModel, MalformedRequest, PayloadTooLarge, SchemaMismatch
+from modelship.errors import MalformedRequest, PayloadTooLarge, SchemaMismatch
 from modelship.registry.manifest import FeatureSpec, InputFormat
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelship.serving.frames import FrameLayout
 
 # Built at run time from the manifest; typed as Any because checkers need literal TypedDicts.
 _typed_dict: Any = TypedDict
@@ -35,28 +38,23 @@ _BUDGET_ROWS_FACTOR = 2
 _ENVELOPE_COMMAS = 16
 
 
+def _frames() -> Any:
+    """modelship.serving.frames, imported by DataFrame models only: pandas costs every cold
+    start a few hundred milliseconds, which array models need not pay."""
+    from modelship.serving import frames
+
+    return frames
+
+
 def _field_type(feature: FeatureSpec) -> Any:
     if feature.kind == "numeric":
-        kind: Any = _Whole if _is_integer_dtype(feature) else _Number
+        kind: Any = (
+            _Whole if feature.frame_dtype and _frames().is_integer_dtype(feature) else _Number
+        )
     else:
         assert feature.categories is not None
         kind = Literal[feature.categories]
     return kind | None if feature.nullable else kind
-
-
-def _is_integer_dtype(feature: FeatureSpec) -> bool:
-    return feature.frame_dtype is not None and pd.api.types.is_integer_dtype(_dtype(feature))
-
-
-def _dtype(feature: FeatureSpec) -> Any:
-    dtype = feature.frame_dtype or ("float64" if feature.kind == "numeric" else "object")
-    try:
-        return pd.api.types.pandas_dtype(dtype)
-    except TypeError:
-        raise IncompatibleModel(
-            f"feature {feature.name!r} has frame_dtype {dtype!r}, which pandas does not know",
-            reason="manifest_schema_mismatch",
-        ) from None
 
 
 class RowSchema:
@@ -70,7 +68,9 @@ class RowSchema:
         self.input_format = input_format
         self.names = [f.name for f in self.features]
         self._nullable = [i for i, f in enumerate(self.features) if f.nullable]
-        self._layout = _FrameLayout(self.features) if input_format == "dataframe" else None
+        self._layout: FrameLayout | None = (
+            _frames().FrameLayout(self.features) if input_format == "dataframe" else None
+        )
         fields = {f.name: _field_type(f) for f in self.features}
         row_type: Any = _typed_dict("Row", fields)
         row_type.__pydantic_config__ = ConfigDict(extra="forbid")
@@ -179,12 +179,12 @@ class RowSchema:
         matrix = np.array([[row[n] for n in names] for row in rows], dtype=object)
         for index in self._nullable:
             column = matrix[:, index]
-            column[pd.isna(column)] = np.nan
+            column[np.array([v is None for v in column], dtype=bool)] = np.nan
         return matrix
 
     def to_frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         """DataFrame with the fitted column names, in order, each with its fitted dtype."""
-        layout = self._layout or _FrameLayout(self.features)
+        layout = self._layout or _frames().FrameLayout(self.features)
         return layout.frame(rows)
 
     def count_out_of_range(self, rows: Sequence[dict[str, Any]]) -> int:
@@ -199,77 +199,6 @@ class RowSchema:
         with np.errstate(invalid="ignore"):
             outside = (values < self._low) | (values > self._high)
         return int(outside.sum())
-
-
-class _FrameLayout:
-    """How a DataFrame model's columns are laid out as pandas blocks: one 2-D numpy block
-    per numpy dtype (float64, int64, object, ...) and one array per extension-dtype column
-    ("str", "category"). Built from plain lists and handed to pandas as blocks, a DataFrame
-    costs tens of microseconds; the DataFrame constructor spends about a millisecond on
-    inference for the same ten columns."""
-
-    def __init__(self, features: Sequence[FeatureSpec]) -> None:
-        self.columns = pd.Index([f.name for f in features], dtype=object)
-        by_dtype: dict[np.dtype[Any], list[int]] = {}
-        self.extension: list[tuple[int, str, Any]] = []
-        for index, feature in enumerate(features):
-            dtype = _dtype(feature)
-            if isinstance(dtype, np.dtype):
-                by_dtype.setdefault(dtype, []).append(index)
-            else:
-                self.extension.append((index, feature.name, _extension_builder(feature, dtype)))
-        self.blocks = [
-            (
-                dtype,
-                np.array(indexes, dtype=np.intp),
-                [features[i].name for i in indexes],
-                any(features[i].nullable for i in indexes),
-            )
-            for dtype, indexes in by_dtype.items()
-        ]
-
-    def frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-        blocks: list[tuple[Any, np.ndarray]] = []
-        for dtype, placement, names, nullable in self.blocks:
-            values = [[row[name] for row in rows] for name in names]
-            if nullable and any(None in column for column in values):
-                blocks.extend(_with_nulls(dtype, placement, values))
-            else:
-                blocks.append((np.array(values, dtype=dtype), placement))
-        for index, name, build in self.extension:
-            blocks.append((build([row[name] for row in rows]), np.array([index], dtype=np.intp)))
-        return create_dataframe_from_blocks(
-            blocks, index=pd.RangeIndex(len(rows)), columns=self.columns
-        )
-
-
-def _with_nulls(
-    dtype: np.dtype[Any], placement: np.ndarray, values: list[list[Any]]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A block holding a null: NaN where pandas reads a missing value as NaN. An integer
-    column cannot hold one, so that column alone becomes float64, as pandas would make it."""
-    if dtype.kind == "O":
-        block = np.array(values, dtype=object)
-        block[pd.isna(block)] = np.nan
-        return [(block, placement)]
-    if dtype.kind == "f":
-        return [(np.array(values, dtype=dtype), placement)]  # numpy reads None as NaN
-    return [
-        (np.array([column], dtype=np.float64 if None in column else dtype), placement[i : i + 1])
-        for i, column in enumerate(values)
-    ]
-
-
-def _extension_builder(feature: FeatureSpec, dtype: Any) -> Any:
-    """A function from one column's validated values (None for null) to its pandas array."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        # The fitted categories are not in the manifest; the allowed ones are the closest.
-        categorical = pd.CategoricalDtype(pd.Index(list(feature.categories or ()), dtype=object))
-        codes = {category: code for code, category in enumerate(categorical.categories)}
-        return lambda values: pd.Categorical.from_codes(
-            [codes.get(v, -1) for v in values], dtype=categorical
-        )
-    return lambda values: pd.array(values, dtype=dtype)
 
 
 def _is_nan(value: Any) -> bool:
