@@ -4,7 +4,10 @@ template."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+import pytest
 
 from modelship import names
 from modelship.local.template import resolve, resources_of_type, state_machine_definition
@@ -78,3 +81,22 @@ def deploy_retraining(
 def outcome_messages(world: World, queue_url: str) -> list[dict[str, Any]]:
     messages = world.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def run_execution(world: World, machine: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """Starts the state machine and waits for the execution to end."""
+    arn = world.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
+    return wait_execution(world, arn)
+
+
+def wait_execution(world: World, arn: str) -> dict[str, Any]:
+    """The execution once it is no longer RUNNING (fails the test after 120 s)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = world.sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    pytest.fail("the retraining state machine did not finish in 120 s")

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +17,11 @@ from modelship.training.churn import generate_churn
 from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 from tests.integration.release_world import World, stable_on
-from tests.integration.retraining_template import deploy_retraining, outcome_messages
+from tests.integration.retraining_template import (
+    deploy_retraining,
+    outcome_messages,
+    run_execution,
+)
 
 FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds": 0}]
 
@@ -102,19 +104,6 @@ def pipeline(world: World, user_code: tuple[Path, str]) -> dict[str, str]:
     return deployed
 
 
-def _run(world: World, machine: str, execution_input: dict[str, Any]) -> dict[str, Any]:
-    arn = world.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))[
-        "executionArn"
-    ]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = world.sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.1)
-    pytest.fail("the retraining state machine did not finish in 120 s")
-
-
 def test_the_users_function_trains_and_its_packaged_model_is_released(
     world: World, pipeline: dict[str, str], user_code: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -126,7 +115,7 @@ def test_the_users_function_trains_and_its_packaged_model_is_released(
     )
     stable = world.alias()["FunctionVersion"]
 
-    result = _run(world, pipeline["machine"], {"steps": FAST_PLAN})
+    result = run_execution(world, pipeline["machine"], {"steps": FAST_PLAN})
 
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
 
@@ -15,7 +14,12 @@ from modelship.training.churn import generate_churn
 from modelship.training.tables import table_to_csv_bytes
 from tests.conftest import BUCKET
 from tests.integration.release_world import World, stable_on
-from tests.integration.retraining_template import deploy_retraining, outcome_messages
+from tests.integration.retraining_template import (
+    deploy_retraining,
+    outcome_messages,
+    run_execution,
+    wait_execution,
+)
 
 FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds": 0}]
 
@@ -29,23 +33,6 @@ def pipeline(world: World) -> dict[str, str]:
 
 def _upload(world: World, key: str, body: bytes) -> None:
     world.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-
-
-def _run(world: World, machine: str, execution_input: dict[str, Any]) -> dict[str, Any]:
-    arn = world.sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))[
-        "executionArn"
-    ]
-    return _wait(world, arn)
-
-
-def _wait(world: World, arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = world.sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.1)
-    pytest.fail("the retraining state machine did not finish in 120 s")
 
 
 def _states(world: World, arn: str) -> list[str]:
@@ -63,7 +50,7 @@ def test_a_better_model_is_registered_canaried_and_promoted(
     )
     stable = world.alias()["FunctionVersion"]
 
-    result = _run(world, pipeline["machine"], {"steps": FAST_PLAN})
+    result = run_execution(world, pipeline["machine"], {"steps": FAST_PLAN})
 
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
@@ -94,7 +81,7 @@ def test_a_worse_model_is_rejected_and_the_alias_is_untouched(
     versions_before = [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")]
     weak = {"algorithm": "gradient_boosting", "params": {"max_iter": 1, "max_depth": 1}}
 
-    result = _run(world, pipeline["machine"], {"options": weak, "steps": FAST_PLAN})
+    result = run_execution(world, pipeline["machine"], {"options": weak, "steps": FAST_PLAN})
 
     assert result["status"] == "SUCCEEDED", result
     output = json.loads(result["output"])
@@ -133,7 +120,7 @@ def test_a_bad_dataset_fails_with_a_clear_cause_and_registers_nothing(
     before = world.alias()
     versions_before = [e.version for e in Registry(world.s3, BUCKET).list_versions("churn")]
 
-    result = _run(world, pipeline["machine"], {"steps": FAST_PLAN})
+    result = run_execution(world, pipeline["machine"], {"steps": FAST_PLAN})
 
     assert result["status"] == "FAILED"
     assert result["error"] == "RetrainingFailed"
@@ -163,7 +150,7 @@ def test_a_repeated_s3_event_starts_one_execution(world: World, pipeline: dict[s
     assert [a["started"] for a in answers] == [True, False, False]
     executions = world.sfn.list_executions(stateMachineArn=pipeline["machine"])["executions"]
     assert len(executions) == 1
-    result = _wait(world, executions[0]["executionArn"])
+    result = wait_execution(world, executions[0]["executionArn"])
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["dataset"]["key"] == key
 
@@ -266,7 +253,7 @@ def test_status_shows_a_retraining_canary_and_a_refused_rollout_with_its_cause(
         stateMachineArn=release_machine,
         input=json.dumps({"candidate": "1", "steps": [{"weight": 0.05, "bake_seconds": 0}]}),
     )["executionArn"]
-    assert _wait(world, refused)["status"] == "FAILED"
+    assert wait_execution(world, refused)["status"] == "FAILED"
     target = ["--function", "modelship-predict", "--bucket", BUCKET]
     machines = ["--state-machine", release_machine, "--retrain-state-machine", pipeline["machine"]]
 
