@@ -4,11 +4,9 @@ estimators it is built from, and the library versions of the environment that fi
 from __future__ import annotations
 
 import math
-import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -25,19 +23,9 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from modelship.errors import PackagingError
-from modelship.registry.manifest import EstimatorInfo, LabelRule, RuntimeInfo, Task
+from modelship.registry.manifest import EstimatorInfo, LabelRule, Task
 
 Scalar = float | int | str | bool | None
-
-# The libraries RuntimeInfo records, by the attribute they go in.
-RUNTIME_LIBRARIES = {
-    "sklearn": "sklearn",
-    "numpy": "numpy",
-    "joblib": "joblib",
-    "scipy": "scipy",
-    "pandas": "pandas",
-}
-
 
 # Classifiers whose predict is the argmax of their predict_proba but at a tie, read in
 # scikit-learn's source: the forests and the tree take the argmax of predict_proba itself;
@@ -152,17 +140,6 @@ def estimator_tree(model: Any) -> dict[str, Any]:
     if children:
         node["children"] = children
     return node
-
-
-def current_runtime() -> RuntimeInfo:
-    """The versions of the running environment: the one the model was fitted (or loaded) in."""
-    versions: dict[str, str | None] = {}
-    for field, module in RUNTIME_LIBRARIES.items():
-        try:
-            versions[field] = str(import_module(module).__version__)
-        except ImportError:
-            versions[field] = None
-    return RuntimeInfo(python=platform.python_version(), **versions)
 
 
 def _own_params(model: Any) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from modelship.packaging.dependencies import check_modules, check_versions, pick
 from modelship.packaging.description import (
     TaskInfo,
     check_estimator,
-    current_runtime,
     describe_estimator,
     describe_task,
     label_rule,
@@ -52,7 +51,7 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
-from modelship.training.training import evaluate, profile_column
+from modelship.training.training import current_runtime, evaluate, profile_column
 
 
 def package(

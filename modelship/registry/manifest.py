@@ -107,10 +107,10 @@ class RuntimeInfo(BaseModel):
 
 
 class TrainingData(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     """The data a model was trained (or, for a packaged model, checked and scored) on. A
     packaged model's sample may be unlabelled (no target) and has no holdout split."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     uri: str
     etag: str | None = None

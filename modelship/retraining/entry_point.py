@@ -120,10 +120,16 @@ def code_paths(code_dir: Path | None) -> list[Path]:
     model carries as code.zip."""
     if code_dir is None:
         return []
+    return _top_level(code_dir)
+
+
+def _top_level(code_dir: Path) -> list[Path]:
+    """Top-level modules (`_helpers.py` included) and packages; not hidden files or caches."""
     return sorted(
         path
         for path in code_dir.iterdir()
-        if not path.name.startswith((".", "_"))
+        if not path.name.startswith(".")
+        and path.name != "__pycache__"
         and ((path.is_file() and path.suffix == ".py") or (path.is_dir() and _has_python(path)))
     )
 
@@ -133,10 +139,8 @@ def check_code_names(code_dir: Path) -> None:
     goes first on the import path here, and ships as the model's code.zip."""
     problems = [
         f"{path.name} would shadow {shadowed}"
-        for path in sorted(code_dir.iterdir())
-        if not path.name.startswith(".")
-        and ((path.is_file() and path.suffix == ".py") or (path.is_dir() and _has_python(path)))
-        and (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
+        for path in _top_level(code_dir)
+        if (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
     ]
     if problems:
         raise ConfigurationError(

@@ -34,7 +34,13 @@ def _release_plan(value: Any) -> tuple[PlanStep, ...]:
         raise ValueError(str(exc)) from None
 
 
+# A SageMaker hyperparameter value is at most 2,500 characters (CreateTrainingJob).
+MAX_ENTRY_POINT_LENGTH = 2500
+
+
 def _entry_point(value: str) -> str:
+    if len(value) > MAX_ENTRY_POINT_LENGTH:
+        raise ValueError(f"a training entry point is at most {MAX_ENTRY_POINT_LENGTH} characters")
     if value and not re.fullmatch(names.TRAINING_ENTRY_POINT_PATTERN, value):
         raise ValueError(
             "a training entry point is package.module:function (Python identifiers only), "

@@ -6,11 +6,13 @@ import platform
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+import scipy
 import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
@@ -336,11 +338,19 @@ def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:
 
 
 def current_runtime() -> RuntimeInfo:
+    """The versions of the running environment: the one the model was fitted (or loaded) in.
+    pandas is read from its metadata (None where it is not installed), not imported."""
+    try:
+        pandas_version: str | None = metadata.version("pandas")
+    except metadata.PackageNotFoundError:
+        pandas_version = None
     return RuntimeInfo(
         python=platform.python_version(),
         sklearn=sklearn.__version__,
         numpy=np.__version__,
         joblib=joblib.__version__,
+        scipy=scipy.__version__,
+        pandas=pandas_version,
     )
 
 

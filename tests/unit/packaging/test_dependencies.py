@@ -15,8 +15,8 @@ from modelship.packaging.dependencies import (
     check_versions,
     pickle_references,
 )
-from modelship.packaging.description import current_runtime
 from modelship.registry.manifest import FeatureSpec
+from modelship.training.training import current_runtime
 
 X = np.arange(20.0).reshape(10, 2)
 

@@ -14,10 +14,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from modelship.errors import PackagingError
 from modelship.packaging.description import (
     check_estimator,
-    current_runtime,
     describe_estimator,
     describe_task,
 )
+from modelship.training.training import current_runtime
 
 X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
 

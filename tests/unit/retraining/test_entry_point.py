@@ -171,6 +171,7 @@ def test_the_holdout_is_stratified_for_labels_and_plain_for_numbers() -> None:
 
 def test_code_paths_are_the_top_level_modules_and_packages(tmp_path: Path) -> None:
     (tmp_path / "features.py").write_text("")
+    (tmp_path / "_helpers.py").write_text("")  # private by name, still the model's code
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "__pycache__").mkdir()
@@ -179,5 +180,5 @@ def test_code_paths_are_the_top_level_modules_and_packages(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("")
     (tmp_path / "data").mkdir()
 
-    assert [p.name for p in code_paths(tmp_path)] == ["features.py", "pkg"]
+    assert [p.name for p in code_paths(tmp_path)] == ["_helpers.py", "features.py", "pkg"]
     assert code_paths(None) == []

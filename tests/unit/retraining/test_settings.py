@@ -57,3 +57,7 @@ def test_a_run_may_choose_its_entry_point_or_the_built_in_algorithm() -> None:
         settings.with_overrides({"algorithm": "random_forest"})
     with pytest.raises(ConfigurationError, match="invalid retraining options"):
         settings.with_overrides({"entry_point": "not an entry point"})
+    # SageMaker takes a hyperparameter of at most 2,500 characters: refused at Prepare
+    too_long = "m" * 2500 + ":fit"
+    with pytest.raises(ConfigurationError, match="at most 2500 characters"):
+        settings.with_overrides({"entry_point": too_long})
