@@ -22,8 +22,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import check_is_fitted
 
+from modelship.class_labels import LabelRule
 from modelship.errors import PackagingError
-from modelship.registry.manifest import EstimatorInfo, LabelRule, Task
+from modelship.registry.manifest import EstimatorInfo, Task
 
 Scalar = float | int | str | bool | None
 
@@ -32,7 +33,7 @@ Scalar = float | int | str | bool | None
 # LogisticRegression and the gradient boosting classifiers take the argmax of the decision
 # values (binary: > 0, or >= 0 for GradientBoostingClassifier) that predict_proba maps
 # monotonically. The service decides near-ties with the model's own predict
-# (serving.output.argmax_labels), so ties follow predict too. Exact classes only: a subclass
+# (modelship.class_labels.served_labels), so ties follow predict too. Exact classes only: a subclass
 # may override predict. Left out: KNeighborsClassifier (weighted votes take another path),
 # the naive Bayes classifiers (argmax of the joint log-likelihood), MLPClassifier
 # (multi-label predict).

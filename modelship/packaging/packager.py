@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelship.class_labels import LabelRule
 from modelship.errors import InvalidVersion, PackagingError
 from modelship.names import MODEL_CODE_FILE, MODEL_MANIFEST_FILE
 from modelship.packaging.artifact_file import dump_artifact
@@ -45,7 +46,6 @@ from modelship.packaging.smoke_check import original_outputs, smoke_check
 from modelship.registry.manifest import (
     ArtifactFormat,
     CategoricalProfile,
-    LabelRule,
     Manifest,
     NumericProfile,
     TrainingData,

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from modelship.class_labels import LabelRule, served_labels
 from modelship.errors import IncompatibleModel, PackagingError, RequestError
 from modelship.names import MODEL_CODE_FILE
 from modelship.packaging.sample_schema import SampleInput, sample_rows
-from modelship.registry.manifest import LabelRule, Manifest, Task
+from modelship.registry.manifest import Manifest, Task
 from modelship.serving.artifacts import load_estimator, unpack_code
-from modelship.serving.output import argmax_labels
 from modelship.serving.schema import RowSchema
 
 # load_estimator's refusals, as packaging reports them.
@@ -45,9 +45,7 @@ def model_outputs(model: Any, x: Any, task: Task, labels: LabelRule = "predict")
     if task != "classification":
         return Outputs(np.asarray(model.predict(x)), None)
     probabilities = np.asarray(model.predict_proba(x))
-    if labels == "argmax":
-        return Outputs(argmax_labels(model.classes_, probabilities, model, x), probabilities)
-    return Outputs(np.asarray(model.predict(x)), probabilities)
+    return Outputs(served_labels(model, x, probabilities, labels), probabilities)
 
 
 def original_outputs(model: Any, sample: SampleInput, task: Task) -> Outputs:

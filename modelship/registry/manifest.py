@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modelship.class_labels import LabelRule
 from modelship.errors import InvalidManifest
 from modelship.names import (
     MODEL_ARTIFACT_FILE,
@@ -26,7 +27,6 @@ ArtifactFormat = Literal["joblib", "skops"]
 # call; right only for estimators whose predict is that argmax, such as the built-in
 # algorithms), or the estimator's own "predict" (a second call: thresholded or custom
 # classifiers, whose predict is not the most probable class).
-LabelRule = Literal["argmax", "predict"]
 ARTIFACT_FILES: dict[str, str] = {"joblib": MODEL_ARTIFACT_FILE, "skops": MODEL_SKOPS_FILE}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelship.registry.manifest import LabelRule
+from modelship.class_labels import LabelRule
 from modelship.serving.model_store import LoadedModel
 from modelship.serving.unscorable import training_probe
 
@@ -88,28 +88,6 @@ _LABELS = {
     "argmax": "one class label per row: the class of highest probability (its predict)",
     "predict": "one class label per row: the estimator's predict (not always the most probable)",
 }
-
-
-# Probabilities this close count as a tie (see argmax_labels).
-TIE_TOLERANCE = 1e-9
-
-
-def argmax_labels(classes: Any, proba: np.ndarray, model: Any = None, x: Any = None) -> np.ndarray:
-    """The class of highest probability per row, as `labels: argmax` serves it. Given the
-    model and its input, rows whose two highest probabilities are within TIE_TOLERANCE are
-    decided by the model's own predict: argmax and predict may break a tie, or what rounding
-    made one, differently (a binary GradientBoostingClassifier predicts the positive class at
-    a raw score of exactly 0, where both probabilities are 0.5)."""
-    labels: np.ndarray = np.asarray(classes)[np.argmax(proba, axis=1)]
-    if model is None or proba.ndim != 2 or proba.shape[1] < 2:
-        return labels
-    top_two = np.partition(proba, -2, axis=1)[:, -2:]
-    ties = np.flatnonzero(top_two[:, 1] - top_two[:, 0] <= TIE_TOLERANCE)
-    if len(ties):
-        rows = x.iloc[ties] if hasattr(x, "iloc") else x[ties]
-        labels = labels.copy()
-        labels[ties] = np.asarray(model.predict(rows))
-    return labels
 
 
 def model_output(loaded: LoadedModel) -> Output:

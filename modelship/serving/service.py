@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from modelship.class_labels import served_labels
 from modelship.errors import (
     ModelNotFound,
     ModelshipError,
@@ -17,7 +18,7 @@ from modelship.errors import (
     UnscorableInput,
 )
 from modelship.serving.model_store import LoadedModel, ModelStore
-from modelship.serving.output import Output, argmax_labels, model_output
+from modelship.serving.output import Output, model_output
 from modelship.serving.request_body import decode_body
 from modelship.serving.settings import PredictSettings
 from modelship.serving.unscorable import finite_rows, locate_unscorable, scores_training_values
@@ -207,7 +208,7 @@ class PredictionService:
             if manifest.labels == "predict":
                 predicted = _scored(loaded, rows, data, estimator.predict)
             else:
-                predicted = argmax_labels(estimator.classes_, proba, estimator, data)
+                predicted = served_labels(estimator, data, proba, "argmax")
             elapsed = time.perf_counter() - started
             labels = [str(c) for c in estimator.classes_]
             predictions = predicted.tolist()

@@ -38,6 +38,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from modelship.class_labels import LabelRule, served_labels
 from modelship.digest import file_digest
 from modelship.errors import TrainingError
 from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
@@ -47,7 +48,6 @@ from modelship.registry.manifest import (
     EstimatorInfo,
     FeatureKind,
     FeatureSpec,
-    LabelRule,
     Manifest,
     NumericProfile,
     RuntimeInfo,
@@ -232,10 +232,7 @@ def evaluate(
     started = time.perf_counter()
     if task == "classification":
         proba = model.predict_proba(x)
-        if labels == "predict":
-            predicted = np.asarray(model.predict(x))
-        else:
-            predicted = np.asarray(model.classes_)[proba.argmax(axis=1)]
+        predicted = served_labels(model, x, proba, labels)
         elapsed = time.perf_counter() - started
         classes = list(model.classes_)
         y_list = np.asarray(y)

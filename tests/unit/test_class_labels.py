@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modelship.serving.output import TIE_TOLERANCE, argmax_labels
+from modelship.class_labels import TIE_TOLERANCE, served_labels
 
 
 class _TieBreaksHigh:
@@ -27,16 +27,19 @@ def test_a_tie_is_decided_by_the_models_predict_and_only_ties_are() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     proba = np.array([[0.9, 0.1], [0.5, 0.5], [0.5 + TIE_TOLERANCE / 4, 0.5 - TIE_TOLERANCE / 4]])
 
-    labels = argmax_labels(model.classes_, proba, model, frame)
+    labels = served_labels(model, frame, proba, "argmax")
 
     assert labels.tolist() == ["stay", "churn", "churn"]
     assert model.predicted_rows == [1, 2]  # the clear row never reaches predict
 
 
-def test_without_the_model_a_tie_goes_to_the_first_class() -> None:
-    proba = np.array([[0.5, 0.5], [0.2, 0.8]])
+def test_by_predict_every_row_is_the_models_predict() -> None:
+    model = _TieBreaksHigh()
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    proba = np.array([[0.9, 0.1], [0.8, 0.2]])
 
-    assert argmax_labels(np.array([0, 1]), proba).tolist() == [0, 1]
+    assert served_labels(model, frame, proba, "predict").tolist() == ["churn", "churn"]
+    assert model.predicted_rows == [0, 1]
 
 
 def test_rows_of_an_array_input_are_selected_by_position() -> None:
@@ -50,4 +53,4 @@ def test_rows_of_an_array_input_are_selected_by_position() -> None:
     matrix = np.array([[10.0], [20.0]], dtype=object)
     proba = np.array([[0.1, 0.2, 0.7], [0.4, 0.2, 0.4]])
 
-    assert argmax_labels(Model.classes_, proba, Model(), matrix).tolist() == [2, 2]
+    assert served_labels(Model(), matrix, proba, "argmax").tolist() == [2, 2]
