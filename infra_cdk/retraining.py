@@ -30,7 +30,6 @@ from modelship import names
 
 PIPELINE_MODULE = "functions.retraining.app"
 TRIGGER_HANDLER = "functions.retraining.trigger.lambda_handler"
-LAMBDA_TASK_ROOT = "/var/task"
 
 
 class RetrainingPipeline(Construct):
@@ -73,10 +72,8 @@ class RetrainingPipeline(Construct):
             names.ENV_NOTIFY_TOPIC: self.topic.topic_arn,
         }
         if options.training_code:
-            # Lambda unpacks the asset in its task root, /var/task.
-            environment[names.ENV_TRAINING_CODE_DIR] = (
-                f"{LAMBDA_TASK_ROOT}/{names.TRAINING_CODE_DIR_NAME}"
-            )
+            # Relative to the task root where Lambda unpacks the asset ($LAMBDA_TASK_ROOT).
+            environment[names.ENV_TRAINING_CODE_DIR] = names.TRAINING_CODE_DIR_NAME
 
         def function(
             name: str, handler: str, memory: int, timeout: Duration, storage_mb: int = 512

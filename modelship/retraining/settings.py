@@ -69,10 +69,12 @@ class RetrainingSettings(EnvSettings):
     training_entry_point: Annotated[str, AfterValidator(_entry_point)] = Field(
         default="", validation_alias=names.ENV_TRAINING_ENTRY_POINT
     )
-    # Where the user's code was staged (importable, and zipped into the packaged model).
+    # Where the user's code was staged (importable, and zipped into the packaged model): a
+    # relative path is under the function's task root, where Lambda unpacks the asset.
     training_code_dir: Path | None = Field(
         default=None, validation_alias=names.ENV_TRAINING_CODE_DIR
     )
+    task_root: Path = Field(default=Path("/var/task"), validation_alias="LAMBDA_TASK_ROOT")
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
     gates: Annotated[GateConfig, FromJson] = Field(
@@ -85,6 +87,11 @@ class RetrainingSettings(EnvSettings):
     # Where the run's outcome is published; empty: not published.
     notify_topic_arn: str = Field(default="", validation_alias=names.ENV_NOTIFY_TOPIC)
     work_dir: Path = Path(tempfile.gettempdir()) / "modelship-retraining"
+
+    @property
+    def code_dir(self) -> Path | None:
+        """The user's code directory (an absolute TRAINING_CODE_DIR stays as it is)."""
+        return None if self.training_code_dir is None else self.task_root / self.training_code_dir
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> RetrainingSettings:
         unknown = set(overrides) - RUN_OPTIONS

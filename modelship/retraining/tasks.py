@@ -119,7 +119,7 @@ class Retraining:
                 out=out,
                 holdout_fraction=settings.holdout_fraction,
                 seed=settings.seed,
-                code_dir=settings.training_code_dir,
+                code_dir=settings.code_dir,
                 data_uri=ref.uri,
                 data_etag=ref.etag,
                 parent_version=champion["version"] if champion else None,

@@ -62,11 +62,10 @@ def test_the_asset_carries_the_user_code_and_the_tasks_are_told_where(
     train = _function(template, PIPELINE + "train")
     variables = train["Environment"]["Variables"]
     assert variables[names.ENV_TRAINING_ENTRY_POINT] == "train_churn:fit"
-    assert variables[names.ENV_TRAINING_CODE_DIR] == "/var/task/training_code"
+    # relative to the task root ($LAMBDA_TASK_ROOT, /var/task on AWS), where the asset is
+    assert variables[names.ENV_TRAINING_CODE_DIR] == "training_code"
     evaluate = _function(template, PIPELINE + "evaluate")
-    assert evaluate["Environment"]["Variables"][names.ENV_TRAINING_CODE_DIR] == (
-        "/var/task/training_code"
-    )
+    assert evaluate["Environment"]["Variables"][names.ENV_TRAINING_CODE_DIR] == "training_code"
     asset = outdir / f"asset.{train['Code']['S3Key'].removesuffix('.zip')}"
     files = sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file())
     assert [f for f in files if f.startswith("training_code/")] == [

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,17 @@ def test_a_run_may_choose_its_entry_point_or_the_built_in_algorithm() -> None:
     too_long = "m" * 2500 + ":fit"
     with pytest.raises(ConfigurationError, match="at most 2500 characters"):
         settings.with_overrides({"entry_point": too_long})
+
+
+def test_the_training_code_directory_is_under_the_task_root() -> None:
+    # On AWS the asset is at $LAMBDA_TASK_ROOT (/var/task); the emulator sets its own root
+    relative = load(RetrainingSettings, {**BASE, "TRAINING_CODE_DIR": "training_code"})
+    assert relative.code_dir == Path("/var/task/training_code")
+    local = load(
+        RetrainingSettings,
+        {**BASE, "TRAINING_CODE_DIR": "training_code", "LAMBDA_TASK_ROOT": "/work/asset"},
+    )
+    assert local.code_dir == Path("/work/asset/training_code")
+    absolute = load(RetrainingSettings, {**BASE, "TRAINING_CODE_DIR": "/opt/ml/code"})
+    assert absolute.code_dir == Path("/opt/ml/code")
+    assert load(RetrainingSettings, BASE).code_dir is None
