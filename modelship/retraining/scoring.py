@@ -3,10 +3,10 @@ go through the model's own RowSchema (`to_input`), so a DataFrame-fitted model g
 DataFrame with its fitted dtypes and an array model the object matrix.
 
 A missing value (NaN, None) is sent as null, as a client would send it. A row missing a value
-of a feature the model's manifest does not allow to be null is one the predict function
-refuses (a 422), so the model cannot be scored on it: it is left out of that model's score,
-counted in its `unscorable_rows` metric and logged with the columns; a model that can be
-scored on none of the holdout rows fails the run, naming them.
+of a feature a model's manifest does not allow to be null is one its predict function
+refuses (a 422), so that model cannot be scored on it: the row is left out of every compared
+model's score (champion and challenger are judged on the same rows), counted in their
+`unscorable_rows` metric and logged with the columns; no row left fails the run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from modelship.errors import TrainingError
-from modelship.registry.manifest import FeatureSpec, Manifest
+from modelship.registry.manifest import Manifest
 from modelship.serving.schema import RowSchema
 from modelship.training.tables import Table
 from modelship.training.training import evaluate
@@ -29,30 +29,43 @@ logger = logging.getLogger(__name__)
 SINGLE_ROW_SAMPLES = 50
 
 
-def holdout_records(
-    table: Table, features: tuple[FeatureSpec, ...], holdout: np.ndarray
-) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, int]]:
-    """The holdout rows as a client would send them (numbers as float, categories as str,
-    a missing value as None), those the model can be served, and for each feature the model
-    requires, how many holdout rows lack it: (records, which holdout positions they are,
-    missing counts)."""
-    columns = [f.name for f in features]
-    values = [[_or_none(v) for v in table.columns[name][holdout].tolist()] for name in columns]
-    scorable = np.ones(len(holdout), dtype=bool)
-    missing: dict[str, int] = {}
-    for feature, column in zip(features, values, strict=True):
-        if feature.nullable:
-            continue
-        absent = np.array([v is None for v in column], dtype=bool)
-        if absent.any():
-            missing[feature.name] = int(absent.sum())
-            scorable &= ~absent
-    records = [
-        dict(zip(columns, row, strict=True))
-        for row, keep in zip(zip(*values, strict=True), scorable, strict=True)
-        if keep
-    ]
-    return records, scorable, missing
+def common_holdout(table: Table, manifests: list[Manifest], holdout: np.ndarray) -> np.ndarray:
+    """The holdout positions every compared model can be scored on, so champion and
+    challenger are judged on the same rows: a row missing a value of a feature some model's
+    schema requires is left out for all of them (logged, naming the columns); no row left
+    fails the run."""
+    keep = np.ones(len(holdout), dtype=bool)
+    reasons = []
+    for manifest in manifests:
+        where = f"{manifest.name}/{manifest.version}"
+        lacking = [c for c in manifest.feature_names if c not in table.columns]
+        if lacking:
+            raise TrainingError(f"{where} needs column(s) the dataset lacks: {lacking}")
+        missing: dict[str, int] = {}
+        for feature in manifest.features:
+            if feature.nullable:
+                continue
+            absent = np.array([_or_none(v) is None for v in table.columns[feature.name][holdout]])
+            if absent.any():
+                missing[feature.name] = int(absent.sum())
+                keep &= ~absent
+        if missing:
+            counts = ", ".join(f"{name!r} ({count} rows)" for name, count in missing.items())
+            reasons.append(f"{where} requires values of {counts}")
+    if not keep.any():
+        raise TrainingError(
+            f"no model can be scored on any of the {len(holdout)} holdout rows: "
+            + "; ".join(reasons)
+        )
+    if reasons:
+        logger.warning(
+            "scoring on %d of %d holdout rows: %s",
+            int(keep.sum()),
+            len(holdout),
+            "; ".join(reasons),
+        )
+    kept: np.ndarray = holdout[keep]
+    return kept
 
 
 def _or_none(value: Any) -> Any:
@@ -62,33 +75,16 @@ def _or_none(value: Any) -> Any:
 
 
 def score(
-    estimator: Any, manifest: Manifest, table: Table, holdout: np.ndarray, y: np.ndarray
+    estimator: Any, manifest: Manifest, table: Table, holdout: np.ndarray, dropped: int = 0
 ) -> dict[str, float]:
-    """Holdout metrics for the model's task, its single-row latency and artifact size, and
-    how many holdout rows it could not be scored on (`unscorable_rows`)."""
-    where = f"{manifest.name}/{manifest.version}"
-    missing_columns = [c for c in manifest.feature_names if c not in table.columns]
-    if missing_columns:
-        raise TrainingError(f"{where} needs column(s) the dataset lacks: {missing_columns}")
+    """Holdout metrics for the model's task on `holdout` (positions from common_holdout), its
+    single-row latency and artifact size, and how many holdout rows were left out
+    (`unscorable_rows`, `dropped`)."""
     schema = RowSchema(manifest.features, manifest.input_format)
-    records, scorable, missing = holdout_records(table, manifest.features, holdout)
-    unscorable = len(holdout) - len(records)
-    if missing:
-        described = ", ".join(f"{name!r} ({count} rows)" for name, count in missing.items())
-        if not records:
-            raise TrainingError(
-                f"{where} cannot be scored on any of the {len(holdout)} holdout rows: they lack "
-                f"values of {described}, which its schema requires"
-            )
-        logger.warning(
-            "%s scored on %d of %d holdout rows: %d lack values of %s, which its schema requires",
-            where,
-            len(records),
-            len(holdout),
-            unscorable,
-            described,
-        )
-        y = y[scorable]
+    columns = manifest.feature_names
+    values = [[_or_none(v) for v in table.columns[name][holdout].tolist()] for name in columns]
+    records = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    y = table.target_values()[holdout]
     x = schema.to_input(records)
     if manifest.task == "predict_only":
         metrics = _predict_only_metrics(estimator, x, y)
@@ -103,7 +99,7 @@ def score(
         samples.append((time.perf_counter() - started) * 1000.0)
     metrics["single_row_latency_ms"] = float(np.median(samples))
     metrics["artifact_bytes"] = float(manifest.artifact.size_bytes)
-    metrics["unscorable_rows"] = float(unscorable)
+    metrics["unscorable_rows"] = float(dropped)
     return metrics
 
 

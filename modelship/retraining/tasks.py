@@ -38,7 +38,7 @@ from modelship.retraining.datasets import (
 )
 from modelship.retraining.entry_point import holdout_rows, train_with_entry_point
 from modelship.retraining.gates import decide
-from modelship.retraining.scoring import score
+from modelship.retraining.scoring import common_holdout, score
 from modelship.retraining.settings import RetrainingSettings
 from modelship.serving.model_store import ModelStore
 from modelship.training.churn import CHURN_TARGET
@@ -171,7 +171,6 @@ class Retraining:
         settings = self.settings
         table = self._table(state)
         _, holdout = self._split(table)
-        y = table.target_values()[holdout]
         candidate_dir = self._download_candidate(state)
         manifest = read_manifest_dir(candidate_dir)
         code_dir = None
@@ -182,11 +181,8 @@ class Retraining:
                 self._work_dir(state["run_id"]) / "challenger-code",
             )
         challenger = load_estimator(manifest, candidate_dir / manifest.artifact.file, code_dir)
-        result: dict[str, Any] = {
-            "challenger": score(challenger, manifest, table, holdout, y),
-            "champion": None,
-        }
         champion = state.get("champion")
+        loaded = None
         if champion:
             store = ModelStore(
                 self.s3,
@@ -195,8 +191,15 @@ class Retraining:
                 max_cache_bytes=8 * 1024**3,
             )
             loaded = store.fetch(settings.model_name, champion["version"], champion["sha256"])
-            result["champion"] = score(loaded.estimator, loaded.manifest, table, holdout, y)
-        return result
+        manifests = [manifest] + ([loaded.manifest] if loaded else [])
+        rows = common_holdout(table, manifests, holdout)
+        dropped = len(holdout) - len(rows)
+        return {
+            "challenger": score(challenger, manifest, table, rows, dropped),
+            "champion": (
+                score(loaded.estimator, loaded.manifest, table, rows, dropped) if loaded else None
+            ),
+        }
 
     # ---- gate
 

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 from modelship.errors import TrainingError
 from modelship.registry.manifest import FeatureSpec, Manifest
-from modelship.retraining.scoring import score
+from modelship.retraining.scoring import common_holdout, score
 from modelship.training.tables import Table
 from tests.hand_built_models import write_model_dir
 
@@ -66,45 +66,56 @@ def _seats_with_gaps(rows: list[int]) -> np.ndarray:
 def test_a_missing_value_of_a_nullable_int_feature_is_sent_as_null(tmp_path: Path) -> None:
     manifest, model = _model(tmp_path, seats_nullable=True)
     table = _table(_seats_with_gaps([0, 5]))
-    holdout = np.arange(N)
     y = table.target_values()
 
-    metrics = score(model, manifest, table, holdout, y)
+    rows = common_holdout(table, [manifest], np.arange(N))
+    metrics = score(model, manifest, table, rows)
 
     frame, _ = _data()
     served = frame.astype({"seats": np.float64})
     served.loc[[0, 5], "seats"] = np.nan
     expected = float(np.mean(model.predict(served) == y))  # type: ignore[attr-defined]
+    assert rows.tolist() == list(range(N))
     assert metrics["accuracy"] == expected
     assert metrics["holdout_rows"] == N
     assert metrics["unscorable_rows"] == 0
 
 
-def test_rows_missing_a_required_feature_are_left_out_of_that_models_score(
+def test_rows_one_model_cannot_score_are_left_out_for_every_model(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    manifest, model = _model(tmp_path, seats_nullable=False)
+    # Given a champion that imputes seats and a challenger whose schema requires them
+    champion, champion_model = _model(tmp_path / "champion", seats_nullable=True)
+    challenger, challenger_model = _model(tmp_path / "challenger", seats_nullable=False)
     table = _table(_seats_with_gaps([3, 8, 9]))
     holdout = np.arange(N)
     y = table.target_values()
 
+    # When the rows both can be scored on are chosen
     with caplog.at_level(logging.WARNING, logger="modelship.retraining.scoring"):
-        metrics = score(model, manifest, table, holdout, y)
+        rows = common_holdout(table, [challenger, champion], holdout)
+    dropped = N - len(rows)
+    scores = [
+        score(challenger_model, challenger, table, rows, dropped),
+        score(champion_model, champion, table, rows, dropped),
+    ]
 
+    # Then both are judged on the same 37 rows, the gaps counted and logged
     kept = np.setdiff1d(holdout, [3, 8, 9])
+    assert rows.tolist() == kept.tolist()
     frame, _ = _data()
-    expected = float(np.mean(model.predict(frame.iloc[kept]) == y[kept]))  # type: ignore[attr-defined]
-    assert metrics["accuracy"] == expected
-    assert metrics["holdout_rows"] == N - 3
-    assert metrics["unscorable_rows"] == 3
-    assert "scored on 37 of 40 holdout rows: 3 lack values of 'seats' (3 rows)" in caplog.text
+    for metrics, model in zip(scores, (challenger_model, champion_model), strict=True):
+        expected = float(np.mean(model.predict(frame.iloc[kept]) == y[kept]))  # type: ignore[attr-defined]
+        assert metrics["accuracy"] == expected
+        assert metrics["holdout_rows"] == N - 3
+        assert metrics["unscorable_rows"] == 3
+    assert "scoring on 37 of 40 holdout rows" in caplog.text
+    assert "requires values of 'seats' (3 rows)" in caplog.text
 
 
-def test_a_model_that_can_be_scored_on_no_holdout_row_fails_naming_the_column(
-    tmp_path: Path,
-) -> None:
-    manifest, model = _model(tmp_path, seats_nullable=False)
+def test_no_holdout_row_left_to_score_fails_naming_the_column(tmp_path: Path) -> None:
+    manifest, _ = _model(tmp_path, seats_nullable=False)
     table = _table(_seats_with_gaps(list(range(N))))
 
     with pytest.raises(TrainingError, match=r"any of the 4 holdout rows.*'seats' \(4 rows\)"):
-        score(model, manifest, table, np.arange(4), table.target_values()[:4])
+        common_holdout(table, [manifest], np.arange(4))
