@@ -91,6 +91,8 @@ ENV_TRAINING_PARAMS = "TRAINING_PARAMS"
 # SageMaker image's /opt/program/training_code).
 ENV_TRAINING_ENTRY_POINT = "TRAINING_ENTRY_POINT"
 ENV_TRAINING_CODE_DIR = "TRAINING_CODE_DIR"
+# Lambda's reserved variable: where the function's code is unpacked (/var/task on AWS).
+ENV_LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 TRAINING_CODE_DIR_NAME = "training_code"
 # Dotted module path, a colon, a function name: identifiers only (used with fullmatch).
 TRAINING_ENTRY_POINT_PATTERN = (

@@ -116,8 +116,7 @@ class Worker:
             "AWS_LAMBDA_FUNCTION_VERSION": function.version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "LOCAL_LAMBDA_FUNCTION_ARN": function.arn,
-            # Lambda's reserved variable: where the function's code is (/var/task on AWS).
-            "LAMBDA_TASK_ROOT": str(code_root),
+            names.ENV_LAMBDA_TASK_ROOT: str(code_root),
             "TMPDIR": str(tmp),
             names.ENV_MODEL_CACHE_DIR: str(tmp / "modelship-cache"),
         }

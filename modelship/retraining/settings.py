@@ -74,7 +74,7 @@ class RetrainingSettings(EnvSettings):
     training_code_dir: Path | None = Field(
         default=None, validation_alias=names.ENV_TRAINING_CODE_DIR
     )
-    task_root: Path = Field(default=Path("/var/task"), validation_alias="LAMBDA_TASK_ROOT")
+    task_root: Path = Field(default=Path("/var/task"), validation_alias=names.ENV_LAMBDA_TASK_ROOT)
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
     gates: Annotated[GateConfig, FromJson] = Field(
