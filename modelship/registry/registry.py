@@ -71,7 +71,7 @@ class Registry:
         check_version_id(manifest.version)
         uploads = [
             (
-                _verified(model_dir / manifest.artifact.file, manifest.artifact),
+                verified_file(model_dir / manifest.artifact.file, manifest.artifact),
                 artifact_key(manifest.name, manifest.version, manifest.artifact.file),
                 manifest.artifact.sha256,
                 "application/octet-stream",
@@ -80,7 +80,7 @@ class Registry:
         if manifest.code is not None:
             uploads.append(
                 (
-                    _verified(model_dir / manifest.code.file, manifest.code),
+                    verified_file(model_dir / manifest.code.file, manifest.code),
                     code_key(manifest.name, manifest.version),
                     manifest.code.sha256,
                     "application/zip",
@@ -191,15 +191,24 @@ class Registry:
         return manifest
 
 
-def _verified(path: Path, expected: ArtifactInfo | CodeInfo) -> Path:
-    """`path`, once its bytes are what the manifest's entry (artifact or code) says."""
+def verified_file(path: Path, expected: ArtifactInfo | CodeInfo) -> Path:
+    """`path`, once its bytes are what the manifest's entry (artifact or code) says: the one
+    check of a model file against its manifest (publishing, the /tmp cache, candidates)."""
     if not path.is_file():
-        raise IntegrityError(f"{path} is missing")
+        raise IntegrityError(f"{path} is missing", reason="artifact_missing")
     sha256, size = file_digest(path)
     if (sha256, size) != (expected.sha256, expected.size_bytes):
         raise IntegrityError(
             f"{path} does not match its manifest (sha256 {sha256[:12]}..., "
             f"{size} bytes; manifest says {expected.sha256[:12]}..., "
-            f"{expected.size_bytes} bytes)"
+            f"{expected.size_bytes} bytes)",
+            reason="sha256_mismatch",
         )
     return path
+
+
+def verify_model_files(model_dir: Path, manifest: Manifest) -> None:
+    """Every file the manifest names (artifact, code.zip) is in `model_dir`, unchanged."""
+    verified_file(model_dir / manifest.artifact.file, manifest.artifact)
+    if manifest.code is not None:
+        verified_file(model_dir / manifest.code.file, manifest.code)

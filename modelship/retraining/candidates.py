@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from modelship import names
-from modelship.digest import file_digest
-from modelship.errors import TrainingError
+from modelship.errors import IntegrityError, TrainingError
 from modelship.registry.manifest import Manifest, read_manifest_dir
+from modelship.registry.registry import verify_model_files
 
 
 def model_files(manifest: Manifest) -> list[str]:
@@ -25,15 +25,10 @@ def model_files(manifest: Manifest) -> list[str]:
 
 def check_files(model_dir: Path, manifest: Manifest, where: str) -> None:
     """Each file the manifest names is present with its sha256 and size."""
-    expected = {manifest.artifact.file: (manifest.artifact.sha256, manifest.artifact.size_bytes)}
-    if manifest.code is not None:
-        expected[manifest.code.file] = (manifest.code.sha256, manifest.code.size_bytes)
-    for file, digest in expected.items():
-        path = model_dir / file
-        if not path.is_file():
-            raise TrainingError(f"{where} lacks {file}, which its manifest names")
-        if file_digest(path) != digest:
-            raise TrainingError(f"{where}: {file} does not match its manifest")
+    try:
+        verify_model_files(model_dir, manifest)
+    except IntegrityError as exc:
+        raise TrainingError(f"{where}: {exc}") from None
 
 
 def upload_candidate(s3: Any, bucket: str, prefix: str, model_dir: Path) -> Manifest:

@@ -21,7 +21,6 @@ from typing import Any, Literal
 import sklearn
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelship.digest import file_digest
 from modelship.errors import (
     IncompatibleModel,
     IntegrityError,
@@ -31,7 +30,7 @@ from modelship.errors import (
 )
 from modelship.names import MODEL_CODE_FILE, MODEL_MANIFEST_FILE
 from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest
-from modelship.registry.registry import Registry, artifact_key, code_key
+from modelship.registry.registry import Registry, artifact_key, code_key, verified_file
 from modelship.serving.artifacts import load_estimator, unpack_code
 from modelship.serving.schema import RowSchema
 
@@ -124,7 +123,7 @@ class ModelStore:
             if manifest.artifact.sha256 != sha256:
                 raise IntegrityError("cached manifest names another artifact")
             artifact = entry / manifest.artifact.file
-            _verify_file(artifact, manifest.artifact)
+            verified_file(artifact, manifest.artifact)
             code_dir = None
             if manifest.code is not None:
                 # Unpacked again from the verified zip: the unpacked files are not hashed.
@@ -280,12 +279,6 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, key: str, handle: Any) -> 
             reason="truncated_artifact",
         ) from None
     return digest.hexdigest(), received
-
-
-def _verify_file(path: Path, expected: ArtifactInfo | CodeInfo) -> None:
-    digest, size = file_digest(path)
-    if size != expected.size_bytes or digest != expected.sha256:
-        raise IntegrityError(f"{path} does not match its manifest", reason="sha256_mismatch")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
