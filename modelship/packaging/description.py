@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from modelship.class_labels import LabelRule
 from modelship.errors import PackagingError
 from modelship.registry.manifest import EstimatorInfo, Task
+from modelship.training.training import class_label
 
 Scalar = float | int | str | bool | None
 
@@ -86,7 +87,7 @@ def describe_task(model: Any) -> TaskInfo:
     predict-only: its labels as they are); a regressor is regression; anything else (a
     clusterer, an outlier detector) is predict-only."""
     if is_classifier(model) and hasattr(model, "predict_proba") and hasattr(model, "classes_"):
-        return TaskInfo("classification", tuple(_label(c) for c in model.classes_))
+        return TaskInfo("classification", tuple(class_label(c) for c in model.classes_))
     if is_regressor(model):
         return TaskInfo("regression", None)
     return TaskInfo("predict_only", None)
@@ -194,12 +195,3 @@ def _class_path(cls: type | Callable[..., Any]) -> str:
         if parent is not None and getattr(parent, name, None) is cls:
             return f"{parent.__name__}.{name}"
     return f"{module}.{name}"
-
-
-def _label(value: Any) -> int | str:
-    """A class label as the manifest and a JSON answer hold it."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return int(value)
-    return str(value)  # a float label too: "1.0", as the loader compares classes by str()

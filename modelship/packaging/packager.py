@@ -44,6 +44,7 @@ from modelship.packaging.input_files import (
 from modelship.packaging.sample_schema import SampleInput, read_sample
 from modelship.packaging.smoke_check import original_outputs, smoke_check
 from modelship.registry.manifest import (
+    ARTIFACT_FILES,
     ArtifactFormat,
     CategoricalProfile,
     Manifest,
@@ -81,7 +82,7 @@ def package(
     version = check_version_id(version) if version else new_version_id()
     out = Path(out)
     check_output(out)
-    if artifact_format not in ("joblib", "skops"):
+    if artifact_format not in ARTIFACT_FILES:
         raise PackagingError(
             f"unknown artifact format {artifact_format!r}: joblib or skops",
             reason="invalid_format",

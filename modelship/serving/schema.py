@@ -184,8 +184,9 @@ class RowSchema:
 
     def to_frame(self, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         """DataFrame with the fitted column names, in order, each with its fitted dtype."""
-        layout = self._layout or _frames().FrameLayout(self.features)
-        return layout.frame(rows)
+        if self._layout is None:
+            raise TypeError(f"an {self.input_format} model takes no DataFrame")
+        return self._layout.frame(rows)
 
     def count_out_of_range(self, rows: Sequence[dict[str, Any]]) -> int:
         """Numeric values of validated rows outside the training range: served, but worth a

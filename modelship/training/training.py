@@ -197,7 +197,7 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
     pipeline = build_pipeline(features, spec.algorithm, spec.params)
     x = table.features_matrix()
     pipeline.fit(x[train_rows], y_all[train_rows])
-    classes = tuple(_plain(c) for c in pipeline.classes_) if task == "classification" else None
+    classes = tuple(class_label(c) for c in pipeline.classes_) if task == "classification" else None
     metrics = evaluate(pipeline, x[holdout_rows], y_all[holdout_rows], task)
     return TrainedModel(
         pipeline=pipeline,
@@ -351,9 +351,10 @@ def current_runtime() -> RuntimeInfo:
     )
 
 
-def _plain(value: Any) -> int | str:
-    if isinstance(value, np.integer):
+def class_label(value: Any) -> int | str:
+    """A class label as the manifest and a JSON answer hold it."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
         return int(value)
-    if isinstance(value, int | str):
-        return value
-    return str(value)
+    return str(value)  # a float label too: "1.0", as the loader compares classes by str()
