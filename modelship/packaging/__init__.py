@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelship.packaging.packager import package, package_file
 
+_MODULE_OF = {"package": "packager", "package_file": "packager"}
+
 __all__ = ["package", "package_file"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
+    if name not in _MODULE_OF:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.packager"), name)
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
