@@ -12,7 +12,6 @@ index is 0..n-1. Used by the Lambda trainer (`tasks`) and the SageMaker job
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from modelship import names
 from modelship.errors import ConfigurationError, TrainingError
 from modelship.layer_runtime import shadowed_by
 from modelship.registry.manifest import Manifest, TrainingData
+from modelship.retraining.settings import check_entry_point
 from modelship.training.tables import Table
 from modelship.training.training import holdout_split
 
@@ -33,11 +33,12 @@ TrainingFunction = Callable[[Any, Any], Any]
 def load_entry_point(spec: str, code_dir: Path | None = None) -> TrainingFunction:
     """Imports `package.module:function` (with `code_dir`, the user's staged code, on the
     import path) and returns the function; every failure names the entry point."""
-    if not re.fullmatch(names.TRAINING_ENTRY_POINT_PATTERN, spec):
-        raise ConfigurationError(
-            f"training entry point {spec[:200]!r} must be package.module:function "
-            "(Python identifiers only)"
-        )
+    try:
+        check_entry_point(spec)
+    except ValueError as exc:
+        raise ConfigurationError(f"training entry point {spec[:200]!r}: {exc}") from None
+    if not spec:
+        raise ConfigurationError("no training entry point is set")
     module_name, _, attribute = spec.partition(":")
     if code_dir is not None:
         if not code_dir.is_dir():

@@ -38,12 +38,13 @@ def _release_plan(value: Any) -> tuple[PlanStep, ...]:
 MAX_ENTRY_POINT_LENGTH = 2500
 
 
-def _entry_point(value: str) -> str:
+def check_entry_point(value: str) -> str:
+    """`package.module:function` or empty (the built-in algorithms); ValueError otherwise."""
     if len(value) > MAX_ENTRY_POINT_LENGTH:
         raise ValueError(f"a training entry point is at most {MAX_ENTRY_POINT_LENGTH} characters")
     if value and not re.fullmatch(names.TRAINING_ENTRY_POINT_PATTERN, value):
         raise ValueError(
-            "a training entry point is package.module:function (Python identifiers only), "
+            "must be package.module:function (Python identifiers only), "
             "or empty for the built-in algorithms"
         )
     return value
@@ -66,7 +67,7 @@ class RetrainingSettings(EnvSettings):
         default_factory=dict, validation_alias=names.ENV_TRAINING_PARAMS
     )
     # The user's training function ("package.module:function"); "" = the built-in algorithm.
-    training_entry_point: Annotated[str, AfterValidator(_entry_point)] = Field(
+    training_entry_point: Annotated[str, AfterValidator(check_entry_point)] = Field(
         default="", validation_alias=names.ENV_TRAINING_ENTRY_POINT
     )
     # Where the user's code was staged (importable, and zipped into the packaged model): a

@@ -106,17 +106,13 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
 
 def _entry_point(value: str) -> str:
     """Checked here, so a typo fails now rather than in the run's Prepare task."""
-    import re
-
     from modelship.errors import UsageError
-    from modelship.names import TRAINING_ENTRY_POINT_PATTERN
+    from modelship.retraining.settings import check_entry_point
 
-    if value and not re.fullmatch(TRAINING_ENTRY_POINT_PATTERN, value):
-        raise UsageError(
-            f"--entry-point {value[:200]!r} must be package.module:function, or '' for the "
-            "built-in algorithm"
-        )
-    return value
+    try:
+        return check_entry_point(value)
+    except ValueError as exc:
+        raise UsageError(f"--entry-point {value[:200]!r}: {exc}") from None
 
 
 def _final_output(sfn: Any, arn: str) -> dict[str, Any]:
