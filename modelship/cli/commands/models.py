@@ -76,7 +76,7 @@ def _s3() -> Any:
 
 
 def _package(args: argparse.Namespace) -> dict[str, Any]:
-    from modelship.packaging.packager import package_file
+    from modelship.packaging import package_file
 
     columns = None
     if args.columns is not None:
@@ -95,23 +95,12 @@ def _package(args: argparse.Namespace) -> dict[str, Any]:
         artifact_format=args.artifact_format,
         trusted_types=args.trusted_types,
     )
-    output = {
+    # The manifest as `models show` prints it, and where it was written.
+    document = json.loads(manifest.model_dump_json(exclude={"profile"}))
+    return {
         "text": _packaged_summary(manifest, args.out),
-        "json": {
-            "name": manifest.name,
-            "version": manifest.version,
-            "out": str(args.out),
-            "task": manifest.task,
-            "classes": list(manifest.classes or ()),
-            "labels": manifest.labels if manifest.task == "classification" else None,
-            "input_format": manifest.input_format,
-            "features": [f.model_dump(exclude_none=True) for f in manifest.features],
-            "artifact": manifest.artifact.model_dump(),
-            "code_modules": list(manifest.code.modules) if manifest.code else [],
-            "metrics": manifest.metrics,
-        },
+        "json": {**document, "out": str(args.out)},
     }
-    return output
 
 
 def _packaged_summary(manifest: Any, out: Path) -> str:

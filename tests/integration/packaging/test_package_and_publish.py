@@ -165,7 +165,7 @@ def test_a_model_with_its_own_code_is_packaged_and_published_with_code_zip(
         capsys,
     )
     assert code == 0, err
-    assert packaged["code_modules"] == [CUSTOM_MODULE]
+    assert packaged["code"]["modules"] == [CUSTOM_MODULE]
     sys.modules.pop(CUSTOM_MODULE, None)  # loaded from --code by this process; forget it
 
     code, _, err = _run(["models", "publish", str(tmp_path / "m"), "--bucket", BUCKET], capsys)
