@@ -18,18 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from modelship.errors import PackagingError
-from modelship.layer_runtime import LAYER_MODULES, layer_version
+from modelship.layer_runtime import LAYER_MODULES, layer_distribution, layer_version
 from modelship.registry.manifest import ArtifactFormat, RuntimeInfo
 
-# RuntimeInfo field -> (top-level module, distribution) of the libraries whose versions must
-# agree with the layer's.
-_LIBRARIES = {
-    "sklearn": ("sklearn", "scikit-learn"),
-    "numpy": ("numpy", "numpy"),
-    "scipy": ("scipy", "scipy"),
-    "pandas": ("pandas", "pandas"),
-    "joblib": ("joblib", "joblib"),
-}
+# RuntimeInfo's library fields are top-level module names (sklearn, numpy, ...).
+_LIBRARIES = tuple(f for f in RuntimeInfo.model_fields if f != "python")
 _SITE_DIRS = {"site-packages", "dist-packages"}
 
 
@@ -141,8 +134,9 @@ def check_versions(
     if artifact_format == "joblib":
         needed |= {"joblib"}
     problems: list[tuple[str, str, str]] = []
-    for attribute, (module, distribution) in _LIBRARIES.items():
-        have = getattr(running, attribute)
+    for module in _LIBRARIES:
+        have = getattr(running, module)
+        distribution = layer_distribution(module) or module
         pinned = layer_version(distribution)
         if module not in needed or have is None or pinned is None:
             continue
