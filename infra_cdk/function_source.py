@@ -18,7 +18,7 @@ from pathlib import Path
 
 from infra_cdk.settings import RetrainingSettingsError
 from modelship import names
-from modelship.layer_runtime import shadowed_by
+from modelship.layer_runtime import shadowing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = "modelship"
@@ -76,16 +76,10 @@ def stage_training_code(source: Path, target: Path) -> None:
     layer's libraries, the standard library)."""
     if not source.is_dir():
         raise RetrainingSettingsError(f"trainingCode {source} is not a directory")
-    shadowing = [
-        f"{path.name}, which would shadow {shadowed}"
-        for path in sorted(source.iterdir())
-        if not path.name.startswith(".")
-        and (path.suffix == ".py" or (path.is_dir() and any(path.rglob("*.py"))))
-        and (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
-    ]
-    if shadowing:
+    problems = shadowing(source)
+    if problems:
         raise RetrainingSettingsError(
-            f"trainingCode {source} holds {'; '.join(shadowing)}: rename it"
+            f"trainingCode {source} cannot be used: {'; '.join(problems)}: rename it"
         )
     files = [
         path

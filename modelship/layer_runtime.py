@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Final
 
 # Distribution name (normalized: lower case, runs of "-", "_", "." as one "-") -> version.
@@ -95,6 +96,30 @@ def shadowed_by(module: str) -> str | None:
     if module in sys.stdlib_module_names:
         return f"the standard library's module {module!r}"
     return None
+
+
+def code_modules(code_dir: Path) -> list[Path]:
+    """The top-level modules (`name.py`, `_helpers.py` too) and packages (directories holding
+    Python files) of a directory of user code: what goes on the import path."""
+    return sorted(
+        path
+        for path in code_dir.iterdir()
+        if not path.name.startswith(".")
+        and path.name != "__pycache__"
+        and (
+            (path.is_file() and path.suffix == ".py") or (path.is_dir() and any(path.rglob("*.py")))
+        )
+    )
+
+
+def shadowing(code_dir: Path) -> list[str]:
+    """For each top-level module of the user's code that would shadow what the runtime
+    imports, `<file> would shadow <what>` (see shadowed_by)."""
+    return [
+        f"{path.name} would shadow {shadowed}"
+        for path in code_modules(code_dir)
+        if (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
+    ]
 
 
 def normalize_distribution(name: str) -> str:

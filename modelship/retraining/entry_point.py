@@ -21,7 +21,7 @@ import numpy as np
 
 from modelship import names
 from modelship.errors import ConfigurationError, TrainingError
-from modelship.layer_runtime import shadowed_by
+from modelship.layer_runtime import code_modules, shadowing
 from modelship.registry.manifest import Manifest, TrainingData
 from modelship.retraining.settings import check_entry_point
 from modelship.training.tables import Table
@@ -121,36 +121,17 @@ def code_paths(code_dir: Path | None) -> list[Path]:
     model carries as code.zip."""
     if code_dir is None:
         return []
-    return _top_level(code_dir)
-
-
-def _top_level(code_dir: Path) -> list[Path]:
-    """Top-level modules (`_helpers.py` included) and packages; not hidden files or caches."""
-    return sorted(
-        path
-        for path in code_dir.iterdir()
-        if not path.name.startswith(".")
-        and path.name != "__pycache__"
-        and ((path.is_file() and path.suffix == ".py") or (path.is_dir() and _has_python(path)))
-    )
+    return code_modules(code_dir)
 
 
 def check_code_names(code_dir: Path) -> None:
     """No top-level module of the user's code may shadow what the runtime imports: the code
     goes first on the import path here, and ships as the model's code.zip."""
-    problems = [
-        f"{path.name} would shadow {shadowed}"
-        for path in _top_level(code_dir)
-        if (shadowed := shadowed_by(path.stem if path.is_file() else path.name))
-    ]
+    problems = shadowing(code_dir)
     if problems:
         raise ConfigurationError(
             f"the training code in {code_dir} cannot be used: {'; '.join(problems)}; rename it"
         )
-
-
-def _has_python(directory: Path) -> bool:
-    return any(directory.rglob("*.py"))
 
 
 def train_with_entry_point(

@@ -158,7 +158,7 @@ def test_user_code_may_not_shadow_what_the_functions_import(
         (target / "__init__.py").write_text("")
 
     with pytest.raises(
-        RetrainingSettingsError, match=f"holds {shadow}, which would shadow {shadowed}"
+        RetrainingSettingsError, match=f"cannot be used: {shadow} would shadow {shadowed}"
     ):
         stage_retraining_source(training_code=str(user_code))
 
