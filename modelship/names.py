@@ -126,3 +126,31 @@ WEIGHT_DECIMALS = 6
 def guardrail_alarm_prefix(function_name: str) -> str:
     """Every guardrail alarm of this function starts with this (static and canary alarms)."""
     return f"{GUARDRAIL_ALARM_PREFIX}{function_name}-"
+
+
+# Many models in one deployment. Each model's routes sit under /models/<name>/ (the
+# single-model routes stay with the default model); its metrics carry a Model dimension, so
+# two models' releases and guardrails never read each other's numbers (their ModelVersion
+# values can be equal); and the deployment lists its models in SSM Parameter Store, one
+# parameter per model (a JSON DeployedModel, modelship.releases.directory), where the CLI and
+# the emulator find each model's function, alias and state machines.
+METRIC_DIMENSION_MODEL = "Model"
+MODEL_ROUTES_PREFIX = "/models"
+# The predict function's list of every model its deployment serves (comma-separated, the
+# default first), for the OpenAPI document that covers them all.
+ENV_DEPLOYMENT_MODELS = "DEPLOYMENT_MODELS"
+DEFAULT_APP_NAME = "modelship"
+
+
+def model_routes_prefix(model_name: str) -> str:
+    """/models/<name>: the model's predict, health, info and openapi.json routes hang below."""
+    return f"{MODEL_ROUTES_PREFIX}/{model_name}"
+
+
+def model_directory_path(stack_name: str) -> str:
+    """The SSM path under which a deployment (one stack) lists its models."""
+    return f"/modelship/{stack_name}/models"
+
+
+def model_directory_parameter(stack_name: str, model_name: str) -> str:
+    return f"{model_directory_path(stack_name)}/{model_name}"
