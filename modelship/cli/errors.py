@@ -57,8 +57,11 @@ class Failure:
     def line(self) -> str:
         return f"error [{self.reason}]: {self.message}"
 
+    def as_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message}
+
     def as_json(self) -> str:
-        return json.dumps({"error": {"reason": self.reason, "message": self.message}})
+        return json.dumps({"error": self.as_dict()})
 
 
 def failure_of(exc: BaseException) -> Failure | None:

@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result is not None:
             _emit(args, result)
             sys.stdout.flush()
+            # A command that printed its answer can still fail in part (a status table with
+            # a model it could not read).
+            return int(result.get("exit_code", 0))
     except BrokenPipeError:
         return _reader_gone()
     except Exception as exc:

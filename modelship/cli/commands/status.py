@@ -94,12 +94,26 @@ def _deployment_status(stack: str, args: argparse.Namespace) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     rows: list[dict[str, Any]] = []
     for model in model_directory(stack).models():
-        target = target_of(stack, model, args)
-        status = releases_of(target, clients).status(
-            sfn, target.release_state_machine, target.retrain_state_machine
-        )
-        rows.append({"model": model.model, "default": model.default, **status.as_dict()})
-    return {"text": _table(rows), "json": rows}
+        row: dict[str, Any] = {"model": model.model, "default": model.default}
+        try:
+            target = target_of(stack, model, args)
+            status = releases_of(target, clients).status(
+                sfn, target.release_state_machine, target.retrain_state_machine
+            )
+        except Exception as exc:
+            # One model that cannot be read (its function deleted, access denied) is a row
+            # that says why, not a table that hides every other model; the exit status is 1.
+            from modelship.cli.errors import failure_of
+
+            failure = failure_of(exc)
+            if failure is None:
+                raise
+            row.update(function=model.function, error=failure.as_dict())
+        else:
+            row.update(status.as_dict())
+        rows.append(row)
+    failed = any("error" in row for row in rows)
+    return {"text": _table(rows), "json": rows, "exit_code": 1 if failed else 0}
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -115,8 +129,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, str, str, str, str]:
-    stable, candidate = row["stable"], row["candidate"]
     model = f"{row['model']} (default)" if row["default"] else row["model"]
+    if "error" in row:
+        error = row["error"]
+        return model, "-", "-", "-", f"error [{error['reason']}]: {error['message']}"
+    stable, candidate = row["stable"], row["candidate"]
     stable_cell = f"v{stable['version']} {stable['model_version'] or '(no model)'}"
     candidate_cell = (
         f"v{candidate['version']} {candidate['model_version']} {row['candidate_weight']:.1%}"

@@ -176,6 +176,27 @@ def test_status_of_a_stack_is_one_row_per_model(
     assert "5.0%" in lines[2]
 
 
+def test_a_model_status_cannot_read_is_a_row_naming_why_and_the_exit_status_is_1(
+    two_models: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a directory entry whose function no longer exists
+    two_models.lambda_.delete_function(FunctionName=FOREST_FUNCTION)
+
+    status, rows, _ = run(capsys, "status", "--stack", STACK)
+
+    # Then the other model is still shown, and the failure is a row, not the whole answer
+    assert status == 1
+    assert rows[0]["model"] == "churn"
+    assert "error" not in rows[0]
+    assert rows[1]["model"] == FOREST
+    assert rows[1]["error"]["reason"] == "resource_not_found"
+    assert main(["status", "--stack", STACK]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["churn", "(default)"]
+    assert lines[2].split()[:2] == [FOREST, "-"]
+    assert "error [resource_not_found]" in lines[2]
+
+
 def test_status_table_shows_alarms_in_alarm_and_the_running_rollout(
     two_models: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
