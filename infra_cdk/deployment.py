@@ -34,6 +34,7 @@ SHARED_KEYS = (
     "logRetentionDays",
     "throttleRateLimit",
     "throttleBurstLimit",
+    "apiRoutesQuota",
 )
 # The on/off switch of a model's retraining pipeline (top level: the default for all models).
 RETRAINING_SWITCH = "retraining"
@@ -62,8 +63,16 @@ MODEL_KEYS = (
 )
 # Construct ids and CloudFormation logical ids keep only letters and digits.
 _ID_CHARACTERS = re.compile(r"[^A-Za-z0-9]")
-# API Gateway HTTP APIs: 10 authorizers per API (a quota raised only through AWS Support).
+# API Gateway HTTP APIs: 10 authorizers per API (a quota raised only through AWS Support),
+# 300 integrations per API (not adjustable; one per model) and 300 routes per API (adjustable
+# per API in Service Quotas: a deployment that has it raised says so with `apiRoutesQuota`).
 MAX_AUTHORIZERS_PER_API = 10
+MAX_INTEGRATIONS_PER_API = 300
+DEFAULT_ROUTES_QUOTA = 300
+# Routes of the default model (the single-model ones and its /models/<name>/ ones) and of
+# every other model (infra_cdk.predict_api.ROUTES and MODEL_ROUTES; a test keeps them equal).
+DEFAULT_MODEL_ROUTES = 8
+MODEL_ROUTES_EACH = 4
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,31 @@ class Deployment:
         )
         deployment = cls(models)
         deployment._check_authorizers()
+        deployment._check_api_quotas(node)
         return deployment
+
+    @property
+    def route_count(self) -> int:
+        return DEFAULT_MODEL_ROUTES + MODEL_ROUTES_EACH * (len(self.models) - 1)
+
+    def _check_api_quotas(self, node: ContextReader) -> None:
+        """The models share one HTTP API: refused at synth, not halfway through a deploy."""
+        ctx = TypedContext(node, {"apiRoutesQuota": DEFAULT_ROUTES_QUOTA}, error=SettingsError)
+        quota = ctx.int("apiRoutesQuota", DEFAULT_ROUTES_QUOTA, 100_000)
+        if self.route_count > quota:
+            fits = 1 + (quota - DEFAULT_MODEL_ROUTES) // MODEL_ROUTES_EACH
+            raise SettingsError(
+                f"{len(self.models)} models need {self.route_count} routes on the deployment's "
+                f"HTTP API, over its quota of {quota} ({fits} models fit): raise the API's "
+                "'Routes per API' quota in Service Quotas and set context 'apiRoutesQuota' to "
+                "it, or split the models between two apps ('appName')"
+            )
+        if len(self.models) > MAX_INTEGRATIONS_PER_API:
+            raise SettingsError(
+                f"{len(self.models)} models need as many integrations on the HTTP API; it "
+                f"holds at most {MAX_INTEGRATIONS_PER_API} (not adjustable): split the models "
+                "between two apps ('appName')"
+            )
 
     def _check_authorizers(self) -> None:
         issuers = {

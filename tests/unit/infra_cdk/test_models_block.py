@@ -37,7 +37,7 @@ TWO = {"churn": {}, "churn-forest": {"trainingAlgorithm": "random_forest", "memo
 
 def test_every_context_key_is_either_shared_or_per_model() -> None:
     known = set(SHARED_KEYS) | set(MODEL_KEYS) | {"modelName"}
-    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | {"retraining"}
+    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | {"retraining", "apiRoutesQuota"}
     assert not set(SHARED_KEYS) & set(MODEL_KEYS)
 
 
@@ -164,3 +164,22 @@ def test_more_jwt_issuers_than_one_api_holds_authorizers_for_are_refused() -> No
     shared = {name: {"authMode": "jwt"} for name in models}
     result = deployment(models=shared, jwtIssuer="https://issuer.example.com", jwtAudience="api")
     assert len(result.models) == 11
+
+
+def test_more_models_than_the_apis_route_quota_holds_are_refused_unless_it_was_raised() -> None:
+    models = {f"m{i:02d}": {} for i in range(75)}
+    # 8 routes for the default model, 4 for each other: 74 models fill 300 routes.
+    assert deployment(models=dict(list(models.items())[:74])).route_count == 300
+    with pytest.raises(SettingsError, match=r"304 routes .* quota of 300 \(74 models fit\)"):
+        deployment(models=models)
+    assert len(deployment(models=models, apiRoutesQuota=400).models) == 75
+    with pytest.raises(SettingsError, match="'apiRoutesQuota'"):
+        deployment(models=models, apiRoutesQuota=100)
+
+
+def test_the_route_counts_are_the_apis() -> None:
+    from infra_cdk.deployment import DEFAULT_MODEL_ROUTES, MODEL_ROUTES_EACH
+    from infra_cdk.predict_api import MODEL_ROUTES, ROUTES
+
+    assert len(ROUTES) + len(MODEL_ROUTES) == DEFAULT_MODEL_ROUTES
+    assert len(MODEL_ROUTES) == MODEL_ROUTES_EACH
