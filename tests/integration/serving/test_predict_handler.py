@@ -217,6 +217,8 @@ def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
         "health": 200,
         "model_info": 200,
         "openapi": 200,
+        "model_predict_valid": 200,
+        "predict_unknown_model": 404,
     }
     # Every API Gateway sample event in events/ must be covered by this table.
     api_events = {
