@@ -61,7 +61,13 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def _error(answer: ErrorResponse, detail: str):
     path = app.current_event.path
     record_failure(
-        logger, metrics, answer, path=path, model_version=service.model_version, detail=detail
+        logger,
+        metrics,
+        answer,
+        path=path,
+        model_name=settings.model_name,
+        model_version=service.model_version,
+        detail=detail,
     )
     return _json(answer.status, answer.body)
 
@@ -72,7 +78,7 @@ def _error(answer: ErrorResponse, detail: str):
 def predict():
     event = app.current_event
     prediction = service.predict_event_body(event.body, event.is_base64_encoded)
-    record_prediction(metrics, prediction)
+    record_prediction(metrics, settings.model_name, prediction)
     record_reason(metrics, "ok")
     return _json(200, prediction.body())
 

@@ -1,6 +1,7 @@
 """/models/<name>/... routes of the predict handler and the one OpenAPI document that covers
 every model of the deployment (DEPLOYMENT_MODELS)."""
 
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,34 @@ def test_the_unknown_model_sample_event_is_a_404(function: Invoke) -> None:
 
     assert response["statusCode"] == 404
     assert _body(response)["error"]["code"] == "unknown_model"
+
+
+def test_a_predict_on_the_model_route_is_counted_under_the_model_and_an_unknown_one_is_not(
+    capsys: pytest.CaptureFixture[str], function: Invoke
+) -> None:
+    # The logger's stream was bound when the module loaded: swap it to read the log lines.
+    handler = function.module.logger.registered_handler  # type: ignore[attr-defined]
+    log, saved = io.StringIO(), handler.stream
+    handler.stream = log
+    capsys.readouterr()
+    try:
+        function(load_event("model_predict_valid"))
+        function(load_event("predict_unknown_model"))
+        function(http_api_event("POST", "/models/churn/predict", "{not json"))
+    finally:
+        handler.stream = saved
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [(m["Model"], m["ModelVersion"], m["reason"]) for m in emf] == [
+        ("churn", "v1", "ok"),
+        ("churn", "v1", "malformed_json"),
+    ]
+    assert emf[1]["ClientErrors"] == [1.0]
+    failures = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [(f["reason"], f["status"]) for f in failures] == [
+        ("unknown_model", 404),
+        ("malformed_json", 400),
+    ]
 
 
 def test_one_document_covers_every_model_of_the_deployment(deployment: Invoke) -> None:
