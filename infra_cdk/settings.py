@@ -90,7 +90,7 @@ DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "b
 # for every name derived from it (resource_names.py).
 _APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _STAGE = re.compile(r"[a-z][a-z0-9-]{0,19}")
-_MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_MODEL_NAME = re.compile(names.MODEL_NAME_PATTERN)
 _ALIAS = re.compile(r"(?!\d+\Z)[A-Za-z0-9_-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SCHEDULE = re.compile(r"(rate|cron)\(.+\)")

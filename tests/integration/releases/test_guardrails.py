@@ -13,6 +13,7 @@ from modelship.releases.canary_alarms import alarm_prefix, canary_alarm_names
 from tests.integration.release_template import refs, release_template
 from tests.integration.release_world import (
     FUNCTION,
+    MODEL,
     World,
     released,
     stable_on,
@@ -42,9 +43,12 @@ def _deploy_static_alarms(world: World) -> list[str]:
     return created
 
 
-def _put_aggregate(world: World, requests: int, errors: int) -> None:
-    """What the predict handler's service-level metrics would sum to (all versions)."""
-    dims = [{"Name": "service", "Value": names.PREDICT_SERVICE_NAME}]
+def _put_aggregate(world: World, requests: int, errors: int, model: str = MODEL) -> None:
+    """What the predict handler's model-level metrics would sum to (all versions)."""
+    dims = [
+        {"Name": "service", "Value": names.PREDICT_SERVICE_NAME},
+        {"Name": names.METRIC_DIMENSION_MODEL, "Value": model},
+    ]
     world.cloudwatch.put_metric_data(
         Namespace=names.METRICS_NAMESPACE,
         MetricData=[
@@ -114,3 +118,23 @@ def test_healthy_candidate_trips_nothing(world: World) -> None:
     evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
 
     assert world.releases().check_guardrails(candidate)  # raises if anything fires
+
+
+def test_the_static_error_rate_alarm_reads_its_own_models_metrics_only(world: World) -> None:
+    static = _deploy_static_alarms(world)
+    rate_alarm = next(n for n in static if n.endswith("prediction-error-rate"))
+
+    # Another model of the deployment failing every request is not this model's business.
+    _put_aggregate(world, requests=100, errors=100, model="churn-forest")
+    evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
+    assert _state(world, rate_alarm) == "OK"
+
+    # This model answering 10% 5xx over 100 requests is.
+    _put_aggregate(world, requests=100, errors=10)
+    evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
+    assert _state(world, rate_alarm) == "ALARM"
+
+
+def _state(world: World, alarm: str) -> str:
+    (found,) = world.cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    return str(found["StateValue"])
