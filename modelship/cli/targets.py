@@ -143,9 +143,16 @@ def resolve_target(args: argparse.Namespace) -> Target:
     """The function, alias, bucket and state machines `args` address (see the module)."""
     stack, model_name = requested(args)
     if _given(args, "function") or not stack:
-        if _given(args, "model") and not stack and not _given(args, "model_names_release"):
+        # release create's --model names the model it pins; everywhere else a model that
+        # cannot be looked up, or that a --function beside it overrides, is refused rather
+        # than ignored (the command would act on some other model's function).
+        pins_name = _given(args, "model_names_release")
+        if _given(args, "model") and _given(args, "function") and not pins_name:
+            raise UsageError("--function and --model both choose what to act on: give one of them")
+        if model_name and not stack and not pins_name:
+            flag = "--model" if _given(args, "model") else ENV_MODEL
             raise UsageError(
-                f"--model picks a model of a deployment: give --stack (or set {ENV_STACK}), "
+                f"{flag} picks a model of a deployment: give --stack (or set {ENV_STACK}), "
                 "or address the function with --function"
             )
         return Target(

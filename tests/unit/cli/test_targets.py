@@ -56,13 +56,32 @@ def parsed(*argv: str) -> argparse.Namespace:
     return build_parser(argv[0]).parse_args(list(argv))
 
 
-def test_an_explicit_function_wins_and_reads_no_directory(directory: list[str]) -> None:
-    target = targets.resolve_target(
-        parsed("promote", "--function", "fn", "--bucket", "b", "--stack", STACK, "--model", "x")
-    )
+def test_an_explicit_function_wins_and_reads_no_directory(
+    directory: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSHIP_STACK", STACK)
+    monkeypatch.setenv("MODELSHIP_MODEL", "churn-forest")
+    target = targets.resolve_target(parsed("promote", "--function", "fn", "--bucket", "b"))
 
     assert (target.function, target.bucket, target.model) == ("fn", "b", None)
     assert directory == []
+
+
+def test_an_explicit_function_and_model_together_are_refused(directory: list[str]) -> None:
+    with pytest.raises(UsageError, match="--function and --model both choose"):
+        targets.resolve_target(
+            parsed("promote", "--function", "fn", "--stack", STACK, "--model", "churn")
+        )
+    assert directory == []
+
+
+def test_a_model_from_the_environment_without_a_stack_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELSHIP_MODEL", "churn-forest")
+    monkeypatch.setenv("MODELSHIP_FUNCTION", "fn")
+    with pytest.raises(UsageError, match="MODELSHIP_MODEL picks a model of a deployment"):
+        targets.resolve_target(parsed("promote"))
 
 
 def test_a_model_of_a_stack_gives_function_alias_bucket_and_machines(
@@ -112,7 +131,6 @@ def test_without_a_stack_the_environment_addresses_the_function_as_before(
     monkeypatch.setenv("MODELSHIP_FUNCTION", "fn")
     monkeypatch.setenv("MODEL_BUCKET", "b")
     monkeypatch.setenv("MODELSHIP_RELEASE_STATE_MACHINE", "arn:release")
-    monkeypatch.setenv("MODELSHIP_MODEL", "churn")  # names a deployment's model: no stack here
 
     target = targets.resolve_target(parsed("rollout", "--plan", "100"))
 
@@ -140,7 +158,7 @@ def test_model_without_a_stack_is_refused_except_as_the_name_release_create_pins
     directory: list[str],
 ) -> None:
     with pytest.raises(UsageError, match="--model picks a model of a deployment"):
-        targets.resolve_target(parsed("promote", "--model", "churn", "--function", "fn"))
+        targets.resolve_target(parsed("promote", "--model", "churn"))
 
     args = parsed("release", "create", "--model", "churn", "--function", "fn")
     assert targets.resolve_target(args).function == "fn"
