@@ -22,6 +22,7 @@ from infra_cdk.settings import (
     SettingsError,
 )
 from infra_cdk.typed_context import ContextReader, LayeredContext, TypedContext
+from modelship import names
 
 # Set once per deployment: the stack, the alias name every release tool uses, the shared
 # layer's build target, the shared API's throttling and log retention.
@@ -73,6 +74,11 @@ DEFAULT_ROUTES_QUOTA = 300
 # every other model (infra_cdk.predict_api.ROUTES and MODEL_ROUTES; a test keeps them equal).
 DEFAULT_MODEL_ROUTES = 8
 MODEL_ROUTES_EACH = 4
+# Lambda allows 4 KB of environment variables per function, names and values together. Every
+# predict function carries DEPLOYMENT_MODELS (all model names); its other variables, with the
+# longest values a release pins (bucket, model name and version, sha256), stay under 1 KB.
+LAMBDA_ENVIRONMENT_BYTES = 4096
+OTHER_PREDICT_VARIABLES_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,23 @@ class Deployment:
         deployment = cls(models)
         deployment._check_authorizers()
         deployment._check_api_quotas(node)
+        deployment._check_environment_size()
         return deployment
 
     @property
     def route_count(self) -> int:
         return DEFAULT_MODEL_ROUTES + MODEL_ROUTES_EACH * (len(self.models) - 1)
+
+    def _check_environment_size(self) -> None:
+        listed = ",".join(self.model_names)
+        room = LAMBDA_ENVIRONMENT_BYTES - OTHER_PREDICT_VARIABLES_BYTES
+        if len(names.ENV_DEPLOYMENT_MODELS) + len(listed.encode()) > room:
+            raise SettingsError(
+                f"the model names take {len(listed)} characters in every predict function's "
+                f"{names.ENV_DEPLOYMENT_MODELS}, past what Lambda's 4 KB of environment "
+                f"variables leaves for them ({room - len(names.ENV_DEPLOYMENT_MODELS)}): use "
+                "shorter model names, or split the models between two apps ('appName')"
+            )
 
     def _check_api_quotas(self, node: ContextReader) -> None:
         """The models share one HTTP API: refused at synth, not halfway through a deploy."""

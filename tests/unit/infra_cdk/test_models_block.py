@@ -183,3 +183,12 @@ def test_the_route_counts_are_the_apis() -> None:
 
     assert len(ROUTES) + len(MODEL_ROUTES) == DEFAULT_MODEL_ROUTES
     assert len(MODEL_ROUTES) == MODEL_ROUTES_EACH
+
+
+def test_model_names_that_would_not_fit_lambdas_4_kb_of_environment_are_refused() -> None:
+    # 74 models with 63-character names: 4,735 characters in DEPLOYMENT_MODELS alone.
+    long_names = {f"{i:02d}" + "m" * 61: {} for i in range(74)}
+    with pytest.raises(SettingsError, match="4 KB of environment"):
+        deployment(models=long_names)
+    # 40 of them fit: 2,559 characters.
+    assert len(deployment(models=dict(list(long_names.items())[:40])).models) == 40
