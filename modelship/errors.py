@@ -227,8 +227,8 @@ class ModelNotDeployed(ModelshipError):
 
 
 class InvalidModelDirectory(ModelshipError):
-    """A parameter of a deployment's model directory is not a model entry; the message names
-    the parameter."""
+    """A parameter of a deployment's model directory is not a model entry, or the entries
+    disagree on what a deployment shares (its bucket); the message names the parameters."""
 
     reason = "invalid_model_directory"
 

@@ -145,9 +145,25 @@ DEFAULT_APP_NAME = "modelship"
 MODEL_NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 
 
+# The single-model routes (the default model's), each with its name under /models/<name>/.
+MODEL_ROUTE_NAMES = {
+    "/predict": "predict",
+    "/health": "health",
+    "/model/info": "info",
+    "/openapi.json": "openapi.json",
+}
+
+
 def model_routes_prefix(model_name: str) -> str:
     """/models/<name>: the model's predict, health, info and openapi.json routes hang below."""
     return f"{MODEL_ROUTES_PREFIX}/{model_name}"
+
+
+def model_route(model_name: str, single_model_path: str) -> str | None:
+    """The model's route for a single-model route (/predict -> /models/<name>/predict); None
+    for a path that is not one."""
+    route = MODEL_ROUTE_NAMES.get(single_model_path)
+    return f"{model_routes_prefix(model_name)}/{route}" if route else None
 
 
 def model_directory_path(stack_name: str) -> str:

@@ -4,7 +4,6 @@ registering a command imports nothing heavy."""
 from __future__ import annotations
 
 import argparse
-import os
 
 from modelship.errors import CommandFailed
 
@@ -19,17 +18,6 @@ def output_option() -> argparse.ArgumentParser:
         "--output", choices=("text", "json"), default="text", help="output format (default text)"
     )
     return common
-
-
-def add_bucket_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """`--bucket`, defaulting to $MODELSHIP_BUCKET. A required one is checked after parsing
-    (main), so a command line without it fails like every other usage error."""
-    parser.add_argument(
-        "--bucket",
-        default=os.environ.get("MODELSHIP_BUCKET") or os.environ.get("MODEL_BUCKET"),
-        help="model bucket (default: $MODELSHIP_BUCKET)",
-    )
-    parser.set_defaults(bucket_required=required)
 
 
 def parse_params(pairs: list[str]) -> dict[str, float | int | str | bool | None]:

@@ -85,8 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         output = args.output if hasattr(args, "output") else output
-        if getattr(args, "bucket_required", False) and not args.bucket:
-            raise UsageError("--bucket is required (or set MODELSHIP_BUCKET)")
         result = args.run(args)
         if result is not None:
             _emit(args, result)

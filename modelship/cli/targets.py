@@ -7,6 +7,11 @@ listed their models. With a stack, what the command line does not give comes fro
 model's directory entry, never from the environment: the environment `local up` prints names
 the default model's function and state machines, which must not leak onto another model.
 
+The registry commands (`models publish|list|show`, `invoke`) address a bucket rather than a
+function (`registry_bucket`): `--bucket`, else the one bucket the stack's models share, else
+$MODELSHIP_BUCKET, so a model is published where `release create --stack` looks for it; and a
+model by name (`named_model`): `--model`, agreeing with any other name the command line gives.
+
 Registering the options is standard library only; resolving imports boto3."""
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelship import names
 from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE
-from modelship.errors import CommandFailed, UsageError
+from modelship.errors import CommandFailed, InvalidModelDirectory, UsageError
 
 if TYPE_CHECKING:
     from modelship.releases.directory import DeployedModel, ModelDirectory
@@ -36,13 +41,14 @@ MODEL_HELP = (
 )
 
 
-def deployment_options(model_help: str = MODEL_HELP) -> argparse.ArgumentParser:
+def deployment_options(
+    model_help: str = MODEL_HELP, stack_help: str = "whose models --model picks from"
+) -> argparse.ArgumentParser:
     """`--stack` and `--model`, as a parent parser. Their defaults are read when the target
     is resolved, so an explicit value can be told from the environment's."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
-        "--stack",
-        help=f"the deployment (stack name) whose models --model picks from (default: ${ENV_STACK})",
+        "--stack", help=f"the deployment (stack name) {stack_help} (default: ${ENV_STACK})"
     )
     options.add_argument("--model", help=model_help)
     return options
@@ -64,6 +70,20 @@ def function_options(model_help: str = MODEL_HELP) -> argparse.ArgumentParser:
     options.add_argument(
         "--bucket",
         help=f"model bucket (default: the model's; without a stack ${ENV_BUCKETS[0]})",
+    )
+    return options
+
+
+def registry_options(model_help: str) -> argparse.ArgumentParser:
+    """`--stack`, `--model` and `--bucket` of the commands that use the model registry, as a
+    parent parser; `--bucket` has no default here so an explicit one can be told apart."""
+    options = argparse.ArgumentParser(
+        add_help=False, parents=[deployment_options(model_help, "whose bucket to use")]
+    )
+    options.add_argument(
+        "--bucket",
+        help=f"model bucket (default: with --stack or ${ENV_STACK}, the bucket the deployment's "
+        f"models share; else ${ENV_BUCKETS[0]}, ${ENV_BUCKETS[1]})",
     )
     return options
 
@@ -107,9 +127,7 @@ class Target:
         return self.function
 
     def bucket_name(self) -> str:
-        if not self.bucket:
-            raise UsageError(f"--bucket is required (or set {ENV_BUCKETS[0]})")
-        return self.bucket
+        return required_bucket(self.bucket)
 
     def release_machine(self) -> str:
         if self.release_state_machine:
@@ -204,6 +222,66 @@ def target_of(stack: str, model: DeployedModel, args: argparse.Namespace) -> Tar
         stack=stack,
         model=model,
     )
+
+
+def stack_directory(args: argparse.Namespace) -> ModelDirectory | None:
+    """The model directory of the stack `--stack` (or $MODELSHIP_STACK) names; None without
+    one. Nothing is read until it is asked for its models."""
+    stack, _ = requested(args)
+    return model_directory(stack) if stack else None
+
+
+def registry_bucket(args: argparse.Namespace, directory: ModelDirectory | None) -> str | None:
+    """`--bucket`; else, with a stack's `directory`, the bucket its models share; else
+    $MODELSHIP_BUCKET or $MODEL_BUCKET. With a stack the environment's bucket is not used, as
+    for the release commands: `release create --stack` reads the directory's bucket, and a
+    model published elsewhere would not be found there."""
+    explicit = _given(args, "bucket")
+    if explicit:
+        return str(explicit)
+    if directory is not None:
+        return shared_bucket(directory)
+    return _first_env(ENV_BUCKETS)
+
+
+def shared_bucket(directory: ModelDirectory) -> str:
+    """The bucket of every model of the deployment (the CDK app gives them one); entries
+    naming different buckets are refused, naming which model lists which."""
+    models_of: dict[str, list[str]] = {}
+    for model in directory.models():
+        models_of.setdefault(model.bucket, []).append(model.model)
+    if len(models_of) == 1:
+        return next(iter(models_of))
+    listed = "; ".join(f"{bucket}: {', '.join(models)}" for bucket, models in models_of.items())
+    raise InvalidModelDirectory(
+        f"the models of stack {directory.stack_name} name different buckets ({listed}): "
+        "pass --bucket"
+    )
+
+
+def required_bucket(bucket: str | None) -> str:
+    if not bucket:
+        raise UsageError(
+            f"--bucket is required (or set {ENV_BUCKETS[0]}), or --stack (or {ENV_STACK}) for "
+            "the bucket of a deployment"
+        )
+    return bucket
+
+
+def named_model(
+    args: argparse.Namespace, other: tuple[str, str | None] = ("", None), environment: bool = True
+) -> str | None:
+    """The model name `--model` gives, or `other` (a label and the value of another way the
+    command names a model: a positional name, invoke's --name); both given must agree. With
+    neither, $MODELSHIP_MODEL when `environment`."""
+    flag = _given(args, "model")
+    label, value = other
+    if flag and value and flag != value:
+        raise UsageError(f"{label} {value!r} and --model {flag!r} name different models: give one")
+    given = flag or value
+    if given:
+        return str(given)
+    return (os.environ.get(ENV_MODEL) or None) if environment else None
 
 
 def releases_of(target: Target, clients: dict[str, Any] | None = None) -> Any:

@@ -1,15 +1,25 @@
 """`modelship models package|publish|list|show`: models fitted elsewhere packaged into a model
-directory, and the model registry in S3."""
+directory, and the model registry in S3 (the bucket: --bucket, or a deployment's with
+--stack; see modelship.cli.targets)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from modelship.cli.arguments import add_bucket_option, output_option
-from modelship.errors import CommandFailed, ModelNotFound
+from modelship.cli.arguments import output_option
+from modelship.cli.targets import (
+    ENV_MODEL,
+    named_model,
+    registry_bucket,
+    registry_options,
+    required_bucket,
+    stack_directory,
+)
+from modelship.errors import CommandFailed, ModelNotFound, UsageError
 
 
 def register(commands: Any) -> None:
@@ -54,19 +64,40 @@ def register(commands: Any) -> None:
     )
     packaging.add_argument("--out", type=Path, required=True, help="the model dir to write")
     packaging.set_defaults(run=_package)
-    publish = model_commands.add_parser("publish", parents=[common], help="publish a model dir")
+    publish = model_commands.add_parser(
+        "publish",
+        parents=[common, registry_options(_PUBLISH_MODEL_HELP)],
+        help="publish a model dir",
+    )
     publish.add_argument("model_dir", type=Path)
-    add_bucket_option(publish)
     publish.set_defaults(run=_publish)
-    listing = model_commands.add_parser("list", parents=[common], help="list models or versions")
+    listing = model_commands.add_parser(
+        "list",
+        parents=[common, registry_options("model whose versions to list, as NAME")],
+        help="list models or versions",
+    )
     listing.add_argument("name", nargs="?", help="model name (omit to list model names)")
-    add_bucket_option(listing)
     listing.set_defaults(run=_list)
-    show = model_commands.add_parser("show", parents=[common], help="show a version's manifest")
-    show.add_argument("name")
-    show.add_argument("version", nargs="?", default="latest")
-    add_bucket_option(show)
+    show = model_commands.add_parser(
+        "show",
+        parents=[common, registry_options(f"model to show, as NAME (default: ${ENV_MODEL})")],
+        help="show a version's manifest",
+    )
+    show.add_argument("name", nargs="?", help="model name (or --model)")
+    show.add_argument("version", nargs="?", help="version id (default: latest)")
+    show.add_argument(
+        "--version",
+        dest="version_option",
+        metavar="VERSION",
+        help="version id, beside --model (default: latest)",
+    )
     show.set_defaults(run=_show)
+
+
+_PUBLISH_MODEL_HELP = (
+    "the model the model dir must hold (its manifest's name); with a stack, a warning says "
+    "when no function of the deployment serves it"
+)
 
 
 def _s3() -> Any:
@@ -127,10 +158,28 @@ def _packaged_summary(manifest: Any, out: Path) -> str:
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.registry.manifest import read_manifest_dir
     from modelship.registry.registry import Registry, version_prefix
 
-    manifest = Registry(_s3(), args.bucket).publish(args.model_dir)
-    location = f"s3://{args.bucket}/{version_prefix(manifest.name, manifest.version)}"
+    # $MODELSHIP_MODEL does not apply: the model dir names its model, and an exported
+    # variable must not refuse publishing another one.
+    wanted = named_model(args, environment=False)
+    name = read_manifest_dir(args.model_dir).name
+    if wanted and name != wanted:
+        raise UsageError(
+            f"{args.model_dir} holds model {name!r} (its manifest's name), not --model {wanted!r}"
+        )
+    directory = stack_directory(args)
+    bucket = required_bucket(registry_bucket(args, directory))
+    if directory is not None and name not in directory.model_names():
+        # Published first, deployed after is the way a model joins a deployment: warn only.
+        print(
+            f"warning: stack {directory.stack_name} deploys no model {name!r} (its models: "
+            f"{', '.join(directory.model_names())}): no function of it serves this model",
+            file=sys.stderr,
+        )
+    manifest = Registry(_s3(), bucket).publish(args.model_dir)
+    location = f"s3://{bucket}/{version_prefix(manifest.name, manifest.version)}"
     return {
         "text": f"published {manifest.name} version {manifest.version} to {location}",
         "json": {
@@ -145,29 +194,45 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
 def _list(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.registry.registry import Registry
 
-    registry = Registry(_s3(), args.bucket)
-    if not args.name:
+    # $MODELSHIP_MODEL does not apply: without a name, `list` lists the model names.
+    name = named_model(args, ("NAME", args.name), environment=False)
+    bucket = required_bucket(registry_bucket(args, stack_directory(args)))
+    registry = Registry(_s3(), bucket)
+    if not name:
         names = registry.list_models()
         return {"text": "\n".join(names) or "(no models)", "json": {"models": names}}
-    entries = registry.list_versions(args.name)
+    entries = registry.list_versions(name)
     if not entries:
         known = registry.list_models()
         raise ModelNotFound(
-            f"no model named {args.name} in s3://{args.bucket} "
-            f"(models: {', '.join(known) or 'none'})"
+            f"no model named {name} in s3://{bucket} (models: {', '.join(known) or 'none'})"
         )
     rows = [{"version": e.version, "published_at": e.published_at.isoformat()} for e in entries]
     lines = [f"{r['version']:<40} {r['published_at']}" for r in rows]
     return {
         "text": "\n".join([f"{'VERSION':<40} PUBLISHED", *lines]),
-        "json": {"name": args.name, "versions": rows},
+        "json": {"name": name, "versions": rows},
     }
 
 
 def _show(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.registry.registry import Registry
 
-    manifest = Registry(_s3(), args.bucket).show(args.name, args.version)
+    if args.model and args.name and args.name != args.model and args.version is None:
+        raise UsageError(
+            f"NAME {args.name!r} and --model {args.model!r} name different models (for a "
+            f"version of {args.model}, give --version {args.name})"
+        )
+    name = named_model(args, ("NAME", args.name))
+    if not name:
+        raise UsageError(f"models show needs a model: NAME, --model or ${ENV_MODEL}")
+    if args.version and args.version_option and args.version != args.version_option:
+        raise UsageError(
+            f"VERSION {args.version!r} and --version {args.version_option!r} differ: give one"
+        )
+    version = args.version or args.version_option or "latest"
+    bucket = required_bucket(registry_bucket(args, stack_directory(args)))
+    manifest = Registry(_s3(), bucket).show(name, version)
     document = json.loads(manifest.model_dump_json(exclude={"profile"}))
     features = ", ".join(f"{f.name}:{f.kind}" for f in manifest.features)
     algorithm = manifest.estimator.algorithm

@@ -105,10 +105,18 @@ def test_python_dash_m_modelship_reports_a_failure_as_the_cli_does(tmp_path: Pat
         text=True,
         check=False,
         cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k not in {"MODELSHIP_BUCKET", "MODEL_BUCKET"}},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"MODELSHIP_BUCKET", "MODEL_BUCKET", "MODELSHIP_STACK"}
+        },
     )
 
     assert finished.returncode == 1
     assert json.loads(finished.stderr) == {
-        "error": {"reason": "usage", "message": "--bucket is required (or set MODELSHIP_BUCKET)"}
+        "error": {
+            "reason": "usage",
+            "message": "--bucket is required (or set MODELSHIP_BUCKET), or --stack (or "
+            "MODELSHIP_STACK) for the bucket of a deployment",
+        }
     }
