@@ -78,7 +78,12 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
                 "--stack names the bucket the in-process handler reads; with --url the API "
                 "answers from its own deployment: drop --stack"
             )
-        response = _send_to_api(args.url, addressed_to(event, model) if model else event)
+        # $MODELSHIP_MODEL is a default: it moves single-model routes only, and an event
+        # written for a /models/<name>/ route (predict_unknown_model) goes as written.
+        given = bool(args.model or args.name)
+        if model and (given or names.model_route(model, event.get("rawPath", "/"))):
+            event = addressed_to(event, model)
+        response = _send_to_api(args.url, event)
     else:
         with _model_source(args, model) as env:
             response = _run_predict_handler(event, env, args.handler)

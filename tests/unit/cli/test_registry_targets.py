@@ -209,6 +209,17 @@ def test_invoke_url_with_a_model_sends_the_event_to_its_route(
     assert capsys.readouterr().out.startswith("status 200")
 
 
+def test_the_environments_model_leaves_an_event_for_a_model_route_as_written(
+    api: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSHIP_MODEL", "ltv")
+
+    assert main(["invoke", "--event", "predict_unknown_model", "--url"]) == 0
+    assert main(["invoke", "--event", "predict_unknown_model", "--url", "--model", "ltv"]) == 1
+    assert "the event is for model 'no-such-model'" in capsys.readouterr().err
+    assert api == ["/models/no-such-model/predict"]
+
+
 def test_invoke_url_without_a_model_keeps_the_events_route(
     api: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
