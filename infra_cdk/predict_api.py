@@ -26,18 +26,12 @@ from infra_cdk import nag
 from infra_cdk.settings import Settings
 from modelship import names
 
-ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = (
-    ("/predict", apigwv2.HttpMethod.POST),
-    ("/health", apigwv2.HttpMethod.GET),
-    ("/model/info", apigwv2.HttpMethod.GET),
-    ("/openapi.json", apigwv2.HttpMethod.GET),
+ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = tuple(
+    (path, apigwv2.HttpMethod[method]) for method, path, _ in names.PREDICT_ROUTES
 )
 # Below /models/<name>; the handler answers the same four things there.
-MODEL_ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = (
-    ("/predict", apigwv2.HttpMethod.POST),
-    ("/health", apigwv2.HttpMethod.GET),
-    ("/info", apigwv2.HttpMethod.GET),
-    ("/openapi.json", apigwv2.HttpMethod.GET),
+MODEL_ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = tuple(
+    (f"/{route}", apigwv2.HttpMethod[method]) for method, _, route in names.PREDICT_ROUTES
 )
 # One JSON object per request, from variables HTTP APIs support ("Customize HTTP API access
 # logs"); the REST API helpers add ones such as $context.resourcePath, which an HTTP API stage

@@ -146,12 +146,16 @@ MODEL_NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 
 
 # The single-model routes (the default model's), each with its name under /models/<name>/.
-MODEL_ROUTE_NAMES = {
-    "/predict": "predict",
-    "/health": "health",
-    "/model/info": "info",
-    "/openapi.json": "openapi.json",
-}
+# The predict function's routes: (HTTP method, single-model path, its name below
+# /models/<name>/). The API's routes, the handler's OpenAPI document and `invoke --url`
+# all read this table.
+PREDICT_ROUTES = (
+    ("POST", "/predict", "predict"),
+    ("GET", "/health", "health"),
+    ("GET", "/model/info", "info"),
+    ("GET", "/openapi.json", "openapi.json"),
+)
+MODEL_ROUTE_NAMES = {path: route for _, path, route in PREDICT_ROUTES}
 
 
 def model_routes_prefix(model_name: str) -> str:

@@ -114,12 +114,7 @@ def _describe_output(response: dict[str, Any], service: PredictionService) -> No
 
 
 # A single-model route (method, path) -> its route under /models/<name>/.
-_MODEL_ROUTES = {
-    ("post", "/predict"): "predict",
-    ("get", "/health"): "health",
-    ("get", "/model/info"): "info",
-    ("get", "/openapi.json"): "openapi.json",
-}
+_MODEL_ROUTES = {(method.lower(), path): route for method, path, route in names.PREDICT_ROUTES}
 
 
 def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
