@@ -3,11 +3,13 @@ accepts, the environment `modelship local up` prints for the CLIs, and boto3 cli
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from modelship import names
-from modelship.local.deployment import REGION, Clients, Deployment
+from modelship.local.deployment import REGION, Clients, Deployment, UnsupportedResource
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -16,6 +18,13 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
+
+# names.model_directory_parameter(stack, model), read back.
+_DIRECTORY_PARAMETER = re.compile(
+    re.escape(names.model_directory_parameter("STACK", "MODEL"))
+    .replace("STACK", "(?P<stack>[^/]+)")
+    .replace("MODEL", "(?P<model>[^/]+)")
+)
 
 
 @dataclass(frozen=True)
@@ -35,27 +44,57 @@ class LocalEndpoints:
 
 
 def endpoints(aws: str, deployment: Deployment, api_url: str) -> LocalEndpoints:
-    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`."""
-    predict = deployment.function_with_handler(names.PREDICT_HANDLER)
-    buckets = deployment.of_type("AWS::S3::Bucket")
-    model_bucket = next(
-        (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
-    )
+    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`: the
+    stack its model directory names (MODELSHIP_STACK) and the default model's function,
+    alias, bucket and state machines."""
     environment = {
         "AWS_ENDPOINT_URL": aws,
         **FAKE_CREDENTIALS,
         "MODELSHIP_API_URL": api_url,
-        "MODELSHIP_BUCKET": model_bucket,
-        "MODELSHIP_FUNCTION": predict,
-        "MODELSHIP_ALIAS": alias_name(deployment),
     }
-    release = deployment.state_machine("ReleaseMachine")
-    retrain = deployment.state_machine("Retraining")
+    directory = model_directory(deployment)
+    default = next((entry for entry in directory.values() if entry.get("default")), None)
+    if default is not None:
+        environment["MODELSHIP_STACK"] = str(default["stack"])
+        environment["MODELSHIP_BUCKET"] = str(default.get("bucket", ""))
+        environment["MODELSHIP_FUNCTION"] = str(default["function"])
+        environment["MODELSHIP_ALIAS"] = str(default.get("alias") or names.DEFAULT_ALIAS_NAME)
+        release = str(default.get("release_state_machine") or "")
+        retrain = str(default.get("retrain_state_machine") or "")
+    else:
+        buckets = deployment.of_type("AWS::S3::Bucket")
+        environment["MODELSHIP_BUCKET"] = next(
+            (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
+        )
+        environment["MODELSHIP_FUNCTION"] = deployment.function_with_handler(names.PREDICT_HANDLER)
+        environment["MODELSHIP_ALIAS"] = alias_name(deployment)
+        release = deployment.state_machine("ReleaseMachine") or ""
+        retrain = deployment.state_machine("Retraining") or ""
     if release:
         environment["MODELSHIP_RELEASE_STATE_MACHINE"] = release
     if retrain:
         environment["MODELSHIP_RETRAIN_STATE_MACHINE"] = retrain
     return LocalEndpoints(api_url=api_url, aws_endpoint=aws, environment=environment)
+
+
+def model_directory(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Model name -> its directory entry (the JSON of modelship.releases.directory, plus the
+    `stack` its parameter name gives), from the SSM parameters the deployment created."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in sorted(deployment.parameters.items()):
+        match = _DIRECTORY_PARAMETER.fullmatch(name)
+        if match is None:
+            continue
+        try:
+            entry = json.loads(value)
+        except ValueError:
+            raise UnsupportedResource(f"model directory parameter {name}: not JSON") from None
+        if not isinstance(entry, dict) or not entry.get("function"):
+            raise UnsupportedResource(
+                f"model directory parameter {name}: a JSON object naming its function expected"
+            )
+        found[match["model"]] = {**entry, "stack": match["stack"]}
+    return found
 
 
 def alias_name(deployment: Deployment) -> str:
@@ -91,4 +130,5 @@ def moto_clients(endpoint: str) -> Clients:
         logs=client("logs"),
         sts=client("sts"),
         sqs=client("sqs"),
+        ssm=client("ssm"),
     )
