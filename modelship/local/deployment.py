@@ -33,6 +33,8 @@ class Deployment:
     types: dict[str, str] = field(default_factory=dict)
     code_roots: dict[str, Path] = field(default_factory=dict)
     handlers: dict[str, str] = field(default_factory=dict)
+    # Function name -> its environment variables as the template sets them.
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
     # Route key ("POST /predict") -> the URI of its integration (an alias or function ARN).
     routes: dict[str, str] = field(default_factory=dict)
     # Integration logical id -> its IntegrationUri, resolved.

@@ -42,7 +42,7 @@ from modelship.local.gateway import Gateway, IntegrationDenied, integration_func
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
 from modelship.local.moto_patches import compressed_waits, ordered_dimensions
-from modelship.local.seed import seed_reference_model
+from modelship.local.seed import seed_reference_models
 
 # With IAM enforcement on: the policies, allowed requests and denials, written at stop.
 IAM_FILE = "iam-observed.json"
@@ -60,7 +60,8 @@ class EmulatorConfig:
     max_workers_per_version: int = 4
     # Workers idle this long are stopped (Lambda recycles idle environments too).
     idle_seconds: float = 600.0
-    # Start with the reference churn model released on `live`, so /predict answers at once.
+    # Start with the reference churn model released on `live` of every model of the reference
+    # family (modelship.local.seed), so /predict answers at once.
     seed_model: bool = True
     # Authorize every call made on behalf of a function, state machine or rule against the
     # template's IAM (modelship.local.iam); off with `--no-iam` or MODELSHIP_IAM=off.
@@ -159,7 +160,8 @@ class Emulator:
         if config.iam:
             self._enforce_iam(deployment)
         if config.seed_model:
-            seed_reference_model(clients, self.endpoints_environment(deployment), config.state_dir)
+            for seeded in seed_reference_models(clients, deployment, config.state_dir):
+                self.activity.record("seeded", {"model": seeded.model, "what": seeded.describe()})
         gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
         gateway.start()
         self._stack.callback(gateway.stop)
@@ -194,9 +196,6 @@ class Emulator:
             "MODELSHIP_IAM_ENDPOINT": endpoint.url,
         }
         self.delivery.authorizer = authorizer
-
-    def endpoints_environment(self, deployment: Deployment) -> dict[str, str]:
-        return endpoints(self.config.aws_endpoint, deployment, "").environment
 
     def _write_iam_observed(self) -> None:
         authorizer = self.authorizer

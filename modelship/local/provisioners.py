@@ -130,6 +130,7 @@ class Provisioner:
         self.deployment.refs[logical] = name
         self.deployment.attributes[f"{logical}.Arn"] = created["FunctionArn"]
         self.deployment.handlers[name] = props["Handler"]
+        self.deployment.environments[name] = dict(kwargs["Environment"]["Variables"])
         self.deployment.code_roots[name] = self._code_root(logical, props)
 
     def _code_root(self, logical: str, props: Mapping[str, Any]) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import sklearn
 from moto import mock_aws
 
 from modelship import names
@@ -24,6 +25,7 @@ from modelship.local.deployer import Deployer, find_template
 from modelship.local.deployment import Clients, Deployment
 from modelship.local.endpoints import endpoints, model_directory
 from modelship.local.iam import template_policies
+from modelship.local.seed import seed_reference_models
 
 STACK = "app-dev"
 
@@ -43,9 +45,26 @@ def _synth(out: Path, code: Path) -> Path:
             runtime=lambda_.Runtime.PYTHON_3_12,
             handler=names.PREDICT_HANDLER,
             code=lambda_.Code.from_asset(str(code)),
-            environment={names.ENV_MODEL_NAME: name, names.ENV_MODEL_BUCKET: bucket.bucket_name},
+            environment={
+                names.ENV_MODEL_NAME: name,
+                names.ENV_MODEL_BUCKET: bucket.bucket_name,
+                names.ENV_LAYER_SKLEARN_VERSION: sklearn.__version__,
+            },
         )
         bucket.grant_read(function)
+        if not default:
+            # What a retraining task names: the predict function it releases to, its algorithm.
+            lambda_.Function(
+                scope,
+                "TrainFunction",
+                runtime=lambda_.Runtime.PYTHON_3_12,
+                handler="handler.lambda_handler",
+                code=lambda_.Code.from_asset(str(code)),
+                environment={
+                    names.ENV_PREDICT_FUNCTION: function.function_name,
+                    names.ENV_TRAINING_ALGORITHM: "random_forest",
+                },
+            )
         alias = lambda_.Alias(
             scope, "LiveAlias", alias_name="live", version=function.current_version
         )
@@ -131,7 +150,11 @@ def test_every_models_function_alias_and_directory_entry_is_provisioned(
 ) -> None:
     deployment, clients = deployed
 
-    functions = sorted(f["FunctionName"] for f in clients.lambda_.list_functions()["Functions"])
+    functions = sorted(
+        f["FunctionName"]
+        for f in clients.lambda_.list_functions()["Functions"]
+        if f["Handler"] == names.PREDICT_HANDLER
+    )
     assert len(functions) == 2
     for function in functions:
         aliases = clients.lambda_.list_aliases(FunctionName=function)["Aliases"]
@@ -171,7 +194,8 @@ def test_iam_sees_the_nested_stacks_role_with_the_parents_bucket(
     forest_roles = [
         role
         for role in policies.roles.values()
-        if role.logical_id.startswith("ModelChurnForest") and role.logical_id in deployment.nested
+        if role.logical_id.startswith("ModelChurnForestPredictFunction")
+        and role.logical_id in deployment.nested
     ]
     assert len(forest_roles) == 1
     resources = {
@@ -204,3 +228,26 @@ def test_local_up_names_the_stack_and_the_default_model(
     assert environment["MODELSHIP_BUCKET"] == churn["bucket"]
     # The default model's function is the one in the parent stack.
     assert deployment.function_with_handler(names.PREDICT_HANDLER) == churn["function"]
+
+
+def test_every_reference_model_is_seeded_under_its_own_name(
+    deployed: tuple[Deployment, Clients], tmp_path: Path
+) -> None:
+    deployment, clients = deployed
+
+    seeded = seed_reference_models(clients, deployment, tmp_path)
+
+    assert sorted((s.model, s.algorithm) for s in seeded) == [
+        ("churn", "logistic_regression"),
+        ("churn-forest", "random_forest"),
+    ]
+    for entry in model_directory(deployment).values():
+        alias = clients.lambda_.get_alias(FunctionName=entry["function"], Name="live")
+        version = clients.lambda_.get_function_configuration(
+            FunctionName=entry["function"], Qualifier=alias["FunctionVersion"]
+        )
+        variables = version["Environment"]["Variables"]
+        assert (variables[names.ENV_MODEL_NAME], variables[names.ENV_MODEL_VERSION]) == (
+            entry["model"],
+            "v0",
+        )
