@@ -12,9 +12,10 @@ if __package__ in (None, ""):
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra_cdk.deployment import Deployment
 from infra_cdk.function_source import REPO_ROOT
 from infra_cdk.modelship_stack import ModelshipStack
-from infra_cdk.settings import RetrainingOptions, Settings, SettingsError
+from infra_cdk.settings import Settings, SettingsError
 
 
 def layer_zip(settings: Settings, root: Path = REPO_ROOT) -> Path:
@@ -23,7 +24,8 @@ def layer_zip(settings: Settings, root: Path = REPO_ROOT) -> Path:
 
 
 def build_app(app: App, layer_asset: Path | None = None) -> ModelshipStack:
-    settings = Settings.from_context(app.node)
+    deployment = Deployment.from_context(app.node)
+    settings = deployment.default.settings
     asset = layer_asset or layer_zip(settings)
     if not asset.exists():
         raise SettingsError(
@@ -32,12 +34,12 @@ def build_app(app: App, layer_asset: Path | None = None) -> ModelshipStack:
         )
     stack = ModelshipStack(
         app,
-        settings.stack_name,
-        settings=settings,
-        retraining=RetrainingOptions.from_context(app.node),
+        deployment.stack_name,
+        deployment=deployment,
         layer_asset=asset,
     )
-    # Every synth runs the AwsSolutions pack; an unacknowledged finding fails it.
+    # Every synth runs the AwsSolutions pack over the whole construct tree, nested stacks
+    # included; an unacknowledged finding fails it.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 

@@ -33,6 +33,7 @@ class Guardrails(Construct):
         rollback_function: lambda_.IFunction,
         rollback_failures: AsyncFailures,
         release_machine: sfn.IStateMachine,
+        model_name: str,
         error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
         period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
         min_requests: int = names.DEFAULT_GUARDRAIL_MIN_REQUESTS,
@@ -98,14 +99,18 @@ class Guardrails(Construct):
             throttle_rate_percent,
         )
 
-        # The handler's own error rate over all model versions: PredictionErrors counts 5xx
-        # answers only, never 4xx (modelship.serving.observability). The metrics carry only the
-        # `service` dimension here; see docs/operations.md.
+        # The handler's own error rate over all versions of this model: PredictionErrors counts
+        # 5xx answers only, never 4xx (modelship.serving.observability). The metrics carry the
+        # `service` and `Model` dimensions here, so models of one deployment never mix; see
+        # docs/operations.md.
         def service_metric(metric_name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace=names.METRICS_NAMESPACE,
                 metric_name=metric_name,
-                dimensions_map={"service": names.PREDICT_SERVICE_NAME},
+                dimensions_map={
+                    "service": names.PREDICT_SERVICE_NAME,
+                    names.METRIC_DIMENSION_MODEL: model_name,
+                },
                 statistic="Sum",
                 period=period,
             )

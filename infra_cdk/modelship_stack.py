@@ -1,38 +1,38 @@
-"""The stack: wires the model bucket, the predict service, releases, guardrails and
-retraining together, and names its outputs."""
+"""The stack: wires the shared model bucket, dependency layer and HTTP API, the default
+model's resources, a nested stack per other model, and names its outputs."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from functools import cache
 from pathlib import Path
 
 from aws_cdk import (
-    Annotations,
     CfnElement,
     CfnOutput,
     DefaultStackSynthesizer,
-    Duration,
     Stack,
 )
 from constructs import Construct
 
+from infra_cdk.deployment import Deployment
 from infra_cdk.function_source import (
     stage_predict_source,
     stage_release_source,
     stage_retraining_source,
 )
-from infra_cdk.guardrails import Guardrails
 from infra_cdk.model_bucket import ModelBucket
-from infra_cdk.predict_service import PredictService
-from infra_cdk.release_machine import ReleaseFunctions, ReleaseMachine
-from infra_cdk.retraining import RetrainingPipeline
-from infra_cdk.settings import RetrainingOptions, Settings
+from infra_cdk.model_resources import ModelResources, ModelStack, SharedResources
+from infra_cdk.predict_api import PredictApi
+from infra_cdk.settings import RetrainingOptions
 from infra_cdk.task_function import FunctionRuntime
+from modelship import names
 
 # Constructs whose resources keep the logical IDs they had as direct children of the stack,
-# before these constructs grouped them (see ModelshipStack._allocate_logical_id).
-FLAT_SCOPES = ("ModelBucket", "PredictService")
+# before these constructs grouped them (see ModelshipStack._allocate_logical_id). The API
+# was part of PredictService until models shared it.
+FLAT_SCOPES = ("ModelBucket", "PredictService", "PredictApi")
 
 
 class ModelshipStack(Stack):
@@ -41,8 +41,7 @@ class ModelshipStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        settings: Settings,
-        retraining: RetrainingOptions,
+        deployment: Deployment,
         layer_asset: Path,
         source_dir: Path | None = None,
         **kwargs: object,
@@ -55,76 +54,52 @@ class ModelshipStack(Stack):
         )
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self._allocated: dict[str, str] = {}
-        self.settings = settings
-        runtime = FunctionRuntime.create(self, settings, layer_asset)
+        self.deployment = deployment
+        default = deployment.default
+        self.settings = default.settings
+        runtime = FunctionRuntime.create(self, self.settings, layer_asset)
         self.model_bucket = ModelBucket(self, "ModelBucket").bucket
-        self.predict = PredictService(
+        self.api = PredictApi(
             self,
-            "PredictService",
-            settings=settings,
+            "PredictApi",
+            settings=self.settings,
+            retention=runtime.log_retention,
+            model_count=len(deployment.models),
+        )
+        self.stage = self.api.stage
+
+        # Staged once per training code directory and entry point, whatever the models.
+        staged = cache(stage_retraining_source)
+
+        def retraining_source(options: RetrainingOptions) -> Path:
+            return staged(
+                training_code=options.training_code, entry_point=options.training_entry_point
+            )
+
+        shared = SharedResources(
+            stack_name=deployment.stack_name,
+            model_names=deployment.model_names,
             bucket=self.model_bucket,
-            base=runtime.with_code(source_dir or stage_predict_source()),
+            runtime=runtime,
+            api=self.api,
+            predict_source=source_dir or stage_predict_source(),
+            release_source=stage_release_source(),
+            retraining_source=retraining_source,
         )
-        self.function, self.alias, self.stage = (
-            self.predict.function,
-            self.predict.alias,
-            self.predict.stage,
-        )
-        self.release_functions = ReleaseFunctions(
-            self,
-            "Releases",
-            function=self.function,
-            alias=self.alias,
-            bucket=self.model_bucket,
-            base=runtime.with_code(stage_release_source()),
-            error_rate_percent=settings.guardrail_error_rate_percent,
-            p99_latency_ms=settings.guardrail_p99_latency_ms,
-            guardrail_period_seconds=settings.guardrail_period_seconds,
-            post_promotion_guard_seconds=settings.post_promotion_guard_seconds,
-        )
-        self.release_machine = ReleaseMachine(
-            self,
-            "ReleaseMachine",
-            release_function=self.release_functions.release_function,
-            timeout=Duration.hours(settings.release_timeout_hours),
-            log_retention=runtime.log_retention,
-        )
-        self.guardrails = Guardrails(
-            self,
-            "Guardrails",
-            function=self.function,
-            alias=self.alias,
-            rollback_function=self.release_functions.rollback_function,
-            rollback_failures=self.release_functions.rollback_failures,
-            release_machine=self.release_machine.state_machine,
-            error_rate_percent=settings.guardrail_error_rate_percent,
-            period_seconds=settings.guardrail_period_seconds,
-            min_requests=settings.guardrail_min_requests,
-            throttle_rate_percent=settings.guardrail_throttle_rate_percent,
-        )
-        for warning in retraining.short_bakes(settings.guardrail_period_seconds):
-            Annotations.of(self).add_warning_v2("modelship:short-bake", warning)
-        # Retraining runs its own copy of the canary chain (see release_chain.py).
-        self.retraining = RetrainingPipeline(
-            self,
-            "RetrainingPipeline",
-            options=retraining,
-            model_name=settings.model_name,
-            bucket=self.model_bucket,
-            predict_function=self.function,
-            alias=self.alias,
-            release_function=self.release_functions.release_function,
-            base=runtime.with_code(
-                stage_retraining_source(
-                    training_code=retraining.training_code,
-                    entry_point=retraining.training_entry_point,
-                )
-            ),
-        )
-        self.guardrails.watch_rollouts_of(self.retraining.state_machine)
+        self.default_model = ModelResources(self, default, shared)
+        self.function, self.alias = self.default_model.function, self.default_model.alias
+        self.release_functions = self.default_model.release_functions
+        self.release_machine = self.default_model.release_machine
+        self.guardrails = self.default_model.guardrails
+        self.retraining = self.default_model.retraining
+        self.model_stacks = {
+            model.name: ModelStack(self, model=model, shared=shared) for model in deployment.others
+        }
         self._outputs()
 
     def _outputs(self) -> None:
+        """The default model's, as a single-model deployment always had them; every model is
+        found through the model directory (CloudFormation allows 200 outputs a stack)."""
         CfnOutput(self, "ApiUrl", value=self.stage.url, description="Base URL of the HTTP API")
         CfnOutput(self, "PredictFunctionName", value=self.function.function_name)
         CfnOutput(self, "LiveAliasName", value=self.alias.alias_name)
@@ -136,17 +111,25 @@ class ModelshipStack(Stack):
             value=self.release_machine.state_machine.state_machine_arn,
             description="modelship rollout --state-machine (MODELSHIP_RELEASE_STATE_MACHINE)",
         )
+        if self.retraining is not None:
+            CfnOutput(
+                self,
+                "RetrainStateMachineArn",
+                value=self.retraining.state_machine.state_machine_arn,
+                description="modelship retrain --state-machine (MODELSHIP_RETRAIN_STATE_MACHINE)",
+            )
+            CfnOutput(
+                self,
+                "RetrainOutcomeTopicArn",
+                value=self.retraining.topic.topic_arn,
+                description="subscribe to get each retraining run's outcome",
+            )
         CfnOutput(
             self,
-            "RetrainStateMachineArn",
-            value=self.retraining.state_machine.state_machine_arn,
-            description="modelship retrain --state-machine (MODELSHIP_RETRAIN_STATE_MACHINE)",
-        )
-        CfnOutput(
-            self,
-            "RetrainOutcomeTopicArn",
-            value=self.retraining.topic.topic_arn,
-            description="subscribe to get each retraining run's outcome",
+            "ModelDirectoryPath",
+            value=names.model_directory_path(self.deployment.stack_name),
+            description="SSM path listing every model of the deployment (MODELSHIP_STACK is "
+            "the stack name)",
         )
 
     def _allocate_logical_id(self, cfn_element: CfnElement) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Names, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -35,8 +35,21 @@ def logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).get_logical_id(child)
 
 
-def _arn(construct: IConstruct) -> str:
+def _arn(construct: IConstruct, seen_from: IConstruct | None = None) -> str:
+    """How cdk-nag spells the construct's ARN in a policy of `seen_from`: from a nested stack,
+    a resource of the parent is a parameter CDK names reference-to-<unique id>.Arn
+    (aws-cdk-lib core/lib/private/refs.ts), with the punctuation dropped."""
+    if seen_from is not None and _stack_path(seen_from) != _stack_path(construct):
+        child = construct.node.default_child
+        assert isinstance(child, CfnElement), (
+            f"{construct.node.path} has no CloudFormation resource"
+        )
+        return f"<referenceto{Names.unique_id(child)}Arn>"
     return f"<{logical_id(construct)}.Arn>"
+
+
+def _stack_path(construct: IConstruct) -> str:
+    return Stack.of(construct).node.path
 
 
 def _account_arn(service: str, resource: str) -> str:
@@ -76,9 +89,9 @@ def predict_role(role: iam.IRole, bucket: s3.IBucket, model_prefix: str) -> None
     _wildcards(
         role,
         {
-            f"{_arn(bucket)}/{model_prefix}*": "Model versions are immutable objects under the "
-            "model's own prefix; the wildcard covers versions published after deploy and "
-            "nothing outside the prefix.",
+            f"{_arn(bucket, role)}/{model_prefix}*": "Model versions are immutable objects "
+            "under the model's own prefix; the wildcard covers versions published after deploy "
+            "and nothing outside the prefix.",
         },
     )
 
@@ -122,7 +135,7 @@ def release_function_role(
         role,
         {
             f"<{function}.Arn>:*": "the published versions of the predict function only",
-            f"{_arn(bucket)}/{names.RELEASES_PREFIX}/<{function}>/*": (
+            f"{_arn(bucket, role)}/{names.RELEASES_PREFIX}/<{function}>/*": (
                 "write-once history records of this function only"
             ),
             _account_arn("cloudwatch", f"alarm:{names.guardrail_alarm_prefix(f'<{function}>')}*"): (
@@ -162,7 +175,7 @@ def outcome_topic(topic: IConstruct) -> None:
 def retraining_task_role(
     role: iam.IRole, bucket: s3.IBucket, predict_function: lambda_.IFunction, model_name: str
 ) -> None:
-    objects, function = _arn(bucket), logical_id(predict_function)
+    objects, function = _arn(bucket, role), logical_id(predict_function)
     _wildcards(
         role,
         {
@@ -210,8 +223,8 @@ def training_job_role(
     _wildcards(
         role,
         {
-            f"{_arn(bucket)}/{datasets_prefix}*": "datasets of this model only",
-            f"{_arn(bucket)}/{output_prefix}*": "this model's training output only",
+            f"{_arn(bucket, role)}/{datasets_prefix}*": "datasets of this model only",
+            f"{_arn(bucket, role)}/{output_prefix}*": "this model's training output only",
             _account_arn("logs", "log-group:/aws/sagemaker/TrainingJobs:*"): (
                 "SageMaker's fixed log group for training jobs"
             ),

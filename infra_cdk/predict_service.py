@@ -1,16 +1,9 @@
-"""The predict service: function, `live` alias, and the HTTP API in front of the alias with
-its authorizer, throttling and access logs."""
+"""One model's predict service: its function and its `live` alias (the shared HTTP API in
+front of the aliases is predict_api.py)."""
 
 from __future__ import annotations
 
-import json
-
-import jsii
 from aws_cdk import Duration, RemovalPolicy, Size
-from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_apigatewayv2_authorizers as authorizers
-from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,35 +17,10 @@ from infra_cdk.settings import Settings
 from infra_cdk.task_function import FunctionBase
 from modelship import names
 
-ROUTES: tuple[tuple[str, apigwv2.HttpMethod], ...] = (
-    ("/predict", apigwv2.HttpMethod.POST),
-    ("/health", apigwv2.HttpMethod.GET),
-    ("/model/info", apigwv2.HttpMethod.GET),
-    ("/openapi.json", apigwv2.HttpMethod.GET),
-)
-# One JSON object per request, from variables HTTP APIs support ("Customize HTTP API access
-# logs"); the REST API helpers add ones such as $context.resourcePath, which an HTTP API stage
-# refuses at deploy.
-HTTP_API_ACCESS_LOG_FIELDS = {
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "requestTime": "$context.requestTime",
-    "httpMethod": "$context.httpMethod",
-    "routeKey": "$context.routeKey",
-    "status": "$context.status",
-    "protocol": "$context.protocol",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationStatus": "$context.integration.status",
-    "integrationLatency": "$context.integration.latency",
-    "integrationErrorMessage": "$context.integrationErrorMessage",
-    "authorizerError": "$context.authorizer.error",
-}
-
 
 class PredictService(Construct):
-    """`function` serves one model; `alias` is what the API invokes and what releases route;
-    `stage` is the API's default stage (its `url` is the API's)."""
+    """`function` serves one model; `alias` is what the API invokes and what releases route.
+    `deployment_models` names every model of the deployment, this one's default first."""
 
     def __init__(
         self,
@@ -62,13 +30,14 @@ class PredictService(Construct):
         settings: Settings,
         bucket: s3.IBucket,
         base: FunctionBase,
+        deployment_models: tuple[str, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
         self.bucket = bucket
+        self.deployment_models = deployment_models
         self.function = self._function(base)
         self.alias = self._live_alias()
-        self.stage = self._http_api(base.log_retention)
 
     def _role(self) -> iam.Role:
         model_prefix = f"{names.MODELS_PREFIX}/{self.settings.model_name}/"
@@ -101,6 +70,7 @@ class PredictService(Construct):
         environment = {
             names.ENV_MODEL_BUCKET: self.bucket.bucket_name,
             names.ENV_MODEL_NAME: settings.model_name,
+            names.ENV_DEPLOYMENT_MODELS: ",".join(self.deployment_models),
             names.ENV_MODEL_VERSION: settings.model_version,
             names.ENV_MODEL_SHA256: settings.model_sha256,
             names.ENV_MAX_ROWS: str(settings.max_rows),
@@ -149,65 +119,3 @@ class PredictService(Construct):
         return lambda_.Alias(
             self, "LiveAlias", alias_name=self.settings.alias_name, version=bootstrap
         )
-
-    def _authorizer(self) -> apigwv2.IHttpRouteAuthorizer:
-        settings = self.settings
-        if settings.auth_mode == "iam":
-            return authorizers.HttpIamAuthorizer()
-        if settings.auth_mode == "jwt":
-            return authorizers.HttpJwtAuthorizer(
-                "JwtAuthorizer",
-                settings.jwt_issuer,
-                jwt_audience=list(settings.jwt_audience),
-            )
-        return apigwv2.HttpNoneAuthorizer()
-
-    def _http_api(self, retention: logs.RetentionDays) -> apigwv2.HttpStage:
-        settings = self.settings
-        api = apigwv2.HttpApi(
-            self,
-            "HttpApi",
-            api_name=settings.stack_name,
-            description=f"modelship predict API ({settings.model_name})",
-            create_default_stage=False,
-            default_authorizer=self._authorizer(),
-        )
-        integration = integrations.HttpLambdaIntegration("PredictIntegration", self.alias)
-        for path, method in ROUTES:
-            for route in api.add_routes(path=path, methods=[method], integration=integration):
-                if settings.auth_mode == "none":
-                    nag.unauthorized_route(route, settings.auth_none_reason)
-        access_logs = logs.LogGroup(
-            self,
-            "ApiAccessLogGroup",
-            retention=retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        return apigwv2.HttpStage(
-            self,
-            "DefaultStage",
-            http_api=api,
-            stage_name="$default",
-            auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(
-                rate_limit=settings.throttle_rate_limit,
-                burst_limit=settings.throttle_burst_limit,
-            ),
-            access_log_settings=_AccessLogSettings(access_logs),
-        )
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    """IAccessLogSettings is a jsii interface, not a struct, so it needs an implementing class."""
-
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigwv2.LogGroupLogDestination(log_group)
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigateway.AccessLogFormat:
-        return apigateway.AccessLogFormat.custom(json.dumps(HTTP_API_ACCESS_LOG_FIELDS))

@@ -27,7 +27,6 @@ from constructs import Construct
 from infra_cdk import nag
 from infra_cdk.async_failures import AsyncFailures
 from infra_cdk.release_chain import build_release_chain
-from infra_cdk.resource_names import vended_log_group_name
 from infra_cdk.task_function import FunctionBase, task_function
 from modelship import names
 
@@ -194,9 +193,12 @@ class ReleaseMachine(Construct):
         construct_id: str,
         *,
         release_function: lambda_.IFunction,
+        log_group_name: str,
         timeout: Duration | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
+        """`log_group_name`: resource_names.release_log_group_name (not derived here from
+        Stack.of(self).stack_name, which in a nested stack is its own generated name)."""
         super().__init__(scope, construct_id)
 
         rolled_back = sfn.Fail(
@@ -224,7 +226,7 @@ class ReleaseMachine(Construct):
         log_group = logs.LogGroup(
             self,
             "LogGroup",
-            log_group_name=vended_log_group_name(f"{Stack.of(self).stack_name}-release"),
+            log_group_name=log_group_name,
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )

@@ -10,6 +10,9 @@ STATE_MACHINE_NAME_MAX = 80
 # CreateTrainingJob: TrainingJobName ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$, unique per account
 # and region.
 TRAINING_JOB_NAME_MAX = 63
+# CreateLogGroup: logGroupName 1-512 characters.
+LOG_GROUP_NAME_MAX = 512
+_VENDED_LOGS = "/aws/vendedlogs/states/"
 # States.Hash(..., 'MD5') answers 32 hex digits.
 MD5_HEX_DIGITS = 32
 _DIGEST_DIGITS = 8
@@ -38,4 +41,12 @@ def training_job_prefix(stack_name: str, model_name: str) -> str:
 def vended_log_group_name(state_machine_name: str) -> str:
     """Step Functions log groups under /aws/vendedlogs/ do not grow the account's 5,120-character
     CloudWatch Logs resource policy (Step Functions best practices)."""
-    return f"/aws/vendedlogs/states/{state_machine_name}"
+    return _VENDED_LOGS + fitted(state_machine_name, LOG_GROUP_NAME_MAX - len(_VENDED_LOGS))
+
+
+def release_log_group_name(stack_name: str, model_name: str, *, default: bool) -> str:
+    """The release state machine's log group: the default model keeps the name it always
+    had, every other model's carries its name."""
+    return vended_log_group_name(
+        f"{stack_name}-release" if default else f"{stack_name}-release-{model_name}"
+    )

@@ -39,6 +39,7 @@ class RetrainingPipeline(Construct):
         construct_id: str,
         *,
         options: RetrainingOptions,
+        stack_name: str,
         model_name: str,
         bucket: s3.IBucket,
         predict_function: lambda_.IFunction,
@@ -48,6 +49,9 @@ class RetrainingPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.options = options
+        # The deployment's stack name: in a nested stack, Stack.of(self).stack_name is the
+        # nested stack's own generated name.
+        self.stack_name = stack_name
         self.model_name = model_name
         self.bucket = bucket
         self.topic = sns.Topic(
@@ -94,7 +98,7 @@ class RetrainingPipeline(Construct):
             nag.retraining_task_role(role, bucket, predict_function, model_name)
             return created
 
-        self.state_machine_name = retrain_state_machine_name(Stack.of(self).stack_name, model_name)
+        self.state_machine_name = retrain_state_machine_name(stack_name, model_name)
         minutes = Duration.minutes
         self.prepare = function("Prepare", f"{PIPELINE_MODULE}.prepare", 2048, minutes(5), 2048)
         self.train = function(
@@ -160,7 +164,11 @@ class RetrainingPipeline(Construct):
         if self.options.training_backend == "lambda":
             return lambda_task(self, "Train", self.train, Duration.minutes(15))
         return sagemaker_train_task(
-            self, options=self.options, model_name=self.model_name, bucket=self.bucket
+            self,
+            options=self.options,
+            stack_name=self.stack_name,
+            model_name=self.model_name,
+            bucket=self.bucket,
         )
 
     # Permissions, one statement per need.
@@ -278,7 +286,7 @@ class RetrainingPipeline(Construct):
             self,
             "TriggerFailures",
             function=trigger,
-            alarm_name=f"{names.OPS_ALARM_PREFIX}{Stack.of(self).stack_name}-"
+            alarm_name=f"{names.OPS_ALARM_PREFIX}{self.stack_name}-"
             f"retrain-{self.model_name}-trigger-dlq",
             what=f"retraining trigger ({self.model_name})",
         )
@@ -314,7 +322,10 @@ class RetrainingPipeline(Construct):
             return cloudwatch.Metric(
                 namespace=names.METRICS_NAMESPACE,
                 metric_name=name,
-                dimensions_map={"service": names.PREDICT_SERVICE_NAME},
+                dimensions_map={
+                    "service": names.PREDICT_SERVICE_NAME,
+                    names.METRIC_DIMENSION_MODEL: self.model_name,
+                },
                 statistic="Sum",
                 period=Duration.hours(1),
             )

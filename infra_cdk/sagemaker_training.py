@@ -25,9 +25,15 @@ def output_prefix(model_name: str) -> str:
 
 
 def sagemaker_train_task(
-    scope: Construct, *, options: RetrainingOptions, model_name: str, bucket: s3.IBucket
+    scope: Construct,
+    *,
+    options: RetrainingOptions,
+    stack_name: str,
+    model_name: str,
+    bucket: s3.IBucket,
 ) -> tasks.SageMakerCreateTrainingJob:
-    """The `Train` state, and the `TrainingJobRole` its jobs run as, in `scope`."""
+    """The `Train` state, and the `TrainingJobRole` its jobs run as, in `scope`.
+    `stack_name` is the deployment's (a nested stack's own name is a generated token)."""
     output = output_prefix(model_name)
     # The image runs `python -m modelship.retraining.sagemaker_entry`
     # (layers/sagemaker/Dockerfile). `entry_point` is the run's (Prepare puts the configured
@@ -51,7 +57,7 @@ def sagemaker_train_task(
         # the execution, the state's entry time and the retry makes each attempt unique;
         # the prefix says which stack and model. 63 characters at most, [a-zA-Z0-9-].
         training_job_name=sfn.JsonPath.format(
-            training_job_prefix(Stack.of(scope).stack_name, model_name) + "-{}",
+            training_job_prefix(stack_name, model_name) + "-{}",
             sfn.JsonPath.hash(
                 sfn.JsonPath.format(
                     "{}/{}/{}",

@@ -39,6 +39,7 @@ ALARM_PERIOD_STEP_SECONDS = 60
 ALARM_PERIOD_MAX_SECONDS = 86_400
 
 DEFAULTS: dict[str, Any] = {
+    "appName": names.DEFAULT_APP_NAME,
     "stage": "dev",
     "modelName": "churn",
     "aliasName": names.DEFAULT_ALIAS_NAME,
@@ -84,7 +85,10 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 
-# Used with fullmatch: `$` would also accept a trailing newline.
+# Used with fullmatch: `$` would also accept a trailing newline. The stack name is
+# <appName>-<stage>: 41 characters at most, well within CloudFormation's 128, and short enough
+# for every name derived from it (resource_names.py).
+_APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _STAGE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _ALIAS = re.compile(r"(?!\d+\Z)[A-Za-z0-9_-]{1,128}")
@@ -133,10 +137,19 @@ class Settings:
     guardrail_throttle_rate_percent: float = names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT
     post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS
     release_timeout_hours: int = 24
+    app_name: str = names.DEFAULT_APP_NAME
 
     @property
     def stack_name(self) -> str:
-        return f"modelship-{self.stage}"
+        return f"{self.app_name}-{self.stage}"
+
+    @staticmethod
+    def check_model_name(name: str, *, key: str) -> None:
+        if not _MODEL_NAME.fullmatch(name):
+            raise SettingsError(
+                f"context '{key}': model name {name!r} must be 1-63 lowercase letters, digits, "
+                "_ and -, starting with a letter or digit"
+            )
 
     @property
     def python_version(self) -> str:
@@ -175,6 +188,11 @@ class Settings:
             guardrail_throttle_rate_percent=ctx.number("guardrailThrottleRatePercent", 0.01, 100),
             post_promotion_guard_seconds=ctx.int("postPromotionGuardSeconds", 0, 7 * 86_400),
             release_timeout_hours=ctx.int("releaseTimeoutHours", 1, 24 * 365),
+            app_name=ctx.match(
+                "appName",
+                _APP_NAME,
+                "a lowercase letter, then lowercase letters, digits, -; max 20",
+            ),
         )
         settings._check_combinations()
         return settings

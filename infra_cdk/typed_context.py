@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 _SWITCH = {"on": True, "true": True, "off": False, "false": False}
@@ -11,6 +12,20 @@ _SWITCH = {"on": True, "true": True, "off": False, "false": False}
 
 class ContextReader(Protocol):
     def try_get_context(self, key: str) -> Any: ...
+
+
+class LayeredContext:
+    """A model's view of the context: its own keys (from the `models` block) over the
+    top-level ones, which are the shared defaults."""
+
+    def __init__(self, node: ContextReader, layer: Mapping[str, Any]) -> None:
+        self._node = node
+        self._layer = layer
+
+    def try_get_context(self, key: str) -> Any:
+        if key in self._layer:
+            return self._layer[key]
+        return self._node.try_get_context(key)
 
 
 class TypedContext:

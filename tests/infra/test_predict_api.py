@@ -53,7 +53,17 @@ def test_default_alias_name_is_live(template: Template) -> None:
 def test_routes_exist_with_iam_auth_by_default(template: Template) -> None:
     routes = template.find_resources("AWS::ApiGatewayV2::Route")
     keys = {route["Properties"]["RouteKey"] for route in routes.values()}
-    assert keys == {"POST /predict", "GET /health", "GET /model/info", "GET /openapi.json"}
+    assert keys == {
+        "POST /predict",
+        "GET /health",
+        "GET /model/info",
+        "GET /openapi.json",
+        # The default model's routes under its name, as every model of a deployment has them.
+        "POST /models/churn/predict",
+        "GET /models/churn/health",
+        "GET /models/churn/info",
+        "GET /models/churn/openapi.json",
+    }
     for route in routes.values():
         assert route["Properties"]["AuthorizationType"] == "AWS_IAM"
 

@@ -64,6 +64,7 @@ def test_environment(synth: Synth) -> None:
     assert function_props(template)["Environment"]["Variables"] == {
         names.ENV_MODEL_BUCKET: {"Ref": bucket_id},
         names.ENV_MODEL_NAME: "fraud",
+        names.ENV_DEPLOYMENT_MODELS: "fraud",
         names.ENV_MODEL_VERSION: "v7",
         names.ENV_MODEL_SHA256: sha,
         names.ENV_MAX_ROWS: "50",

@@ -1,0 +1,166 @@
+"""The models block: which models a deployment holds, each one's settings layered over the
+top-level keys, and every mistake refused naming the model and the key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from infra_cdk.deployment import MODEL_KEYS, SHARED_KEYS, Deployment
+from infra_cdk.settings import (
+    DEFAULTS,
+    RETRAINING_DEFAULTS,
+    RetrainingSettingsError,
+    Settings,
+    SettingsError,
+)
+from modelship import names
+
+
+class Context:
+    def __init__(self, **values: object) -> None:
+        self.values = values
+
+    def try_get_context(self, key: str) -> object:
+        return self.values.get(key)
+
+
+def deployment(**context: object) -> Deployment:
+    return Deployment.from_context(Context(**context))
+
+
+TWO = {"churn": {}, "churn-forest": {"trainingAlgorithm": "random_forest", "memorySize": 1536}}
+
+
+def test_every_context_key_is_either_shared_or_per_model() -> None:
+    known = set(SHARED_KEYS) | set(MODEL_KEYS) | {"modelName"}
+    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | {"retraining"}
+    assert not set(SHARED_KEYS) & set(MODEL_KEYS)
+
+
+def test_without_a_models_block_the_deployment_is_the_single_model_of_today() -> None:
+    context = {"modelName": "fraud", "memorySize": 2048, "retrainSchedule": "rate(7 days)"}
+    (model,) = deployment(**context).models
+    assert model.settings == Settings.from_context(Context(**context))
+    assert model.default
+    assert model.retraining is not None
+    assert model.retraining.schedule == "rate(7 days)"
+    assert deployment(**context).stack_name == "modelship-dev"
+
+
+def test_model_keys_override_the_top_level_ones_which_are_the_defaults() -> None:
+    result = deployment(models=TWO, memorySize=2048, trainingAlgorithm="gradient_boosting")
+    churn, forest = result.models
+    assert (churn.name, churn.settings.memory_size) == ("churn", 2048)
+    assert (forest.name, forest.settings.memory_size) == ("churn-forest", 1536)
+    assert churn.retraining is not None
+    assert forest.retraining is not None
+    assert (churn.retraining.algorithm, forest.retraining.algorithm) == (
+        "gradient_boosting",
+        "random_forest",
+    )
+    assert result.model_names == ("churn", "churn-forest")
+
+
+def test_the_models_block_may_come_from_the_command_line_as_json() -> None:
+    assert deployment(models=json.dumps(TWO)).model_names == ("churn", "churn-forest")
+
+
+@dataclass(frozen=True)
+class DefaultCase:
+    context: dict[str, Any]
+    names: tuple[str, ...]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # defaultModel wins, and goes first; the rest keep their order.
+        DefaultCase({"models": {"a": {}, "b": {}, "c": {}}, "defaultModel": "b"}, ("b", "a", "c")),
+        # else modelName when it is listed
+        DefaultCase({"models": {"a": {}, "b": {}}, "modelName": "b"}, ("b", "a")),
+        # else the first listed
+        DefaultCase({"models": {"x": {}, "y": {}}, "modelName": "churn"}, ("x", "y")),
+    ],
+)
+def test_the_default_model(case: DefaultCase) -> None:
+    result = deployment(**case.context)
+    assert result.model_names == case.names
+    assert [m.default for m in result.models] == [True] + [False] * (len(case.names) - 1)
+
+
+def test_retraining_is_on_unless_switched_off_per_model_or_for_all() -> None:
+    models = {"a": {}, "b": {"retraining": "off"}, "c": {"retraining": True}}
+    on = {m.name: m.retraining is not None for m in deployment(models=models).models}
+    assert on == {"a": True, "b": False, "c": True}
+    all_off = deployment(models=models, retraining=False).models
+    assert {m.name: m.retraining is not None for m in all_off} == {
+        "a": False,
+        "b": False,
+        "c": True,
+    }
+
+
+def test_app_name_names_the_stack() -> None:
+    assert deployment(appName="fraud", stage="prod").stack_name == "fraud-prod"
+    assert deployment().stack_name == f"{names.DEFAULT_APP_NAME}-dev"
+
+
+@dataclass(frozen=True)
+class Refused:
+    context: dict[str, Any]
+    says: tuple[str, ...]  # every part must be in the message
+    error: type[SettingsError] = SettingsError
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        Refused({"models": {"a": {"stage": "prod"}}}, ("'a'", "'stage'", "top level")),
+        Refused({"models": {"a": {"aliasName": "x"}}}, ("'a'", "'aliasName'", "shared")),
+        Refused({"models": {"a": {"throttleRateLimit": 5}}}, ("'a'", "'throttleRateLimit'")),
+        Refused({"models": {"a": {"memorysize": 5}}}, ("'a'", "unknown key 'memorysize'")),
+        Refused({"models": {"a": {"modelName": "b"}}}, ("'a'", "unknown key 'modelName'")),
+        Refused({"models": {"a": {}, "b": {"memorySize": 64}}}, ("model 'b'", "'memorySize'")),
+        Refused(
+            {"models": {"a": {"trainingAlgorithm": "xgboost"}}},
+            ("model 'a'", "trainingAlgorithm"),
+            RetrainingSettingsError,
+        ),
+        Refused({"models": {"a": {"authMode": "jwt"}}}, ("model 'a'", "'jwtIssuer'")),
+        Refused({"models": {"churn-forest": {}, "churn_forest": {}}}, ("churn-forest", "'_'")),
+        Refused({"models": {"churnforest": {}, "churn-forest": {}}}, ("churnforest", "'-'")),
+        Refused({"models": {"Churn": {}}}, ("'models.Churn'", "lowercase")),
+        Refused({"models": {"a" * 64: {}}}, ("1-63",)),
+        Refused({"models": {"a": "big"}}, ("'a'", "JSON object")),
+        Refused({"models": {}}, ("'models'", "at least one model")),
+        Refused({"models": "[1]"}, ("'models'",)),
+        Refused({"models": {"a": {}}, "defaultModel": "b"}, ("'defaultModel'", "'b'", "a")),
+        Refused({"defaultModel": "other"}, ("'defaultModel'", "'modelName'")),
+        Refused({"appName": "Modelship"}, ("'appName'",)),
+        Refused({"appName": "a" * 21}, ("'appName'",)),
+        Refused({"appName": "9lives"}, ("'appName'",)),
+    ],
+    ids=lambda case: next(iter(case.says)),
+)
+def test_mistakes_are_refused_naming_the_model_and_key(case: Refused) -> None:
+    with pytest.raises(case.error) as raised:
+        deployment(**case.context)
+    for part in case.says:
+        assert part in str(raised.value)
+
+
+def test_more_jwt_issuers_than_one_api_holds_authorizers_for_are_refused() -> None:
+    models = {
+        f"m{i}": {"authMode": "jwt", "jwtIssuer": f"https://issuer{i}.example.com"}
+        for i in range(11)
+    }
+    with pytest.raises(SettingsError, match="at most 10 authorizers"):
+        deployment(models=models, jwtAudience="api")
+    # One issuer shared by all: one authorizer.
+    shared = {name: {"authMode": "jwt"} for name in models}
+    result = deployment(models=shared, jwtIssuer="https://issuer.example.com", jwtAudience="api")
+    assert len(result.models) == 11
