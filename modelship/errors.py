@@ -208,6 +208,25 @@ class NotAnEarlierRelease(ReleaseError):
     reason = "not_an_earlier_release"
 
 
+class DeploymentNotFound(ModelshipError):
+    """A stack lists no models in its model directory (not deployed, or another name)."""
+
+    reason = "deployment_not_found"
+
+
+class ModelNotDeployed(ModelshipError):
+    """The deployment has no model of that name; the message lists the ones it has."""
+
+    reason = "model_not_deployed"
+
+
+class InvalidModelDirectory(ModelshipError):
+    """A parameter of a deployment's model directory is not a model entry; the message names
+    the parameter."""
+
+    reason = "invalid_model_directory"
+
+
 class PackagingError(ModelshipError):
     """A model fitted elsewhere that cannot be packaged as it is; nothing was written. The
     reason says what is wrong (not_an_estimator, not_fitted, predict_failed, missing_module,

@@ -42,12 +42,13 @@ COMMANDS: dict[str, Command] = {
     "canary": Command(_RELEASES, "send part of the alias's traffic to a release"),
     "promote": Command(_RELEASES, "make the canary the stable release, clear the weights"),
     "rollback": Command(_RELEASES, "clear the canary; with none, undo the last promotion"),
-    "status": Command(
-        _RELEASES, "stable, candidate, alarms, and rollouts running or failed in the last 24 h"
-    ),
     "history": Command(_RELEASES, "the release history"),
     "rollout": Command(
         _RELEASES, "run a rollout plan through the release state machine and follow it"
+    ),
+    "status": Command(
+        "modelship.cli.commands.status",
+        "stable, candidate, alarms, and rollouts running or failed in the last 24 h",
     ),
     "retrain": Command("modelship.cli.commands.retraining", "start the retraining state machine"),
     "local": Command("modelship.cli.commands.local", "the local emulator: AWS on this machine"),

@@ -9,7 +9,8 @@ are `perform_task`. (`rollback` names the module here, so the function is not re
 Modules: releases (transitions), rollback, plan (the one rollout plan grammar), rollout
 (state machine input and tasks, following a run), rollout_runs, lambda_alias (versions and
 the alias), compatibility (checks at create), history, canary_alarms (guardrails), models
-(value types), settings (the release functions' settings).
+(value types), settings (the release functions' settings), directory (a deployment's models,
+listed in SSM).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "AlarmState": "canary_alarms",
     "GuardrailThresholds": "canary_alarms",
+    "DeployedModel": "directory",
+    "ModelDirectory": "directory",
     "HistoryRecord": "history",
     "ReleaseHistory": "history",
     "AliasState": "models",
@@ -54,9 +57,11 @@ _EXPORTS = {
 __all__ = [
     "AlarmState",
     "AliasState",
+    "DeployedModel",
     "GuardrailThresholds",
     "HistoryRecord",
     "InvalidRolloutPlan",
+    "ModelDirectory",
     "Outcome",
     "PlanStep",
     "ReleaseHistory",
@@ -83,6 +88,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from modelship.releases.canary_alarms import AlarmState, GuardrailThresholds
+    from modelship.releases.directory import DeployedModel, ModelDirectory
     from modelship.releases.history import HistoryRecord, ReleaseHistory
     from modelship.releases.models import AliasState, Outcome, ReleaseInfo, ReleaseTarget, Status
     from modelship.releases.plan import (

@@ -1,40 +1,37 @@
-"""Release commands of the CLI (release, canary, promote, rollback, status, history, rollout)."""
+"""Release commands of the CLI (release, canary, promote, rollback, history, rollout). Each
+addresses one deployed model: `modelship.cli.targets` resolves which."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from modelship import names
-from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, add_bucket_option, output_option
+from modelship.cli.arguments import output_option
+from modelship.cli.targets import (
+    ENV_MODEL,
+    function_options,
+    release_state_machine_option,
+    releases_of,
+    resolve_target,
+)
 
-ENV_FUNCTION = "MODELSHIP_FUNCTION"
-ENV_ALIAS = "MODELSHIP_ALIAS"
-ENV_STATE_MACHINE = "MODELSHIP_RELEASE_STATE_MACHINE"
+# release create's --model is the model to release: with a stack, the deployed model (its
+# directory entry names the function); with --function, the model name as before.
+CREATE_MODEL_HELP = (
+    f"the model to release: with --stack, the deployment's model (default: ${ENV_MODEL}; the "
+    "stack's only model if it has one); with --function, its model name (default: the "
+    "function's MODEL_NAME)"
+)
 
 
 def register(commands: Any) -> None:
     """Adds the release commands to the `modelship` parser."""
     common = output_option()
-    target = argparse.ArgumentParser(add_help=False)
-    target.add_argument(
-        "--function",
-        default=os.environ.get(ENV_FUNCTION),
-        help=f"predict function name (default: ${ENV_FUNCTION})",
-    )
-    target.add_argument(
-        "--alias",
-        default=os.environ.get(ENV_ALIAS, names.DEFAULT_ALIAS_NAME),
-        help=f"alias that takes the traffic (default: ${ENV_ALIAS} or live)",
-    )
-    add_bucket_option(target)
-    # Only the commands that change the alias record why; status and history take no reason.
+    # Only the commands that change the alias record why; history takes no reason.
     reasoned = argparse.ArgumentParser(add_help=False)
     reasoned.add_argument("--reason", default="", help="why: recorded in the release history")
-    parents = [common, target, reasoned]
-    read_only = [common, target]
+    parents = [common, function_options(), reasoned]
 
     release = commands.add_parser("release", help="create releases of the predict function")
     release_commands = release.add_subparsers(
@@ -42,18 +39,17 @@ def register(commands: Any) -> None:
     )
     create = release_commands.add_parser(
         "create",
-        parents=parents,
+        parents=[common, function_options(CREATE_MODEL_HELP), reasoned],
         help="pin a model version in the function and publish a Lambda version",
     )
     create.add_argument("model_version", nargs="?", default="latest", help="default: latest")
-    create.add_argument("--model", help="model name (default: the function's MODEL_NAME)")
     create.add_argument("--sha256", help="refuse unless the artifact has this sha256")
     create.add_argument(
         "--allow-schema-change",
         action="store_true",
         help="release even if the feature schema differs from the stable release's",
     )
-    create.set_defaults(run=_create)
+    create.set_defaults(run=_create, model_names_release=True)
 
     canary = commands.add_parser("canary", help="send part of the alias's traffic to a release")
     canary_commands = canary.add_subparsers(dest="canary_command", required=True, metavar="ACTION")
@@ -82,21 +78,9 @@ def register(commands: Any) -> None:
     rollback.add_argument("--to", help="go back to this earlier release (Lambda version)")
     rollback.set_defaults(run=_rollback)
 
-    status = commands.add_parser(
-        "status",
-        parents=read_only,
-        help="stable, candidate, alarms, and rollouts running or failed in the last 24 h",
+    history = commands.add_parser(
+        "history", parents=[common, function_options()], help="the release history"
     )
-    _state_machine_arg(status)
-    status.add_argument(
-        "--retrain-state-machine",
-        default=os.environ.get(ENV_RETRAIN_STATE_MACHINE),
-        help=f"retraining state machine ARN (default: ${ENV_RETRAIN_STATE_MACHINE}): its runs "
-        "canary their challenger",
-    )
-    status.set_defaults(run=_status)
-
-    history = commands.add_parser("history", parents=read_only, help="the release history")
     history.add_argument("--limit", type=int, default=50, help="newest N records (default 50)")
     history.set_defaults(run=_history)
 
@@ -109,34 +93,12 @@ def register(commands: Any) -> None:
     rollout.add_argument("--version", help="Lambda version (default: the latest release created)")
     rollout.add_argument("--no-follow", action="store_true", help="start it and return")
     rollout.add_argument("--poll", type=float, default=2.0, help="seconds between updates")
-    _state_machine_arg(rollout)
+    release_state_machine_option(rollout)
     rollout.set_defaults(run=_rollout)
 
 
-def _state_machine_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--state-machine",
-        default=os.environ.get(ENV_STATE_MACHINE),
-        help=f"release state machine ARN (default: ${ENV_STATE_MACHINE})",
-    )
-
-
 def _releases(args: argparse.Namespace) -> Any:
-    import boto3
-
-    from modelship.errors import CommandFailed
-    from modelship.releases.models import ReleaseTarget
-    from modelship.releases.releases import Releases
-
-    if not args.function:
-        raise CommandFailed(f"--function is required (or set {ENV_FUNCTION})")
-    return Releases(
-        ReleaseTarget(args.function, args.alias, args.bucket),
-        lambda_client=boto3.client("lambda"),
-        s3=boto3.client("s3"),
-        cloudwatch=boto3.client("cloudwatch"),
-        sts=boto3.client("sts"),
-    )
+    return releases_of(resolve_target(args))
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:
@@ -148,16 +110,17 @@ def _outcome(outcome: Any) -> dict[str, Any]:
 
 
 def _create(args: argparse.Namespace) -> dict[str, Any]:
-    info, record = _releases(args).create(
+    target = resolve_target(args)
+    info, record = releases_of(target).create(
         args.model_version,
-        model_name=args.model,
+        model_name=target.model.model if target.model else args.model,
         expected_sha256=args.sha256,
         allow_schema_change=args.allow_schema_change,
         reason=args.reason,
     )
     return {
         "text": (
-            f"released {info.model_name} {info.model_version} as {args.function} version "
+            f"released {info.model_name} {info.model_version} as {target.function} version "
             f"{info.version} (sha256 {info.model_sha256[:12]}...); it takes no traffic until "
             f"`modelship canary start --version {info.version}` or `modelship rollout`"
         ),
@@ -201,36 +164,6 @@ def _rollback(args: argparse.Namespace) -> dict[str, Any]:
     return _outcome(rollback(_releases(args), to=args.to, reason=args.reason))
 
 
-def _status(args: argparse.Namespace) -> dict[str, Any]:
-    import boto3
-
-    machines = args.state_machine or args.retrain_state_machine
-    sfn = boto3.client("stepfunctions") if machines else None
-    status = _releases(args).status(sfn, args.state_machine, args.retrain_state_machine)
-    data = status.as_dict()
-    stable, candidate = status.stable, status.candidate
-    lines = [
-        f"function   {status.function_name}  alias {status.alias}",
-        f"stable     v{stable.version:<4} {stable.model_name} "
-        f"{stable.model_version or '(no model)'}  {data['stable_weight']:.1%}",
-    ]
-    if candidate is not None:
-        lines.append(
-            f"candidate  v{candidate.version:<4} {candidate.model_name} {candidate.model_version}"
-            f"  {status.candidate_weight:.1%}"
-        )
-    else:
-        lines.append("candidate  none")
-    lines.extend(f"alarm      {a.state:<17} {a.name}" for a in status.alarms)
-    if not status.alarms:
-        lines.append("alarms     none")
-    if machines:
-        lines.extend(f"rollout    {run.summary()}" for run in status.rollouts)
-        if not status.rollouts:
-            lines.append("rollout    none running or failed in the last 24 h")
-    return {"text": "\n".join(lines), "json": data}
-
-
 def _history(args: argparse.Namespace) -> dict[str, Any]:
     records = _releases(args).history.records(limit=args.limit)
     return {
@@ -246,14 +179,14 @@ def _rollout(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.releases.plan import format_plan, parse_plan
     from modelship.releases.rollout import follow, rollout_input, start_rollout
 
-    if not args.state_machine:
-        raise CommandFailed(f"--state-machine is required (or set {ENV_STATE_MACHINE})")
+    target = resolve_target(args)
+    machine = target.release_machine()
     steps = parse_plan(args.plan)
-    releases = _releases(args)
+    releases = releases_of(target)
     candidate = args.version or releases.latest_created()
     releases.release(candidate)
     sfn = boto3.client("stepfunctions")
-    status = releases.status(sfn, args.state_machine)
+    status = releases.status(sfn, machine)
     if status.rollouts_running:
         raise CommandFailed(f"a rollout is already running: {status.rollouts_running[0]}")
     if status.candidate is not None:
@@ -263,7 +196,7 @@ def _rollout(args: argparse.Namespace) -> dict[str, Any]:
         )
     execution = start_rollout(
         sfn,
-        args.state_machine,
+        machine,
         rollout_input(candidate, steps, reason=args.reason, requested_by=releases.actor()),
     )
     live = args.output == "text"

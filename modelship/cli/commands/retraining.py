@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any
 
-from modelship.cli.arguments import ENV_RETRAIN_STATE_MACHINE, output_option, parse_params
+from modelship.cli.arguments import output_option, parse_params
+from modelship.cli.targets import deployment_options, resolve_target, retrain_state_machine_option
 
 
 def register(commands: Any) -> None:
@@ -16,18 +17,14 @@ def register(commands: Any) -> None:
     common = output_option()
     retrain = commands.add_parser(
         "retrain",
-        parents=[common],
+        parents=[common, deployment_options()],
         help="start the retraining state machine",
         description=(
             "Starts a retraining run: prepare data, train, evaluate against the champion, gate, "
             "register and release. With --wait, prints each state as the run enters it."
         ),
     )
-    retrain.add_argument(
-        "--state-machine",
-        default=os.environ.get(ENV_RETRAIN_STATE_MACHINE),
-        help=f"retraining state machine ARN (default: ${ENV_RETRAIN_STATE_MACHINE})",
-    )
+    retrain_state_machine_option(retrain, "--state-machine")
     retrain.add_argument("--dataset-key", help="datasets/<name>/... key (default: newest)")
     retrain.add_argument("--algorithm", help="override the configured algorithm")
     retrain.add_argument(
@@ -52,8 +49,8 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.releases.rollout import follow
     from modelship.retraining.trigger import manual_trigger, start_retraining
 
-    if not args.state_machine:
-        raise CommandFailed(f"--state-machine is required (or set {ENV_RETRAIN_STATE_MACHINE})")
+    # An explicit machine addresses the run as --function does a release command's.
+    machine = args.retrain_state_machine or resolve_target(args).retrain_machine()
     sfn = boto3.client("stepfunctions")
     trigger = manual_trigger(args.dataset_key, actor=os.environ.get("USER", "cli"))
     execution_input = trigger.execution_input()
@@ -70,7 +67,7 @@ def _retrain(args: argparse.Namespace) -> dict[str, Any]:
         from modelship.releases.plan import parse_plan
 
         execution_input["steps"] = [s.as_input() for s in parse_plan(args.plan)]
-    started = start_retraining(sfn, args.state_machine, trigger, execution_input)
+    started = start_retraining(sfn, machine, trigger, execution_input)
     arn = str(started.execution_arn)
     if not args.wait:
         return {"text": f"started {trigger.execution_name}\n{arn}", "json": {"execution_arn": arn}}

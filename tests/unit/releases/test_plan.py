@@ -144,7 +144,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr("modelship.retraining.trigger.start_retraining", start_retraining)
     monkeypatch.setattr("modelship.releases.rollout.start_rollout", start_rollout)
-    monkeypatch.setattr("modelship.cli.commands.releases._releases", lambda args: Releases())
+    monkeypatch.setattr("modelship.cli.commands.releases.releases_of", lambda target: Releases())
     return inputs
 
 
