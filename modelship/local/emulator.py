@@ -32,6 +32,7 @@ from modelship.local.deployment import ACCOUNT, REGION, Deployment
 from modelship.local.endpoints import (
     FAKE_CREDENTIALS,
     LocalEndpoints,
+    deployed_models,
     endpoints,
     moto_clients,
 )
@@ -154,18 +155,19 @@ class Emulator:
 
         deployment = Deployer(clients, config.cdk_out).deploy()
         self.deployment = deployment
+        models = deployed_models(clients.ssm, deployment)
         for advisory in deployment.advisories:
             self.activity.record("deploy-advisory", {"finding": advisory})
         self.executor.code_roots.update(deployment.code_roots)
         if config.iam:
             self._enforce_iam(deployment)
         if config.seed_model:
-            for seeded in seed_reference_models(clients, deployment, config.state_dir):
+            for seeded in seed_reference_models(clients, deployment, models, config.state_dir):
                 self.activity.record("seeded", {"model": seeded.model, "what": seeded.describe()})
         gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
         gateway.start()
         self._stack.callback(gateway.stop)
-        self.endpoints = endpoints(aws, deployment, gateway.url)
+        self.endpoints = endpoints(aws, deployment, gateway.url, models)
 
         loop = threading.Thread(target=self._background, daemon=True, name="emulator-loop")
         loop.start()

@@ -3,13 +3,16 @@ accepts, the environment `modelship local up` prints for the CLIs, and boto3 cli
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelship import names
 from modelship.local.deployment import REGION, Clients, Deployment, UnsupportedResource
+
+if TYPE_CHECKING:
+    from modelship.releases.directory import DeployedModel
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -43,24 +46,25 @@ class LocalEndpoints:
         }
 
 
-def endpoints(aws: str, deployment: Deployment, api_url: str) -> LocalEndpoints:
-    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`: the
-    stack its model directory names (MODELSHIP_STACK) and the default model's function,
-    alias, bucket and state machines."""
+def endpoints(
+    aws: str, deployment: Deployment, api_url: str, models: Sequence[DeployedModel] = ()
+) -> LocalEndpoints:
+    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`: with
+    a model directory (`models`, deployed_models), the stack it names (MODELSHIP_STACK) and
+    the default model's function, alias, bucket and state machines; without one, the one
+    predict function's."""
     environment = {
         "AWS_ENDPOINT_URL": aws,
         **FAKE_CREDENTIALS,
         "MODELSHIP_API_URL": api_url,
     }
-    directory = model_directory(deployment)
-    default = next((entry for entry in directory.values() if entry.get("default")), None)
+    default = next((model for model in models if model.default), None)
     if default is not None:
-        environment["MODELSHIP_STACK"] = str(default["stack"])
-        environment["MODELSHIP_BUCKET"] = str(default.get("bucket", ""))
-        environment["MODELSHIP_FUNCTION"] = str(default["function"])
-        environment["MODELSHIP_ALIAS"] = str(default.get("alias") or names.DEFAULT_ALIAS_NAME)
-        release = str(default.get("release_state_machine") or "")
-        retrain = str(default.get("retrain_state_machine") or "")
+        environment["MODELSHIP_STACK"] = directory_stack(deployment) or deployment.stack_name
+        environment["MODELSHIP_BUCKET"] = default.bucket
+        environment["MODELSHIP_FUNCTION"] = default.function
+        environment["MODELSHIP_ALIAS"] = default.alias
+        release, retrain = default.release_state_machine, default.retrain_state_machine
     else:
         buckets = deployment.of_type("AWS::S3::Bucket")
         environment["MODELSHIP_BUCKET"] = next(
@@ -77,24 +81,25 @@ def endpoints(aws: str, deployment: Deployment, api_url: str) -> LocalEndpoints:
     return LocalEndpoints(api_url=api_url, aws_endpoint=aws, environment=environment)
 
 
-def model_directory(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """Model name -> its directory entry (the JSON of modelship.releases.directory, plus the
-    `stack` its parameter name gives), from the SSM parameters the deployment created."""
-    found: dict[str, dict[str, Any]] = {}
-    for name, value in sorted(deployment.parameters.items()):
-        match = _DIRECTORY_PARAMETER.fullmatch(name)
-        if match is None:
-            continue
-        try:
-            entry = json.loads(value)
-        except ValueError:
-            raise UnsupportedResource(f"model directory parameter {name}: not JSON") from None
-        if not isinstance(entry, dict) or not entry.get("function"):
-            raise UnsupportedResource(
-                f"model directory parameter {name}: a JSON object naming its function expected"
-            )
-        found[match["model"]] = {**entry, "stack": match["stack"]}
-    return found
+def directory_stack(deployment: Deployment) -> str | None:
+    """The stack whose model directory the deployment's SSM parameters form, if any."""
+    stacks = {
+        match["stack"]
+        for name in deployment.parameters
+        if (match := _DIRECTORY_PARAMETER.fullmatch(name)) is not None
+    }
+    if len(stacks) > 1:
+        raise UnsupportedResource(f"the template writes the model directories of {sorted(stacks)}")
+    return next(iter(stacks), None)
+
+
+def deployed_models(ssm: Any, deployment: Deployment) -> list[DeployedModel]:
+    """The deployment's models as the CLI reads them (ModelDirectory, the default first);
+    none for a template without a model directory."""
+    from modelship.releases.directory import ModelDirectory
+
+    stack = directory_stack(deployment)
+    return [] if stack is None else ModelDirectory(ssm, stack).models()
 
 
 def alias_name(deployment: Deployment) -> str:

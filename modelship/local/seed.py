@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelship import names
 from modelship.local.deployment import Clients, Deployment
-from modelship.local.endpoints import endpoints, model_directory
+from modelship.local.endpoints import endpoints
+
+if TYPE_CHECKING:
+    from modelship.releases.directory import DeployedModel
 
 SEED_MODEL_VERSION = "v0"
 REFERENCE_MODEL = "churn"
@@ -46,20 +51,13 @@ class Seeded:
         return f"{self.model}: reference churn data, {self.algorithm}, {SEED_MODEL_VERSION} on live"
 
 
-def seed_targets(clients: Clients, deployment: Deployment) -> list[SeedTarget]:
+def seed_targets(
+    clients: Clients, deployment: Deployment, models: Sequence[DeployedModel]
+) -> list[SeedTarget]:
     """Every model of the deployment: the model directory's entries, else the one predict
     function (its model named by its MODEL_NAME)."""
-    directory = model_directory(deployment)
-    if directory:
-        return [
-            SeedTarget(
-                model,
-                str(entry["function"]),
-                str(entry.get("alias") or names.DEFAULT_ALIAS_NAME),
-                str(entry["bucket"]),
-            )
-            for model, entry in directory.items()
-        ]
+    if models:
+        return [SeedTarget(m.model, m.function, m.alias, m.bucket) for m in models]
     environment = endpoints("", deployment, "").environment
     function = environment["MODELSHIP_FUNCTION"]
     configuration = clients.lambda_.get_function_configuration(FunctionName=function)
@@ -84,10 +82,13 @@ def training_algorithm(deployment: Deployment, predict_function: str) -> str:
     return _DEFAULT_ALGORITHM
 
 
-def seed_reference_models(clients: Clients, deployment: Deployment, work: Path) -> list[Seeded]:
-    """Seeds every model of the reference family; returns what was done for each model."""
+def seed_reference_models(
+    clients: Clients, deployment: Deployment, models: Sequence[DeployedModel], work: Path
+) -> list[Seeded]:
+    """Seeds every model of the reference family (`models`: the model directory, empty
+    without one); returns what was done for each model."""
     done = []
-    for target in seed_targets(clients, deployment):
+    for target in seed_targets(clients, deployment, models):
         if not _REFERENCE_FAMILY.fullmatch(target.model):
             done.append(Seeded(target.model, target.function, None))
             continue

@@ -23,7 +23,7 @@ from moto import mock_aws
 from modelship import names
 from modelship.local.deployer import Deployer, find_template
 from modelship.local.deployment import Clients, Deployment
-from modelship.local.endpoints import endpoints, model_directory
+from modelship.local.endpoints import deployed_models, endpoints
 from modelship.local.iam import template_policies
 from modelship.local.seed import seed_reference_models
 
@@ -140,6 +140,10 @@ def deployed(cdk_out: Path) -> Iterator[tuple[Deployment, Clients]]:
         yield Deployer(clients, cdk_out).deploy(), clients
 
 
+def _directory(clients: Clients, deployment: Deployment) -> dict[str, dict[str, Any]]:
+    return {m.model: m.model_dump() for m in deployed_models(clients.ssm, deployment)}
+
+
 def test_the_parent_template_is_found_beside_its_nested_template(cdk_out: Path) -> None:
     assert [p.name for p in cdk_out.glob("*.nested.template.json")] != []
     assert find_template(cdk_out).name == f"{STACK}.template.json"
@@ -164,12 +168,12 @@ def test_every_models_function_alias_and_directory_entry_is_provisioned(
     assert sorted(directory) == ["churn", "churn-forest"]
     assert {entry["function"] for entry in directory.values()} == set(functions)
     assert directory["churn-forest"]["bucket"] == directory["churn"]["bucket"]
-    assert sorted(model_directory(deployment)) == ["churn", "churn-forest"]
+    assert [m.model for m in deployed_models(clients.ssm, deployment)] == ["churn", "churn-forest"]
 
 
 def test_each_route_goes_to_its_own_models_alias(deployed: tuple[Deployment, Clients]) -> None:
-    deployment, _ = deployed
-    directory = model_directory(deployment)
+    deployment, clients = deployed
+    directory = _directory(clients, deployment)
 
     def alias_of(model: str) -> str:
         entry = directory[model]
@@ -185,9 +189,9 @@ def test_each_route_goes_to_its_own_models_alias(deployed: tuple[Deployment, Cli
 def test_iam_sees_the_nested_stacks_role_with_the_parents_bucket(
     deployed: tuple[Deployment, Clients],
 ) -> None:
-    deployment, _ = deployed
-    forest = model_directory(deployment)["churn-forest"]["function"]
-    bucket = model_directory(deployment)["churn"]["bucket"]
+    deployment, clients = deployed
+    forest = _directory(clients, deployment)["churn-forest"]["function"]
+    bucket = _directory(clients, deployment)["churn"]["bucket"]
 
     policies = template_policies(deployment.template, deployment.refs, deployment.attributes)
 
@@ -217,10 +221,11 @@ def test_iam_sees_the_nested_stacks_role_with_the_parents_bucket(
 def test_local_up_names_the_stack_and_the_default_model(
     deployed: tuple[Deployment, Clients],
 ) -> None:
-    deployment, _ = deployed
-    churn = model_directory(deployment)["churn"]
+    deployment, clients = deployed
+    churn = _directory(clients, deployment)["churn"]
+    models = deployed_models(clients.ssm, deployment)
 
-    environment = endpoints("http://aws", deployment, "http://api").environment
+    environment = endpoints("http://aws", deployment, "http://api", models).environment
 
     assert environment["MODELSHIP_STACK"] == STACK
     assert environment["MODELSHIP_FUNCTION"] == churn["function"]
@@ -235,13 +240,15 @@ def test_every_reference_model_is_seeded_under_its_own_name(
 ) -> None:
     deployment, clients = deployed
 
-    seeded = seed_reference_models(clients, deployment, tmp_path)
+    seeded = seed_reference_models(
+        clients, deployment, deployed_models(clients.ssm, deployment), tmp_path
+    )
 
     assert sorted((s.model, s.algorithm) for s in seeded) == [
         ("churn", "logistic_regression"),
         ("churn-forest", "random_forest"),
     ]
-    for entry in model_directory(deployment).values():
+    for entry in _directory(clients, deployment).values():
         alias = clients.lambda_.get_alias(FunctionName=entry["function"], Name="live")
         version = clients.lambda_.get_function_configuration(
             FunctionName=entry["function"], Qualifier=alias["FunctionVersion"]
