@@ -52,6 +52,7 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Integration": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Route": "served by the local HTTP gateway (routes read from the template)",
     "AWS::ApiGatewayV2::Stage": "served by the local HTTP gateway",
+    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated (routes served without auth)",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocations are not retried locally",
 }
 _SUB_NAMES = re.compile(r"\$\{([^}!][^}]*)\}")
