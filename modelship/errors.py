@@ -92,6 +92,12 @@ class RequestError(ModelshipError):
     reason = "bad_request"
 
 
+class UnknownModel(RequestError):
+    """A /models/<name>/ route whose <name> is not the model this function serves."""
+
+    reason = "unknown_model"
+
+
 class MalformedRequest(RequestError):
     reason = "malformed_json"
 

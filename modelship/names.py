@@ -140,6 +140,9 @@ MODEL_ROUTES_PREFIX = "/models"
 # default first), for the OpenAPI document that covers them all.
 ENV_DEPLOYMENT_MODELS = "DEPLOYMENT_MODELS"
 DEFAULT_APP_NAME = "modelship"
+# A model name of a deployment: it becomes a route segment, a metric dimension value and part
+# of resource names (used with fullmatch).
+MODEL_NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 
 
 def model_routes_prefix(model_name: str) -> str:

@@ -1,4 +1,5 @@
-"""Predict function: POST /predict, GET /health, GET /model/info, GET /openapi.json."""
+"""Predict function: POST /predict, GET /health, GET /model/info, GET /openapi.json, and the
+same four under /models/<name>/ (predict, health, info, openapi.json) for its own model."""
 
 import json
 import warnings
@@ -12,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelship import names
 from modelship.env import load
 from modelship.errors import ModelshipError
 from modelship.serving.http_errors import (
@@ -43,6 +45,8 @@ service.warm()
 # Every log line names the release's model, so Logs Insights can filter on it.
 logger.append_keys(model_version=service.model_version)
 app = APIGatewayHttpResolver(enable_validation=True)
+# A route under it names a model; the function answers for its own and 404s the others.
+MODEL_ROUTES = names.model_routes_prefix("<name>")
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
@@ -57,7 +61,13 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def _error(answer: ErrorResponse, detail: str):
     path = app.current_event.path
     record_failure(
-        logger, metrics, answer, path=path, model_version=service.model_version, detail=detail
+        logger,
+        metrics,
+        answer,
+        path=path,
+        model_name=settings.model_name,
+        model_version=service.model_version,
+        detail=detail,
     )
     return _json(answer.status, answer.body)
 
@@ -68,7 +78,7 @@ def _error(answer: ErrorResponse, detail: str):
 def predict():
     event = app.current_event
     prediction = service.predict_event_body(event.body, event.is_base64_encoded)
-    record_prediction(metrics, prediction)
+    record_prediction(metrics, settings.model_name, prediction)
     record_reason(metrics, "ok")
     return _json(200, prediction.body())
 
@@ -87,6 +97,30 @@ def model_info():
 @app.get("/openapi.json")
 def openapi():
     return _json(200, openapi_document(app, service))
+
+
+@app.post(f"{MODEL_ROUTES}/predict")
+def predict_model(name: str):
+    service.check_model(name)
+    return predict()
+
+
+@app.get(f"{MODEL_ROUTES}/health")
+def health_model(name: str):
+    service.check_model(name)
+    return health()
+
+
+@app.get(f"{MODEL_ROUTES}/info")
+def info_model(name: str):
+    service.check_model(name)
+    return model_info()
+
+
+@app.get(f"{MODEL_ROUTES}/openapi.json")
+def openapi_model(name: str):
+    service.check_model(name)
+    return openapi()
 
 
 @app.exception_handler(ModelshipError)

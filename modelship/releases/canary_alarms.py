@@ -1,8 +1,11 @@
 """Guardrail alarms of a canary: error rate and p99 latency of the candidate's own model version.
 
-The predict function scores every request under its ModelVersion dimension, so the candidate's
-numbers are not diluted by the stable version's traffic: at 5% weight a candidate failing 20%
-of its requests moves the alias-wide error rate by only 1%, but its own rate reads 20%.
+The predict function scores every request under its Model and ModelVersion dimensions, so the
+candidate's numbers are not diluted by the stable version's traffic: at 5% weight a candidate
+failing 20% of its requests moves the alias-wide error rate by only 1%, but its own rate reads
+20%. The Model dimension keeps another model of the deployment, whose versions may carry the
+same ModelVersion values, out of the candidate's numbers. The alarms read exactly the dimension
+set {service, Model, ModelVersion} that modelship.serving.observability emits.
 
 Every guardrail alarm of a function is named `modelship-guardrail-<function>-...`; the
 EventBridge rule that triggers the rollback function matches that prefix.
@@ -54,21 +57,25 @@ def canary_version_of(alarm_name: str, function_name: str) -> str | None:
     return version if version.isdigit() else None
 
 
-def _dimensions(model_version: str) -> list[dict[str, str]]:
+def canary_dimensions(model_name: str, model_version: str) -> list[dict[str, str]]:
+    """The metric dimensions of one model version's requests, as the predict function emits."""
     return [
         {"Name": "service", "Value": names.PREDICT_SERVICE_NAME},
+        {"Name": names.METRIC_DIMENSION_MODEL, "Value": model_name},
         {"Name": names.METRIC_DIMENSION_MODEL_VERSION, "Value": model_version},
     ]
 
 
-def _stat(query_id: str, metric: str, model_version: str, period: int) -> dict[str, Any]:
+def _stat(
+    query_id: str, metric: str, dimensions: list[dict[str, str]], period: int
+) -> dict[str, Any]:
     return {
         "Id": query_id,
         "MetricStat": {
             "Metric": {
                 "Namespace": names.METRICS_NAMESPACE,
                 "MetricName": metric,
-                "Dimensions": _dimensions(model_version),
+                "Dimensions": dimensions,
             },
             "Period": period,
             "Stat": "Sum",
@@ -81,6 +88,8 @@ def create_canary_alarms(
     cloudwatch: Any,
     function_name: str,
     lambda_version: str,
+    *,
+    model_name: str,
     model_version: str,
     thresholds: GuardrailThresholds,
 ) -> tuple[str, str]:
@@ -88,15 +97,16 @@ def create_canary_alarms(
     error_alarm, latency_alarm = canary_alarm_names(function_name, lambda_version)
     description = (
         f"modelship canary guardrail: {function_name} version {lambda_version} "
-        f"(model {model_version})"
+        f"(model {model_name} {model_version})"
     )
     period = thresholds.period_seconds
+    dimensions = canary_dimensions(model_name, model_version)
     cloudwatch.put_metric_alarm(
         AlarmName=error_alarm,
         AlarmDescription=description + f", error rate > {thresholds.error_rate_percent:g}%",
         Metrics=[
-            _stat("errors", names.METRIC_PREDICTION_ERRORS, model_version, period),
-            _stat("requests", names.METRIC_REQUESTS, model_version, period),
+            _stat("errors", names.METRIC_PREDICTION_ERRORS, dimensions, period),
+            _stat("requests", names.METRIC_REQUESTS, dimensions, period),
             {
                 "Id": "error_rate",
                 "Expression": "100 * errors / requests",
@@ -116,7 +126,7 @@ def create_canary_alarms(
         AlarmDescription=description + f", p99 model latency > {thresholds.p99_latency_ms:g} ms",
         Namespace=names.METRICS_NAMESPACE,
         MetricName=names.METRIC_MODEL_LATENCY,
-        Dimensions=_dimensions(model_version),
+        Dimensions=dimensions,
         ExtendedStatistic="p99",
         Period=period,
         Threshold=thresholds.p99_latency_ms,

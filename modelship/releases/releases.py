@@ -84,7 +84,7 @@ class Releases:
         if not version.isdigit():
             raise ReleaseNotFound(f"{version!r} is not a published Lambda version number")
         info = self.version_info(version)
-        if not info.model_version:
+        if not info.model_version or not info.model_name:
             raise ReleaseNotFound(
                 f"{self.target.function_name} version {version} pins no model; "
                 "create one with `modelship release create`"
@@ -207,7 +207,12 @@ class Releases:
                 "(or pass --force to replace it)"
             )
         canary_alarms.create_canary_alarms(
-            self.cloudwatch, self.target.function_name, version, info.model_version, self.thresholds
+            self.cloudwatch,
+            self.target.function_name,
+            version,
+            model_name=info.model_name,
+            model_version=info.model_version,
+            thresholds=self.thresholds,
         )
         try:
             after = self.alias.route(state, state.stable, {version: weight})

@@ -19,6 +19,7 @@ from modelship.errors import (
     RequestError,
     SchemaMismatch,
     UndecodableBody,
+    UnknownModel,
     UnscorableInput,
 )
 
@@ -33,20 +34,29 @@ class ErrorResponse:
         return self.status >= 500
 
 
+# Answered only on /models/<name>/ routes, when <name> is not this function's model.
+UNKNOWN_MODEL_STATUS = 404
+
 _STATUS_AND_MESSAGE: list[tuple[type[ModelshipError], int, str]] = [
     (MalformedRequest, 400, "The request body is not valid JSON."),
     (UndecodableBody, 400, "The request body could not be decoded as base64 UTF-8 text."),
     (PayloadTooLarge, 413, "The request is too large."),
     (SchemaMismatch, 422, "The request does not match the model's input schema."),
     (UnscorableInput, 422, "The model cannot score some of the request's values."),
+    (UnknownModel, UNKNOWN_MODEL_STATUS, "This function serves no model of that name."),
     (RequestError, 400, "The request is not valid."),
     (ModelUnavailable, 503, "The model is not available."),
     (ModelNotFound, 503, "The model is not available."),
     (ConfigurationError, 503, "The service is misconfigured."),
 ]
 
-# Every error status an answer can carry: the OpenAPI document lists each with its body.
-ERROR_STATUSES = tuple(sorted({status for _, status, _ in _STATUS_AND_MESSAGE} | {500}))
+# Every error status an answer of a route can carry: the OpenAPI document lists each with its
+# body (and UNKNOWN_MODEL_STATUS on the /models/<name>/ routes).
+ERROR_STATUSES = tuple(
+    sorted(
+        {status for error, status, _ in _STATUS_AND_MESSAGE if error is not UnknownModel} | {500}
+    )
+)
 
 
 def error_response(exc: ModelshipError, request_id: str | None = None) -> ErrorResponse:

@@ -1,7 +1,11 @@
-"""Metrics the predict function emits (EMF through Powertools), per ModelVersion.
+"""Metrics the predict function emits (EMF through Powertools), per Model and ModelVersion.
 
 Handled 4xx/5xx answers are not Lambda `Errors`, so the function counts its own: the
 release guardrails alarm on PredictionErrors / Requests for the candidate's ModelVersion.
+Every datum carries two dimension sets: {service, Model, ModelVersion}, which a canary's
+alarms read (modelship.releases.canary_alarms), and {service, Model}, which the model's
+static guardrail and drift alarms read. `Model` keeps two models of one deployment apart:
+their ModelVersion values can be equal.
 """
 
 from __future__ import annotations
@@ -27,12 +31,26 @@ class MetricsSink(Protocol):
     def add_metadata(self, key: str, value: Any) -> None: ...
 
 
-def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
+def predict_paths(model_name: str) -> tuple[str, str]:
+    """The routes whose answers count as the model's requests."""
+    return "/predict", f"{names.model_routes_prefix(model_name)}/predict"
+
+
+def _dimensions(metrics: MetricsSink, model_name: str, model_version: str) -> None:
+    # Named here, not left to POWERTOOLS_SERVICE_NAME: the alarms depend on the exact sets.
+    metrics.add_dimension("service", names.PREDICT_SERVICE_NAME)
+    metrics.add_dimension(names.METRIC_DIMENSION_MODEL, model_name)
+    metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, model_version)
+    # A second set without ModelVersion: the model's alarms over all its versions read it.
+    metrics.add_dimensions(
+        **{"service": names.PREDICT_SERVICE_NAME, names.METRIC_DIMENSION_MODEL: model_name}
+    )
+
+
+def record_prediction(metrics: MetricsSink, model_name: str, prediction: Prediction) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 
-    metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, prediction.model_version)
-    # A second dimension set without ModelVersion: function-wide alarms read it.
-    metrics.add_dimensions(service=names.PREDICT_SERVICE_NAME)
+    _dimensions(metrics, model_name, prediction.model_version)
     metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
     metrics.add_metric(names.METRIC_PREDICTIONS, MetricUnit.Count, prediction.rows)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 0)
@@ -46,12 +64,13 @@ def record_prediction(metrics: MetricsSink, prediction: Prediction) -> None:
     metrics.add_metric(names.METRIC_NUMERIC_VALUES, MetricUnit.Count, prediction.numeric_values)
 
 
-def record_failed_request(metrics: MetricsSink, model_version: str, status: int) -> None:
+def record_failed_request(
+    metrics: MetricsSink, model_name: str, model_version: str, status: int
+) -> None:
     """A predict request answered with an error. 5xx counts against the model."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    metrics.add_dimension(names.METRIC_DIMENSION_MODEL_VERSION, model_version)
-    metrics.add_dimensions(service=names.PREDICT_SERVICE_NAME)
+    _dimensions(metrics, model_name, model_version)
     metrics.add_metric(names.METRIC_REQUESTS, MetricUnit.Count, 1)
     metrics.add_metric(names.METRIC_PREDICTION_ERRORS, MetricUnit.Count, 1 if status >= 500 else 0)
     metrics.add_metric(names.METRIC_CLIENT_ERRORS, MetricUnit.Count, 1 if status < 500 else 0)
@@ -69,15 +88,17 @@ def record_failure(
     answer: ErrorResponse,
     *,
     path: str,
+    model_name: str,
     model_version: str,
     detail: str,
 ) -> None:
     """One request answered with an error: a log line with its reason code, status and the
-    operator-facing detail; for /predict also its metrics (5xx counts against the model)."""
+    operator-facing detail; for the model's predict routes also its metrics (5xx counts
+    against the model). Another model's /models/<name>/predict is not this model's request."""
     reason = str(answer.body["error"]["code"])
     logger.warning(
         "request failed", extra={"reason": reason, "status": answer.status, "detail": detail}
     )
-    if path == "/predict":
-        record_failed_request(metrics, model_version, answer.status)
+    if path in predict_paths(model_name):
+        record_failed_request(metrics, model_name, model_version, answer.status)
         record_reason(metrics, reason)

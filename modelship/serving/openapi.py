@@ -1,15 +1,21 @@
-"""The request model of POST /predict and the OpenAPI document with the model's row schema
-and the shape of its answers (class labels and probabilities, or values)."""
+"""The request model of POST /predict and the OpenAPI document: one document for every model
+of the deployment. The function's own model is described exactly (its row schema and the shape
+of its answers: class labels and probabilities, or values) on the single-model routes and on
+/models/<own>/...; another model's /models/<name>/... routes get the generic envelope and point
+at that model's own document, which its function serves."""
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from modelship import names
 from modelship.errors import ModelshipError
-from modelship.serving.http_errors import ERROR_STATUSES
+from modelship.serving.http_errors import ERROR_STATUSES, UNKNOWN_MODEL_STATUS
 from modelship.serving.schema import MAX_DETAILS
 from modelship.serving.service import PredictionService
 
@@ -76,6 +82,8 @@ _ERROR_DESCRIPTIONS = {
     422: "`schema_mismatch`: rows that do not match the model's schema; `unscorable_input`: "
     "values the schema allows but the model cannot score (e.g. a huge number its scaler "
     f"overflows). `details` name row and field, at most {MAX_DETAILS}.",
+    UNKNOWN_MODEL_STATUS: "`unknown_model`: the route names a model this function does not "
+    "serve (each model's /models/<name>/ routes reach that model's own function).",
     500: "`internal_error`: a fault of the service, not of the request.",
     503: "The model cannot be served; `code` says why (`no_model_pinned`, `model_not_found`, "
     "`sha256_mismatch`, `model_error` for a model that fails on values it was trained on, "
@@ -105,18 +113,32 @@ def _describe_output(response: dict[str, Any], service: PredictionService) -> No
     response["additionalProperties"] = False
 
 
+# A single-model route (method, path) -> its route under /models/<name>/.
+_MODEL_ROUTES = {
+    ("post", "/predict"): "predict",
+    ("get", "/health"): "health",
+    ("get", "/model/info"): "info",
+    ("get", "/openapi.json"): "openapi.json",
+}
+
+
 def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
     """Powertools' generated document, with `instances` items replaced by the pinned model's
-    row schema (when the model is loaded) so clients see the real feature contract."""
+    row schema (when the model is loaded) so clients see the real feature contract, and the
+    /models/<name>/ routes of every model of the deployment."""
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
             title="modelship predict API",
             version=service.model_version,
-            description="Predictions from a scikit-learn model pinned to this Lambda version.",
+            description="Predictions from scikit-learn models, each pinned to a Lambda version "
+            f"of its own function. This document is served by model {service.settings.model_name}"
+            "'s function and describes that model exactly (on the single-model routes and on its "
+            "/models/<name>/ routes); every other model of the deployment has its own document.",
         )
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     request = TypeAdapter(PredictRequest).json_schema()
+    schemas["GenericPredictRequest"] = copy.deepcopy(request)
     instances = request["properties"]["instances"]
     instances["maxItems"] = service.settings.max_rows
     try:
@@ -131,17 +153,26 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         model_schema.pop("$defs", None)
         schemas[model.__name__] = model_schema
+    schemas["GenericPredictResponse"] = copy.deepcopy(schemas["PredictResponse"])
     if loaded is not None:
         _describe_output(schemas["PredictResponse"], service)
-    paths = document.get("paths", {})
+    paths = document.setdefault("paths", {})
+    _describe_routes(paths, "PredictRequest", "PredictResponse")
+    for path in [p for p in paths if p.startswith(f"{names.MODEL_ROUTES_PREFIX}/{{")]:
+        del paths[path]  # the templated /models/{name}/... routes: one concrete set per model
+    for model_name in service.settings.models:
+        paths.update(_model_paths(paths, model_name, own=model_name == service.settings.model_name))
+    return document
+
+
+def _describe_routes(paths: dict[str, Any], request: str, response: str) -> None:
+    """The single-model routes' request and answers (`request` and `response` name the
+    predict schemas: the own model's exact ones, or the generic envelope)."""
     operation = paths.get("/predict", {}).get("post")
     if operation is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": _json_content("PredictRequest"),
-        }
+        operation["requestBody"] = {"required": True, "content": _json_content(request)}
         operation["responses"] = {
-            "200": {"description": "Predictions.", "content": _json_content("PredictResponse")},
+            "200": {"description": "Predictions.", "content": _json_content(response)},
             **{str(status): _error_response(status) for status in ERROR_STATUSES},
         }
     health = paths.get("/health", {}).get("get")
@@ -165,4 +196,40 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
             },
             **{str(status): _error_response(status) for status in (500, 503)},
         }
-    return document
+    document = paths.get("/openapi.json", {}).get("get")
+    if document is not None:
+        document["responses"] = {
+            "200": {
+                "description": "This document.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+
+
+def _model_paths(paths: dict[str, Any], model_name: str, *, own: bool) -> dict[str, Any]:
+    """/models/<model_name>/...: the single-model routes' operations (exact for the own model,
+    the generic envelope for another), each also answering 404 `unknown_model`."""
+    prefix = names.model_routes_prefix(model_name)
+    operations: dict[str, Any] = {
+        path: {method: copy.deepcopy(paths[path][method])}
+        for (method, path) in _MODEL_ROUTES
+        if method in paths.get(path, {})
+    }
+    if not own:
+        _describe_routes(operations, "GenericPredictRequest", "GenericPredictResponse")
+    described: dict[str, Any] = {}
+    for (method, path), route in _MODEL_ROUTES.items():
+        if path not in operations:
+            continue
+        operation = operations[path][method]
+        operation["summary"] = f"{method.upper()} {prefix}/{route}"
+        operation["operationId"] = re.sub(r"\W", "_", f"{model_name}_{route}_{method}")
+        operation["responses"][str(UNKNOWN_MODEL_STATUS)] = _error_response(UNKNOWN_MODEL_STATUS)
+        operation["description"] = (
+            f"Model {model_name}, this function's own: answers as {path} does."
+            if own
+            else f"Model {model_name}, described by its generic envelope here: the exact row "
+            f"schema and answers are in {prefix}/openapi.json."
+        )
+        described[f"{prefix}/{route}"] = {method: operation}
+    return described

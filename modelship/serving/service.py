@@ -15,6 +15,7 @@ from modelship.errors import (
     ModelshipError,
     ModelUnavailable,
     PayloadTooLarge,
+    UnknownModel,
     UnscorableInput,
 )
 from modelship.serving.model_store import LoadedModel, ModelStore
@@ -85,6 +86,13 @@ class PredictionService:
         if self._loaded is not None:
             return self._loaded.manifest.version
         return self.settings.model_version or "unpinned"
+
+    def check_model(self, name: str) -> None:
+        """A /models/<name>/ route: a function answers for its own model only."""
+        if name != self.settings.model_name:
+            raise UnknownModel(
+                f"a route of model {name[:80]!r} reached the function of {self.settings.model_name}"
+            )
 
     def warm(self) -> LoadedModel | None:
         """Loads during init (so SnapStart snapshots a warm model); a failure is kept for

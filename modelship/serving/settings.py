@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from modelship import names
 from modelship.env import EnvSettings
+
+
+def _split_names(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return tuple(part.strip() for part in value.split(","))
 
 
 class PredictSettings(EnvSettings):
@@ -43,3 +51,35 @@ class PredictSettings(EnvSettings):
         ge=512,
         le=10240,
     )
+    # Every model of the deployment, the default first (empty: this function's model alone).
+    # Only the OpenAPI document reads it: it describes each model's /models/<name>/ routes.
+    deployment_models: Annotated[tuple[str, ...], BeforeValidator(_split_names)] = Field(
+        default=(), validation_alias=names.ENV_DEPLOYMENT_MODELS
+    )
+
+    @field_validator("deployment_models")
+    @classmethod
+    def _check_deployment_models(
+        cls, models: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        variable = names.ENV_DEPLOYMENT_MODELS
+        bad = [m for m in models if not re.fullmatch(names.MODEL_NAME_PATTERN, m)]
+        if bad:
+            raise ValueError(
+                f"{variable}: {', '.join(repr(m) for m in bad)} must match "
+                f"{names.MODEL_NAME_PATTERN} (comma-separated model names, the default first)"
+            )
+        repeated = sorted({m for m in models if models.count(m) > 1})
+        if repeated:
+            raise ValueError(f"{variable} lists {', '.join(repeated)} more than once")
+        own = info.data.get("model_name")
+        if own is not None and models and own not in models:
+            raise ValueError(
+                f"{variable} does not list this function's model {own} ({names.ENV_MODEL_NAME})"
+            )
+        return models
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The deployment's models, the default first; this function's model is one of them."""
+        return self.deployment_models or (self.model_name,)

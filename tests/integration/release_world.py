@@ -30,6 +30,7 @@ from modelship.releases.releases import Releases
 from tests.conftest import BUCKET
 
 FUNCTION = "modelship-predict"
+MODEL = "churn"
 ALIAS = "live"
 MOTO_CONFIG: Any = {
     "lambda": {"use_docker": False},
@@ -141,9 +142,11 @@ class World:
     def put_traffic(
         self, model_version: str, requests: int, errors: int, latency_ms: float = 20.0
     ) -> None:
-        """What the predict handler would have emitted for `requests` requests."""
+        """What the predict handler would have emitted for `requests` requests (its canary set;
+        test_canary_alarm_metrics checks it against the handler's own output)."""
         dimensions = [
             {"Name": "service", "Value": names.PREDICT_SERVICE_NAME},
+            {"Name": names.METRIC_DIMENSION_MODEL, "Value": MODEL},
             {"Name": names.METRIC_DIMENSION_MODEL_VERSION, "Value": model_version},
         ]
         now = datetime.now(UTC)
@@ -234,7 +237,7 @@ def open_world(
             names.PREDICT_HANDLER,
             {
                 names.ENV_MODEL_BUCKET: BUCKET,
-                names.ENV_MODEL_NAME: "churn",
+                names.ENV_MODEL_NAME: MODEL,
                 names.ENV_MODEL_CACHE_DIR: str(tmp_path / "cache"),
                 names.ENV_LAYER_SKLEARN_VERSION: sklearn.__version__,
                 names.ENV_POWERTOOLS_SERVICE_NAME: names.PREDICT_SERVICE_NAME,

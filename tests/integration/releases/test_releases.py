@@ -221,8 +221,11 @@ def test_canary_start_routes_the_weight_and_creates_the_candidate_alarms(world: 
         AlarmNames=[canary_alarm_names(FUNCTION, candidate)[0]]
     )["MetricAlarms"][0]
     dims = error_alarm["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"]
-    assert {"Name": "ModelVersion", "Value": "v2"} in dims
-    assert {"Name": "service", "Value": "predict"} in dims
+    assert sorted(dims, key=lambda d: d["Name"]) == [
+        {"Name": "Model", "Value": "churn"},
+        {"Name": "ModelVersion", "Value": "v2"},
+        {"Name": "service", "Value": "predict"},
+    ]
 
 
 @pytest.mark.parametrize(

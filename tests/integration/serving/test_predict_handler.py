@@ -172,7 +172,7 @@ def test_unpinned_function_answers_503_no_model_pinned(
     assert response["headers"]["X-Model-Version"] == "unpinned"
 
 
-def test_metrics_are_emitted_per_model_version(
+def test_metrics_are_emitted_per_model_and_model_version(
     capsys: pytest.CaptureFixture[str], function: Invoke
 ) -> None:
     capsys.readouterr()
@@ -182,11 +182,17 @@ def test_metrics_are_emitted_per_model_version(
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert len(blobs) == 2
     ok, failed = blobs
-    directive = ok["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "modelship"
-    assert ["ModelVersion", "service"] in [sorted(d) for d in directive["Dimensions"]]
-    assert ["service"] in directive["Dimensions"]  # the function-wide set
-    assert (ok["ModelVersion"], ok["Predictions"], ok["PredictionErrors"]) == ("v1", [5.0], [0.0])
+    for blob in blobs:
+        directive = blob["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "modelship"
+        # The canary alarms' set, and the model-wide set of the static and drift alarms; no
+        # set without Model, which would mix the deployment's models.
+        assert sorted(sorted(d) for d in directive["Dimensions"]) == [
+            ["Model", "ModelVersion", "service"],
+            ["Model", "service"],
+        ]
+        assert (blob["service"], blob["Model"], blob["ModelVersion"]) == ("predict", "churn", "v1")
+    assert (ok["Predictions"], ok["PredictionErrors"]) == ([5.0], [0.0])
     assert ok["ModelLatency"][0] > 0
     assert ok["NumericValues"] == [30.0]  # 5 rows x 6 numeric features
     assert ok["OutOfRangeValues"][0] >= 0
@@ -217,6 +223,8 @@ def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
         "health": 200,
         "model_info": 200,
         "openapi": 200,
+        "model_predict_valid": 200,
+        "predict_unknown_model": 404,
     }
     # Every API Gateway sample event in events/ must be covered by this table.
     api_events = {

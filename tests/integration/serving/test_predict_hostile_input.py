@@ -268,6 +268,9 @@ def test_openapi_documents_every_status_the_predict_handler_returns_with_its_bod
     assert {"400", "413", "422", "500", "503"} <= set(responses)
     for status, response in responses.items():
         assert response["content"]["application/json"]["schema"]["$ref"], status
+    # The model's own route answers the same, and 404 `unknown_model` for another model's name.
+    by_name = document["paths"]["/models/churn/predict"]["post"]["responses"]
+    assert set(by_name) == {*responses, "404"}
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,13 @@ from modelship.errors import (
     ModelUnavailable,
     PayloadTooLarge,
     SchemaMismatch,
+    UnknownModel,
 )
-from modelship.serving.http_errors import error_response, validation_error_response
+from modelship.serving.http_errors import (
+    ERROR_STATUSES,
+    error_response,
+    validation_error_response,
+)
 
 SECRET = "s3://internal-bucket/secret/path arn:aws:iam::123456789012:role/x"
 
@@ -30,6 +35,7 @@ SECRET = "s3://internal-bucket/secret/path arn:aws:iam::123456789012:role/x"
         (IncompatibleModel(SECRET, reason="incompatible_sklearn"), 503, "incompatible_sklearn"),
         (ModelNotFound(SECRET), 503, "model_not_found"),
         (ConfigurationError(SECRET), 503, "invalid_configuration"),
+        (UnknownModel(SECRET), 404, "unknown_model"),
         (ModelshipError(SECRET), 500, "internal_error"),
     ],
 )
@@ -69,3 +75,17 @@ def test_wrong_envelope_is_a_422_naming_the_field() -> None:
     assert answer.status == 422
     assert answer.body["error"]["details"][0]["field"] == "instances"
     assert answer.is_server_error is False
+
+
+def test_unknown_model_is_a_fixed_404_documented_only_on_model_routes() -> None:
+    answer = error_response(UnknownModel("a route of model 'x' reached churn"), "req-9")
+
+    assert answer.body == {
+        "error": {
+            "code": "unknown_model",
+            "message": "This function serves no model of that name.",
+        },
+        "request_id": "req-9",
+    }
+    # /predict never answers it: the OpenAPI document lists 404 on /models/<name>/ routes only.
+    assert 404 not in ERROR_STATUSES

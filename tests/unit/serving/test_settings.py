@@ -27,6 +27,7 @@ def test_defaults_apply_when_only_the_required_variables_are_set() -> None:
         ({**BASE, "MODEL_SHA256": "abc"}, "MODEL_SHA256"),
         ({**BASE, "EPHEMERAL_STORAGE_MB": "100"}, "EPHEMERAL_STORAGE_MB"),
         ({**BASE, "MODEL_NAME": "bad name"}, "MODEL_NAME"),
+        ({**BASE, "DEPLOYMENT_MODELS": "forest,ltv"}, "DEPLOYMENT_MODELS"),
     ],
 )
 def test_a_bad_or_missing_variable_fails_naming_it(env: dict[str, str], named: str) -> None:
@@ -45,3 +46,31 @@ def test_values_are_parsed() -> None:
         "v3",
         2048,
     )
+
+
+def test_deployment_models_default_to_the_functions_own_model() -> None:
+    assert load(PredictSettings, BASE).models == ("churn",)
+
+
+def test_deployment_models_keep_their_order_default_first() -> None:
+    settings = load(PredictSettings, {**BASE, "DEPLOYMENT_MODELS": "ltv, churn ,churn_forest"})
+
+    assert settings.models == ("ltv", "churn", "churn_forest")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("churn,Forest", r"'Forest' must match"),
+        ("churn,,ltv", r"'' must match"),
+        ("churn,ltv,", r"'' must match"),
+        ("churn,x" + "y" * 63, r"must match"),
+        ("churn,ltv,churn", r"lists churn more than once"),
+        ("ltv,forest", r"does not list this function's model churn \(MODEL_NAME\)"),
+    ],
+)
+def test_bad_deployment_models_fail_naming_the_variable_and_the_problem(
+    value: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"DEPLOYMENT_MODELS.*{message}"):
+        load(PredictSettings, {**BASE, "DEPLOYMENT_MODELS": value})
