@@ -232,13 +232,14 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     print(f"   overwrote s3://.../{key} with 11 bytes of garbage")
     with (
         Traffic(api, body, f"/models/{churn.model}/predict", threads=1) as churn_traffic,
-        Traffic(api, body, f"/models/{forest.model}/predict", threads=1) as forest_traffic,
+        Traffic(api, body, f"/models/{forest.model}/predict", threads=2) as forest_traffic,
     ):
         time.sleep(1)  # both models answering before the canary starts
         run_cli(
             "canary", "start", "--model", forest.model, "--weight", "1%", "--version", broken,
             "--reason", "demo canary",
         )  # fmt: skip
+        _print_alias_states("during", {forest.model: releases[forest.model].alias_state()})
         cleared = wait_for(
             "the rollback", lambda: releases[forest.model].alias_state().candidate is None
         )
