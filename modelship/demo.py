@@ -1,16 +1,19 @@
 """`make demo`: modelship's main job on one machine, against the local emulator.
 
-Starts the emulator from cdk.out (`make demo` runs `make synth` first), trains and releases
-a first model, answers predictions over HTTP, uploads a new dataset that retrains, canaries
-and promotes a challenger while traffic flows, then canaries a broken release whose alarm
-rolls it back automatically, and prints the release history. Exits 0 only if every
-expectation held; the emulator is stopped whatever happens.
+Starts the emulator from cdk.out (`make demo` runs `make synth` first; cdk.json ships two
+models, `churn` and `churn-forest`), trains, releases and promotes a first version of each,
+answers predictions over HTTP on each model's routes, uploads a new dataset that retrains,
+canaries and promotes a challenger of `churn` while traffic flows, then canaries a broken
+release of `churn-forest` whose alarm rolls it back automatically while `churn` keeps
+serving, untouched (both models' traffic and alias states shown before and after), and
+prints the release history. Exits 0 only if every expectation held; the emulator is stopped
+whatever happens.
 
 Time is compressed (`--time-scale`, default 30): an alarm period of 60 s lasts 2 s and a
 10-minute bake 20 s. See docs/local.md.
 
-The broken canary gets 1% of the traffic: enough for its own alarm (its error rate is 100%),
-too little for the function-wide error-rate alarm (5%), whose event, handled after the
+The broken canary gets 1% of its model's traffic: enough for its own alarm (its error rate
+is 100%), too little for the model-wide error-rate alarm (5%), whose event, handled after the
 canary's, would also undo the previous promotion (see docs/local.md, "Known behaviour").
 """
 
@@ -19,21 +22,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modelship.demo_traffic import Traffic, get, post, print_traffic
 from modelship.registry.manifest import copy_as_version
 from modelship.sample_events import load_event
 
@@ -54,60 +53,6 @@ class Story:
         if not ok:
             self.failures.append(what)
         return ok
-
-
-class Traffic:
-    """Steady POST /predict traffic in the background, counting answers by model version."""
-
-    def __init__(self, api_url: str, body: str) -> None:
-        self.api_url = api_url
-        self.body = body.encode()
-        self.seen: Counter[tuple[int, str]] = Counter()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
-
-    def __enter__(self) -> Traffic:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                status, version, _ = post(self.api_url, self.body)
-            except OSError:
-                status, version = 0, "connection failed"
-            self.seen[(status, version)] += 1
-            self._stop.wait(0.02)
-
-    def reset(self) -> Counter[tuple[int, str]]:
-        seen, self.seen = self.seen, Counter()
-        return seen
-
-
-def post(api_url: str, body: bytes, path: str = "/predict") -> tuple[int, str, dict[str, Any]]:
-    """(status, X-Model-Version, JSON body) of one request to the local HTTP API."""
-    request = urllib.request.Request(  # noqa: S310 - the emulator's loopback URL
-        api_url + path, data=body, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-            return response.status, response.headers.get("X-Model-Version", "-"), _json(response)
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("X-Model-Version", "-"), _json(error)
-
-
-def _json(response: Any) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = json.loads(response.read() or b"{}")
-    except ValueError:
-        return {}
-    return body
 
 
 def run_cli(*argv: str) -> str:
@@ -184,7 +129,7 @@ def emulator(args: argparse.Namespace, work: Path) -> Iterator[dict[str, str]]:
     state = start_detached(config)
     try:
         environment: dict[str, str] = state["endpoints"]["environment"]
-        for key in ("MODELSHIP_API_URL", "AWS_ENDPOINT_URL", "MODELSHIP_FUNCTION"):
+        for key in ("MODELSHIP_API_URL", "AWS_ENDPOINT_URL", "MODELSHIP_STACK"):
             print(f"   {key}={environment[key]}")
         yield environment
     finally:
@@ -197,54 +142,67 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     import boto3
 
     from modelship.local.activity import read_activity
-    from modelship.releases.models import ReleaseTarget
-    from modelship.releases.releases import Releases
+    from modelship.releases.directory import ModelDirectory
     from modelship.training.churn import generate_churn
     from modelship.training.tables import table_to_csv_bytes
 
     api = env["MODELSHIP_API_URL"]
-    bucket, function = env["MODELSHIP_BUCKET"], env["MODELSHIP_FUNCTION"]
-    s3, lambda_client = boto3.client("s3"), boto3.client("lambda")
-    releases = Releases(
-        ReleaseTarget(function, env["MODELSHIP_ALIAS"], bucket),
-        lambda_client=lambda_client,
-        s3=s3,
-        cloudwatch=boto3.client("cloudwatch"),
-        sts=boto3.client("sts"),
-    )
+    s3 = boto3.client("s3")
+    models = ModelDirectory(boto3.client("ssm"), env["MODELSHIP_STACK"]).models()
+    names = [m.model for m in models]
+    if not story.check(len(models) >= 2, f"the deployment serves two models: {names}"):
+        return
+    churn, forest = models[0], models[1]
+    releases = {m.model: _releases(m) for m in (churn, forest)}
     body = str(load_event("predict_batch")["body"])
 
-    story.step("1. Train the first churn model and publish it to the registry")
-    run_cli("train", "--out", str(work / "v1"), "--version", "v1")
-    run_cli("models", "publish", str(work / "v1"))
+    story.step(f"1. Train {churn.model} (logistic regression) and {forest.model} (random forest)")
+    algorithms = {churn.model: "logistic_regression", forest.model: "random_forest"}
+    for model, algorithm in algorithms.items():
+        out = str(work / f"{model}-v1")
+        run_cli("train", "--name", model, "--algorithm", algorithm, "--out", out, "--version", "v1")
+        run_cli("models", "publish", out)
 
-    story.step("2. Release it: a Lambda version pinned to v1, promoted to the live alias")
-    run_cli("release", "create", "v1", "--reason", "first model")
-    first = releases.latest_created()
-    run_cli("promote", "--version", first, "--reason", "first model")
-    story.check(releases.alias_state().stable == first, f"live serves Lambda version {first}")
+    story.step("2. Release each: a Lambda version of ITS function, promoted to ITS live alias")
+    for model, model_releases in releases.items():
+        run_cli("release", "create", "v1", "--model", model, "--reason", "first model")
+        first = model_releases.latest_created()
+        run_cli("promote", "--model", model, "--version", first, "--reason", "first model")
+        state = model_releases.alias_state()
+        story.check(state.stable == first, f"{model}: live serves Lambda version {first}")
+    run_cli("status")
 
-    story.step("3. Predictions over HTTP (cold start, then warm)")
-    for label in ("cold", "warm"):
+    story.step("3. Predictions over HTTP: /predict (the default model) and /models/<name>/predict")
+    for path, model in (
+        ("/predict", churn.model),
+        (f"/models/{churn.model}/predict", churn.model),
+        (f"/models/{forest.model}/predict", forest.model),
+    ):
         started = time.monotonic()
-        status, version, answer = post(api, body.encode())
+        status, version, answer = post(api, body.encode(), path)
         elapsed = time.monotonic() - started
-        print(f"   POST {api}/predict -> {status} model {version} ({label}, {elapsed:.2f} s)")
+        print(f"   POST {path} -> {status} {answer.get('model_name')} {version} ({elapsed:.2f} s)")
         print(f"     predictions {answer.get('predictions')}")
-        story.check(status == 200 and version == "v1", f"{label} request answered 200 by v1")
-    status, health = _get(api, "/health")
-    story.check(status == 200 and health.get("status") == "ok", f"GET /health: {health}")
+        story.check(
+            (status, version, answer.get("model_name")) == (200, "v1", model),
+            f"POST {path} answered 200 by {model} v1",
+        )
+    for path in ("/health", f"/models/{forest.model}/health"):
+        status, health = get(api, path)
+        story.check(status == 200 and health.get("status") == "ok", f"GET {path}: {health}")
 
-    story.step("4. New data lands in S3: retraining, canary and promotion run on their own")
-    dataset = f"datasets/churn/{datetime.now():%Y%m%dT%H%M%S}.csv"
+    story.step(f"4. New {churn.model} data lands in S3: retraining, canary, promotion on their own")
+    dataset = f"datasets/{churn.model}/{datetime.now():%Y%m%dT%H%M%S}.csv"
     with Traffic(api, body) as traffic:
         s3.put_object(
-            Bucket=bucket, Key=dataset, Body=table_to_csv_bytes(generate_churn(drift=0.8, seed=21))
+            Bucket=churn.bucket,
+            Key=dataset,
+            Body=table_to_csv_bytes(generate_churn(drift=0.8, seed=21)),
         )
-        print(f"   uploaded s3://{bucket}/{dataset} (drifted churn data, 6000 rows)")
+        print(f"   uploaded s3://{churn.bucket}/{dataset} (drifted churn data, 6000 rows)")
         sfn = boto3.client("stepfunctions")
-        machine = env.get("MODELSHIP_RETRAIN_STATE_MACHINE", "")
-        if not story.check(bool(machine), "the template has a retraining state machine"):
+        machine = churn.retrain_state_machine
+        if not story.check(bool(machine), f"{churn.model} has a retraining state machine"):
             return
         execution = _finished_execution(sfn, machine, story)
         seen = traffic.reset()
@@ -252,9 +210,9 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
         return
     print(f"   retraining execution {execution['name']}: {execution['status']}")
     story.check(execution["status"] == "SUCCEEDED", "retraining ran, canaried and promoted")
-    _print_traffic(seen)
-    state = releases.alias_state()
-    challenger = releases.version_info(state.stable).model_version
+    print_traffic(seen)
+    state = releases[churn.model].alias_state()
+    challenger = releases[churn.model].version_info(state.stable).model_version
     story.check(challenger not in (None, "v1"), f"live now serves the challenger {challenger}")
     story.check(
         any(version == challenger for (_, version) in seen),
@@ -262,31 +220,56 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     )
     story.check(all(status == 200 for (status, _) in seen), "every request answered 200")
 
-    story.step("5. A broken release: its artifact is corrupted in S3 after the release")
-    broken_dir = copy_as_version(work / "v1", work / "broken", "v1-broken")
+    story.step(f"5. A broken release of {forest.model}, canaried while both models serve")
+    before = {model: r.alias_state() for model, r in releases.items()}
+    _print_alias_states("before", before)
+    broken_dir = copy_as_version(work / f"{forest.model}-v1", work / "broken", "v1-broken")
     run_cli("models", "publish", str(broken_dir))
-    run_cli("release", "create", "v1-broken", "--reason", "demo: will be corrupted")
-    broken = releases.latest_created()
-    s3.put_object(Bucket=bucket, Key="models/churn/v1-broken/model.joblib", Body=b"not a model")
-    print("   overwrote s3://.../models/churn/v1-broken/model.joblib with 11 bytes of garbage")
-    run_cli("canary", "start", "--weight", "1%", "--version", broken, "--reason", "demo canary")
-    with Traffic(api, body) as traffic:
-        cleared = wait_for("the rollback", lambda: releases.alias_state().candidate is None)
+    run_cli("release", "create", "v1-broken", "--model", forest.model, "--reason", "demo: broken")
+    broken = releases[forest.model].latest_created()
+    key = f"models/{forest.model}/v1-broken/model.joblib"
+    s3.put_object(Bucket=forest.bucket, Key=key, Body=b"not a model")
+    print(f"   overwrote s3://.../{key} with 11 bytes of garbage")
+    with (
+        Traffic(api, body, f"/models/{churn.model}/predict", threads=1) as churn_traffic,
+        Traffic(api, body, f"/models/{forest.model}/predict", threads=2) as forest_traffic,
+    ):
+        time.sleep(1)  # both models answering before the canary starts
+        run_cli(
+            "canary", "start", "--model", forest.model, "--weight", "1%", "--version", broken,
+            "--reason", "demo canary",
+        )  # fmt: skip
+        _print_alias_states("during", {forest.model: releases[forest.model].alias_state()})
+        cleared = wait_for(
+            "the rollback", lambda: releases[forest.model].alias_state().candidate is None
+        )
         cleared_at = time.time()
-        seen = traffic.reset()
-    _print_traffic(seen)
-    story.check(cleared, "the canary was rolled back automatically")
+        time.sleep(1)  # and after the rollback
+        seen, untouched = forest_traffic.reset(), churn_traffic.reset()
+    print_traffic(seen, f"{forest.model} traffic meanwhile")
+    print_traffic(untouched, f"{churn.model} traffic meanwhile")
+    after = {model: r.alias_state() for model, r in releases.items()}
+    _print_alias_states("after", after)
+    story.check(cleared, f"{forest.model}'s canary was rolled back automatically")
     story.check(
         any(status >= 500 and version == "v1-broken" for (status, version) in seen),
         "the broken candidate answered 5xx (model unavailable: artifact hash mismatch)",
     )
-    # Its own error-rate alarm, or the function-wide one when its few failed requests tip
-    # the whole function over 5% first: the rollback names the alarm that acted.
-    rollback = wait_for(
-        "the rollback record",
-        lambda: releases.history.records()[-1].action == "rollback",
+    story.check(
+        after[forest.model].stable == before[forest.model].stable,
+        f"{forest.model} still serves its stable Lambda version {before[forest.model].stable}",
     )
-    record = releases.history.records()[-1]
+    story.check(
+        bool(untouched) and set(untouched) == {(200, challenger)},
+        f"{churn.model} answered all {sum(untouched.values())} requests 200 by {challenger}",
+    )
+    story.check(
+        after[churn.model] == before[churn.model],
+        f"{churn.model}'s alias is untouched (same version, weights and revision id)",
+    )
+    history = releases[forest.model].history
+    rollback = wait_for("the rollback record", lambda: history.records()[-1].action == "rollback")
+    record = history.records()[-1]
     alarm = next(
         (
             a
@@ -305,25 +288,47 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
         print(f"   alarm {alarm['alarm']}")
         print(f"   {alarm['reason']}")
         print(f"   alarm -> alias cleared: {cleared_at - fired:.2f} s (observed by polling)")
-    answers = [post(api, body.encode())[:2] for _ in range(30)]
     story.check(
-        all(status == 200 and version == challenger for status, version in answers),
-        f"after the rollback all 30 requests are answered 200 by {challenger}",
+        forest.function in str(record.alarm), f"the alarm is {forest.model}'s own: {record.alarm}"
+    )
+    answers = [post(api, body.encode(), f"/models/{forest.model}/predict")[:2] for _ in range(30)]
+    story.check(
+        all(status == 200 and version == "v1" for status, version in answers),
+        f"after the rollback all 30 {forest.model} requests are answered 200 by v1",
     )
 
-    story.step("6. The release history")
-    run_cli("history")
+    story.step("6. The release history and every model's status")
+    run_cli("history", "--model", forest.model)
     run_cli("status")
-    actions = [r.action for r in releases.history.records()]
+    actions = [r.action for r in history.records()]
     story.check(actions[-1] == "rollback", f"the last recorded action is a rollback: {actions}")
+    churn_actions = [r.action for r in releases[churn.model].history.records()]
+    story.check("rollback" not in churn_actions, f"{churn.model} was never rolled back")
 
 
-def _get(api_url: str, path: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(api_url + path, timeout=60) as response:  # noqa: S310
-            return response.status, _json(response)
-    except urllib.error.HTTPError as error:
-        return error.code, _json(error)
+def _releases(model: Any) -> Any:
+    """The release actions on one deployed model (a DeployedModel)."""
+    import boto3
+
+    from modelship.releases.models import ReleaseTarget
+    from modelship.releases.releases import Releases
+
+    return Releases(
+        ReleaseTarget(model.function, model.alias, model.bucket),
+        lambda_client=boto3.client("lambda"),
+        s3=boto3.client("s3"),
+        cloudwatch=boto3.client("cloudwatch"),
+        sts=boto3.client("sts"),
+    )
+
+
+def _print_alias_states(when: str, states: dict[str, Any]) -> None:
+    for model, state in states.items():
+        weights = ", ".join(f"v{k} at {w:.0%}" for k, w in state.weights.items()) or "none"
+        print(
+            f"   {when:<6} {model:<14} live: stable {state.stable}, candidates {weights}, "
+            f"revision {state.revision_id}"
+        )
 
 
 def _finished_execution(sfn: Any, machine: str, story: Story) -> dict[str, Any] | None:
@@ -339,13 +344,6 @@ def _finished_execution(sfn: Any, machine: str, story: Story) -> dict[str, Any] 
     if not story.check(wait_for("the retraining execution", finished), "retraining finished"):
         return None
     return found
-
-
-def _print_traffic(seen: Counter[tuple[int, str]]) -> None:
-    total = sum(seen.values())
-    print(f"   traffic meanwhile: {total} requests")
-    for (status, version), count in sorted(seen.items()):
-        print(f"     {status} from {version:<28} {count:5d}  ({count / max(total, 1):.0%})")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ The emulator
   endpoints       URLs, fake credentials, the environment to export, moto clients
   activity        what the emulator did on its own, one JSON line each
   deployer        the template walk; provisioners: one per resource type;
-                  deployment: what was provisioned
+                  deployment: what was provisioned; nested_stacks: nested stacks
+                  folded into the parent
   template        loading a template and resolving its intrinsics
   template_checks what CloudFormation and the services would refuse, per service
   executor        Lambda: worker processes per published version (worker: their script)
   lambda_invoke   the one patch of moto's Lambda invoke, used by executor and
                   inprocess_lambda
-  gateway         the HTTP API; metrics: EMF to CloudWatch; alarms: alarm evaluation;
+  gateway         the HTTP API, each route to its integration's alias; metrics: EMF to
+                  CloudWatch; alarms: alarm evaluation;
                   eventbridge and events: rule targets and the events moto never emits
   moto_patches    Wait states by time_scale; dimensions matched in any order
   seed            the reference model a fresh emulator serves

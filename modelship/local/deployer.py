@@ -5,7 +5,9 @@ Lambda::Permission that points at an alias), so each resource is created through
 service's own API (modelship.local.provisioners), in dependency order, with Ref,
 Fn::GetAtt, Fn::Sub and Fn::Join resolved. A resource type outside `PROVISIONERS` and
 `NOT_EMULATED` fails the deployment with a message naming it, and so does anything AWS
-would refuse (modelship.local.template_checks), before anything is created.
+would refuse (modelship.local.template_checks), before anything is created. Nested stacks
+are folded into the parent first (modelship.local.nested_stacks): the checks, the IAM
+enforcement and the provisioners see one resource set.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ from modelship.local.deployment import (
     UnsupportedResource,
     physical_name,
 )
+from modelship.local.nested_stacks import NESTED_STACK_METADATA, flatten
 from modelship.local.provisioners import PROVISIONERS, Provisioner
 from modelship.local.template import load_template, resolve
 from modelship.local.template_checks import refuse_invalid
 
 # The deployer's surface; UnsupportedResource is also raised by the provisioners.
-__all__ = ["NOT_EMULATED", "Deployer", "UnsupportedResource", "deployment_order", "find_template"]
+__all__ = [
+    "NOT_EMULATED",
+    "Deployer",
+    "UnsupportedResource",
+    "deployment_order",
+    "find_template",
+    "load_flat_template",
+]
 
 # What the emulator leaves out, and why; anything else unknown is refused.
 NOT_EMULATED = {
@@ -42,19 +52,29 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Integration": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Route": "served by the local HTTP gateway (routes read from the template)",
     "AWS::ApiGatewayV2::Stage": "served by the local HTTP gateway",
+    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated (routes served without auth)",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocations are not retried locally",
 }
 _SUB_NAMES = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 def find_template(cdk_out: Path) -> Path:
-    templates = sorted(cdk_out.glob("*.template.json"))
+    """The stack's template; its nested stacks' templates (*.nested.template.json) are
+    read through it."""
+    templates = sorted(
+        t for t in cdk_out.glob("*.template.json") if not t.name.endswith(".nested.template.json")
+    )
     if len(templates) != 1:
         raise FileNotFoundError(
             f"expected one stack template in {cdk_out}, found {[t.name for t in templates]}: "
             "run `make synth` first"
         )
     return templates[0]
+
+
+def load_flat_template(path: Path) -> dict[str, Any]:
+    """The template at `path` with its nested stacks folded in."""
+    return flatten(load_template(path), path)
 
 
 def _references(value: Any) -> set[str]:
@@ -129,10 +149,12 @@ class Deployer:
 
     def deploy(self, template_path: Path | None = None) -> Deployment:
         path = template_path or find_template(self.cdk_out)
-        template = load_template(path)
+        template = load_flat_template(path)
         self.check(template)
         validation = refuse_invalid(template, self.cdk_out)
-        self.deployment = Deployment(stack_name=path.name.removesuffix(".template.json"))
+        self.deployment = Deployment(
+            stack_name=path.name.removesuffix(".template.json"), template=template
+        )
         self.deployment.advisories = [str(finding) for finding in validation.advisories]
         provisioner = Provisioner(self.clients, self.deployment, self.cdk_out)
         resources = template.get("Resources", {})
@@ -140,6 +162,9 @@ class Deployer:
             resource = resources[logical]
             kind = resource["Type"]
             self.deployment.types[logical] = kind
+            nested = (resource.get("Metadata") or {}).get(NESTED_STACK_METADATA)
+            if nested:
+                self.deployment.nested[logical] = str(nested)
             if kind in NOT_EMULATED:
                 self._not_emulated(logical, resource)
                 continue
@@ -154,5 +179,18 @@ class Deployer:
         deployment = self.deployment
         deployment.skipped[logical] = NOT_EMULATED[resource["Type"]]
         deployment.refs[logical] = physical_name(deployment.stack_name, logical)
+        properties = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::ApiGatewayV2::Integration":
+            uri = self._resolve(properties.get("IntegrationUri", ""))
+            deployment.integrations[logical] = str(uri)
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
-            deployment.routes.append(str(resource["Properties"]["RouteKey"]))
+            # The route goes to ITS integration ("integrations/<id>"): each model's routes to
+            # that model's alias.
+            target = _references(properties.get("Target"))
+            integration = sorted(target & set(deployment.integrations))
+            if len(integration) != 1:
+                raise UnsupportedResource(
+                    f"route {logical} ({properties.get('RouteKey')}): its Target names no "
+                    "integration of the template; the local gateway serves integrated routes only"
+                )
+            deployment.routes[str(properties["RouteKey"])] = deployment.integrations[integration[0]]

@@ -25,27 +25,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import names
 from modelship.local.activity import ACTIVITY_FILE, ActivityLog
 from modelship.local.alarms import alarm_period, evaluate_alarms
-from modelship.local.deployer import Deployer, find_template
+from modelship.local.deployer import Deployer
 from modelship.local.deployment import ACCOUNT, REGION, Deployment
 from modelship.local.endpoints import (
     FAKE_CREDENTIALS,
     LocalEndpoints,
-    alias_name,
+    deployed_models,
     endpoints,
     moto_clients,
 )
 from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
 from modelship.local.executor import InvocationResult, LambdaExecutor
-from modelship.local.gateway import Gateway, IntegrationDenied
+from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
 from modelship.local.moto_patches import compressed_waits, ordered_dimensions
-from modelship.local.seed import seed_reference_model
-from modelship.local.template import load_template
+from modelship.local.seed import seed_reference_models
 
 # With IAM enforcement on: the policies, allowed requests and denials, written at stop.
 IAM_FILE = "iam-observed.json"
@@ -63,7 +61,8 @@ class EmulatorConfig:
     max_workers_per_version: int = 4
     # Workers idle this long are stopped (Lambda recycles idle environments too).
     idle_seconds: float = 600.0
-    # Start with the reference churn model released on `live`, so /predict answers at once.
+    # Start with the reference churn model released on `live` of every model of the reference
+    # family (modelship.local.seed), so /predict answers at once.
     seed_model: bool = True
     # Authorize every call made on behalf of a function, state machine or rule against the
     # template's IAM (modelship.local.iam); off with `--no-iam` or MODELSHIP_IAM=off.
@@ -156,17 +155,19 @@ class Emulator:
 
         deployment = Deployer(clients, config.cdk_out).deploy()
         self.deployment = deployment
+        models = deployed_models(clients.ssm, deployment)
         for advisory in deployment.advisories:
             self.activity.record("deploy-advisory", {"finding": advisory})
         self.executor.code_roots.update(deployment.code_roots)
         if config.iam:
             self._enforce_iam(deployment)
         if config.seed_model:
-            seed_reference_model(clients, self.endpoints_environment(deployment), config.state_dir)
+            for seeded in seed_reference_models(clients, deployment, models, config.state_dir):
+                self.activity.record("seeded", {"model": seeded.model, "what": seeded.describe()})
         gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
         gateway.start()
         self._stack.callback(gateway.stop)
-        self.endpoints = endpoints(aws, deployment, gateway.url)
+        self.endpoints = endpoints(aws, deployment, gateway.url, models)
 
         loop = threading.Thread(target=self._background, daemon=True, name="emulator-loop")
         loop.start()
@@ -183,8 +184,7 @@ class Emulator:
         from modelship.local.iam import enforce, template_policies
         from modelship.local.iam.endpoint import GUARD_SCRIPT, AuthorizationEndpoint
 
-        template = load_template(find_template(self.config.cdk_out))
-        policies = template_policies(template, deployment.refs, deployment.attributes)
+        policies = template_policies(deployment.template, deployment.refs, deployment.attributes)
         authorizer = Authorizer(policies, on_denied=lambda r: self.activity.record("iam-denied", r))
         self.authorizer = authorizer
         self._stack.callback(self._write_iam_observed)
@@ -199,9 +199,6 @@ class Emulator:
         }
         self.delivery.authorizer = authorizer
 
-    def endpoints_environment(self, deployment: Deployment) -> dict[str, str]:
-        return endpoints(self.config.aws_endpoint, deployment, "").environment
-
     def _write_iam_observed(self) -> None:
         authorizer = self.authorizer
         if authorizer is None:
@@ -213,13 +210,13 @@ class Emulator:
         }
         (self.config.state_dir / IAM_FILE).write_text(json.dumps(observed))
 
-    def _invoke_alias(self, event: dict[str, Any]) -> InvocationResult:
+    def _invoke_alias(self, target: str, event: dict[str, Any]) -> InvocationResult:
+        """Invokes what the route's integration names (a model's alias), as API Gateway does."""
         from moto.awslambda.utils import get_backend
 
         assert self.executor is not None
         assert self.deployment is not None
-        function = self.deployment.function_with_handler(names.PREDICT_HANDLER)
-        alias = alias_name(self.deployment)
+        function, alias = integration_function(target)
         authorizer = self.authorizer
         if authorizer is not None:
             # API Gateway invokes the alias under its Lambda permission, with the route's
@@ -230,12 +227,13 @@ class Emulator:
                 f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/"
                 f"{event['requestContext']['stage']}/{http['method']}{http['path']}"
             )
-            target = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:{alias}"
+            qualified = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
+            qualified += f":{alias}" if alias else ""
             decision = authorizer.authorize_service(
-                "apigateway.amazonaws.com", "lambda:InvokeFunction", target, source
+                "apigateway.amazonaws.com", "lambda:InvokeFunction", qualified, source
             )
             if not decision.allowed:
-                raise IntegrationDenied(target)
+                raise IntegrationDenied(qualified)
         return self.executor.invoke_moto(get_backend(ACCOUNT, REGION), function, alias, event)
 
     # ---- what runs on its own: alarms, execution status events, idle workers

@@ -3,11 +3,16 @@ accepts, the environment `modelship local up` prints for the CLIs, and boto3 cli
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelship import names
-from modelship.local.deployment import REGION, Clients, Deployment
+from modelship.local.deployment import REGION, Clients, Deployment, UnsupportedResource
+
+if TYPE_CHECKING:
+    from modelship.releases.directory import DeployedModel
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -16,6 +21,13 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
+
+# names.model_directory_parameter(stack, model), read back.
+_DIRECTORY_PARAMETER = re.compile(
+    re.escape(names.model_directory_parameter("STACK", "MODEL"))
+    .replace("STACK", "(?P<stack>[^/]+)")
+    .replace("MODEL", "(?P<model>[^/]+)")
+)
 
 
 @dataclass(frozen=True)
@@ -34,28 +46,60 @@ class LocalEndpoints:
         }
 
 
-def endpoints(aws: str, deployment: Deployment, api_url: str) -> LocalEndpoints:
-    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`."""
-    predict = deployment.function_with_handler(names.PREDICT_HANDLER)
-    buckets = deployment.of_type("AWS::S3::Bucket")
-    model_bucket = next(
-        (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
-    )
+def endpoints(
+    aws: str, deployment: Deployment, api_url: str, models: Sequence[DeployedModel] = ()
+) -> LocalEndpoints:
+    """The endpoints of a deployment on the moto server at `aws`, its API at `api_url`: with
+    a model directory (`models`, deployed_models), the stack it names (MODELSHIP_STACK) and
+    the default model's function, alias, bucket and state machines; without one, the one
+    predict function's."""
     environment = {
         "AWS_ENDPOINT_URL": aws,
         **FAKE_CREDENTIALS,
         "MODELSHIP_API_URL": api_url,
-        "MODELSHIP_BUCKET": model_bucket,
-        "MODELSHIP_FUNCTION": predict,
-        "MODELSHIP_ALIAS": alias_name(deployment),
     }
-    release = deployment.state_machine("ReleaseMachine")
-    retrain = deployment.state_machine("Retraining")
+    default = next((model for model in models if model.default), None)
+    if default is not None:
+        environment["MODELSHIP_STACK"] = directory_stack(deployment) or deployment.stack_name
+        environment["MODELSHIP_BUCKET"] = default.bucket
+        environment["MODELSHIP_FUNCTION"] = default.function
+        environment["MODELSHIP_ALIAS"] = default.alias
+        release, retrain = default.release_state_machine, default.retrain_state_machine
+    else:
+        buckets = deployment.of_type("AWS::S3::Bucket")
+        environment["MODELSHIP_BUCKET"] = next(
+            (name for lid, name in buckets.items() if lid.startswith("ModelBucket")), ""
+        )
+        environment["MODELSHIP_FUNCTION"] = deployment.function_with_handler(names.PREDICT_HANDLER)
+        environment["MODELSHIP_ALIAS"] = alias_name(deployment)
+        release = deployment.state_machine("ReleaseMachine") or ""
+        retrain = deployment.state_machine("Retraining") or ""
     if release:
         environment["MODELSHIP_RELEASE_STATE_MACHINE"] = release
     if retrain:
         environment["MODELSHIP_RETRAIN_STATE_MACHINE"] = retrain
     return LocalEndpoints(api_url=api_url, aws_endpoint=aws, environment=environment)
+
+
+def directory_stack(deployment: Deployment) -> str | None:
+    """The stack whose model directory the deployment's SSM parameters form, if any."""
+    stacks = {
+        match["stack"]
+        for name in deployment.parameters
+        if (match := _DIRECTORY_PARAMETER.fullmatch(name)) is not None
+    }
+    if len(stacks) > 1:
+        raise UnsupportedResource(f"the template writes the model directories of {sorted(stacks)}")
+    return next(iter(stacks), None)
+
+
+def deployed_models(ssm: Any, deployment: Deployment) -> list[DeployedModel]:
+    """The deployment's models as the CLI reads them (ModelDirectory, the default first);
+    none for a template without a model directory."""
+    from modelship.releases.directory import ModelDirectory
+
+    stack = directory_stack(deployment)
+    return [] if stack is None else ModelDirectory(ssm, stack).models()
 
 
 def alias_name(deployment: Deployment) -> str:
@@ -91,4 +135,5 @@ def moto_clients(endpoint: str) -> Clients:
         logs=client("logs"),
         sts=client("sts"),
         sqs=client("sqs"),
+        ssm=client("ssm"),
     )

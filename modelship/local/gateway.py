@@ -1,7 +1,8 @@
-"""The local HTTP gateway: API Gateway HTTP API (payload format 2.0) in front of the alias.
+"""The local HTTP gateway: API Gateway HTTP API (payload format 2.0) in front of the aliases.
 
-Each request on a route of the template becomes a v2.0 event; the Lambda version is picked
-per request by the alias's weights, read from moto for every request, so a shift or a
+Each request on a route of the template becomes a v2.0 event for that route's integration
+(each model's routes go to that model's alias); the Lambda version is picked per request by
+the alias's weights, read from moto for every request, so a shift or a
 rollback takes effect on the next request. The handler's answer is returned as API Gateway
 returns it; an unhandled function error is a 500 `{"message":"Internal Server Error"}`. Any
 method and path with no route, TRACE and unknown methods included, is a 404
@@ -16,17 +17,19 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from modelship.local.executor import InvocationResult
 from modelship.sample_events import http_api_event
 
-# An HTTP API v2.0 event -> the invocation of the version the alias's weights picked.
-Invoke = Callable[[dict[str, Any]], InvocationResult]
+# (the route's integration URI, an HTTP API v2.0 event) -> the invocation of the version the
+# alias's weights picked.
+Invoke = Callable[[str, dict[str, Any]], InvocationResult]
 _NOT_FOUND = b'{"message":"Not Found"}'
 _INTERNAL = b'{"message":"Internal Server Error"}'
 _JSON = {"content-type": "application/json"}
@@ -57,16 +60,32 @@ class IntegrationDenied(Exception):
     """API Gateway may not invoke the function (its resource policy does not allow it)."""
 
 
-def route_keys(routes: list[str]) -> set[tuple[str, str]]:
-    keys = set()
-    for route in routes:
+_LAMBDA_ARN = re.compile(
+    r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:(?P<name>[A-Za-z0-9_-]+)"
+    r"(?::(?P<qualifier>[A-Za-z0-9_$-]+))?"
+)
+
+
+def integration_function(uri: str) -> tuple[str, str | None]:
+    """(function name, alias or version) an AWS_PROXY integration invokes: its URI is the
+    function's (qualified) ARN, or the apigateway `.../functions/<arn>/invocations` form."""
+    found = _LAMBDA_ARN.search(uri)
+    if found is None:
+        raise IntegrationDenied(f"integration {uri!r} names no Lambda function")
+    return found["name"], found["qualifier"]
+
+
+def route_keys(routes: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """(method, path) -> integration URI, from route keys ("POST /predict")."""
+    keys = {}
+    for route, target in routes.items():
         method, _, path = route.partition(" ")
-        keys.add((method.upper(), path))
+        keys[(method.upper(), path)] = target
     return keys
 
 
 class Gateway:
-    def __init__(self, invoke: Invoke, routes: list[str], host: str, port: int) -> None:
+    def __init__(self, invoke: Invoke, routes: Mapping[str, str], host: str, port: int) -> None:
         self.invoke = invoke
         self.routes = route_keys(routes)
         gateway = self
@@ -117,7 +136,8 @@ class Gateway:
         length = int(request.headers.get("Content-Length") or 0)
         sent = request.rfile.read(length) if length else b""
         request_id = str(uuid.uuid4())
-        if (request.command, path) not in self.routes:
+        target = self.routes.get((request.command, path))
+        if target is None:
             self._answer(request, 404, _JSON, _NOT_FOUND, request_id)
             return
         body, base64_encoded = event_body(sent, request.headers.get("Content-Type"))
@@ -126,7 +146,7 @@ class Gateway:
         event["rawQueryString"] = query
         event["headers"] = {k.lower(): v for k, v in request.headers.items()}
         try:
-            result = self.invoke(event)
+            result = self.invoke(target, event)
         except IntegrationDenied:
             # What an HTTP API answers when the Lambda permission is missing.
             self._answer(request, 500, {"content-type": "application/json"}, _INTERNAL, request_id)

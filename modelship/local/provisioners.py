@@ -130,6 +130,7 @@ class Provisioner:
         self.deployment.refs[logical] = name
         self.deployment.attributes[f"{logical}.Arn"] = created["FunctionArn"]
         self.deployment.handlers[name] = props["Handler"]
+        self.deployment.environments[name] = dict(kwargs["Environment"]["Variables"])
         self.deployment.code_roots[name] = self._code_root(logical, props)
 
     def _code_root(self, logical: str, props: Mapping[str, Any]) -> Path:
@@ -237,6 +238,25 @@ class Provisioner:
         self.deployment.refs[logical] = name
         self.deployment.attributes[f"{logical}.Arn"] = arn
 
+    def parameter(self, logical: str, props: dict[str, Any]) -> None:
+        # AWS::SSM::Parameter: Ref is the name, Fn::GetAtt gives Type and Value.
+        name = props.get("Name") or f"CFN-{self.name(logical, 1011)}"
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "Value": str(props["Value"]),
+            "Type": props.get("Type", "String"),
+        }
+        for key in ("Description", "AllowedPattern", "Tier", "DataType"):
+            if props.get(key):
+                kwargs[key] = props[key]
+        if props.get("Tags"):
+            kwargs["Tags"] = [{"Key": k, "Value": str(v)} for k, v in props["Tags"].items()]
+        self.clients.ssm.put_parameter(**kwargs)
+        self.deployment.refs[logical] = name
+        self.deployment.attributes[f"{logical}.Type"] = kwargs["Type"]
+        self.deployment.attributes[f"{logical}.Value"] = kwargs["Value"]
+        self.deployment.parameters[name] = kwargs["Value"]
+
 
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
@@ -259,4 +279,5 @@ PROVISIONERS: dict[str, Callable[[Provisioner, str, dict[str, Any]], None]] = {
     "AWS::StepFunctions::StateMachine": Provisioner.state_machine,
     "AWS::CloudWatch::Alarm": Provisioner.alarm,
     "AWS::Events::Rule": Provisioner.rule,
+    "AWS::SSM::Parameter": Provisioner.parameter,
 }

@@ -153,7 +153,11 @@ def test_aws_cli_get_alias_agrees_with_modelship_status(
             ],
             env,
         )
-        status = _json([sys.executable, "-m", "modelship", "status", "--output", "json"], env)
+        # local up exports MODELSHIP_STACK: without --model, status lists every model.
+        status = _json(
+            [sys.executable, "-m", "modelship", "status", "--model", "churn", "--output", "json"],
+            env,
+        )
     finally:
         rollback(local.releases(), reason="e2e cli done")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +9,25 @@ import pytest
 from aws_cdk import App
 
 from infra_cdk.app import build_app
+from modelship.local.deployer import find_template, load_flat_template
 from modelship.local.template_checks import Validation, validate
 
+# One model, and two (the second in a nested stack, folded in as the emulator deploys it).
+CONTEXTS = {
+    "one-model": {},
+    "two-models": {"models": {"churn": {}, "churn-forest": {"trainingAlgorithm": "random_forest"}}},
+}
 
-@pytest.fixture(scope="module")
-def synthesized(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+
+@pytest.fixture(scope="module", params=sorted(CONTEXTS))
+def synthesized(
+    request: pytest.FixtureRequest, stub_layer: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("validated") / "cdk.out"
-    app = App(outdir=str(out))
+    app = App(outdir=str(out), context=CONTEXTS[request.param])
     build_app(app, layer_asset=stub_layer)
     app.synth()
-    (path,) = out.glob("*.template.json")
-    return json.loads(path.read_text()), out
+    return load_flat_template(find_template(out)), out
 
 
 @pytest.fixture(scope="module")

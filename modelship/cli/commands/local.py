@@ -48,7 +48,8 @@ def register(commands: Any) -> None:
         "--no-seed",
         dest="seed_model",
         action="store_false",
-        help="start with no model (by default the reference churn model v0 serves `live`)",
+        help="start with no model (by default the reference churn model v0 serves `live` "
+        "of each churn model of the deployment)",
     )
     up.add_argument(
         "--no-iam",

@@ -26,6 +26,7 @@ from modelship.local.template_checks import (
     lambda_functions,
     logs,
     messaging,
+    ssm,
     stepfunctions,
 )
 from modelship.local.template_checks.context import Context, Rule
@@ -44,6 +45,7 @@ RULES: dict[str, Rule] = {
     **eventbridge.RULES,
     **messaging.RULES,
     **apigateway.RULES,
+    **ssm.RULES,
 }
 
 

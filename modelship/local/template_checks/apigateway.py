@@ -1,7 +1,9 @@
-"""API Gateway HTTP API stages: the access log format's variables and size."""
+"""API Gateway HTTP APIs: the access log format's variables and size, and one route per
+route key."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -111,4 +113,26 @@ def _stage(ctx: Context, logical: str, props: Mapping[str, Any]) -> None:
         )
 
 
-RULES: dict[str, Rule] = {"AWS::ApiGatewayV2::Stage": _stage}
+def _route(ctx: Context, logical: str, props: Mapping[str, Any]) -> None:
+    # CreateRoute answers ConflictException for a route key the API already has (many models'
+    # routes on one API, from several nested stacks, must not meet).
+    api = json.dumps(props.get("ApiId"), sort_keys=True)
+    same = sorted(
+        other
+        for other, resource in ctx.resources.items()
+        if other != logical
+        and resource.get("Type") == "AWS::ApiGatewayV2::Route"
+        and (resource.get("Properties") or {}).get("RouteKey") == props.get("RouteKey")
+        and json.dumps((resource.get("Properties") or {}).get("ApiId"), sort_keys=True) == api
+    )
+    if same and logical < same[0]:
+        ctx.refuse(
+            "http-api-route-key-unique",
+            logical,
+            "RouteKey",
+            props.get("RouteKey"),
+            f"{', '.join(same)} has the same route key on the same API (ConflictException)",
+        )
+
+
+RULES: dict[str, Rule] = {"AWS::ApiGatewayV2::Stage": _stage, "AWS::ApiGatewayV2::Route": _route}

@@ -12,16 +12,27 @@ from typing import Any
 
 import pytest
 
-from modelship.local.gateway import Gateway
+from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
+
+CHURN = "arn:aws:lambda:us-east-1:123456789012:function:app-ChurnPredict:live"
+FOREST = "arn:aws:lambda:us-east-1:123456789012:function:app-ForestPredict:live"
+ROUTES = {
+    "POST /predict": CHURN,
+    "GET /health": CHURN,
+    "POST /models/churn/predict": CHURN,
+    "POST /models/churn-forest/predict": FOREST,
+}
 
 
 class RecordingFunction:
-    """Answers 200 and keeps the events it was invoked with."""
+    """Answers 200 and keeps the events it was invoked with, and the integrations."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.targets: list[str] = []
 
-    def __call__(self, event: dict[str, Any]) -> Any:
+    def __call__(self, target: str, event: dict[str, Any]) -> Any:
+        self.targets.append(target)
         self.events.append(event)
         # The two attributes of an InvocationResult the gateway reads.
         return SimpleNamespace(payload={"statusCode": 200, "body": "{}"}, failed=False)
@@ -37,7 +48,7 @@ def gateway(function: RecordingFunction) -> Iterator[Gateway]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    served = Gateway(function, ["POST /predict", "GET /health"], "127.0.0.1", port)
+    served = Gateway(function, ROUTES, "127.0.0.1", port)
     served.start()
     yield served
     served.stop()
@@ -65,6 +76,8 @@ def _request(
         ("BREW", "/predict"),
         ("GET", "/predict"),
         ("POST", "/nowhere"),
+        ("POST", "/models/unknown/predict"),
+        ("GET", "/models/churn-forest/predict"),
     ],
 )
 def test_unmatched_methods_and_routes_are_json_404(
@@ -127,3 +140,43 @@ def test_other_bodies_reach_the_function_base64_encoded(
     event = function.events[0]
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == body
+
+
+def test_each_route_goes_to_the_alias_of_its_own_integration(
+    gateway: Gateway, function: RecordingFunction
+) -> None:
+    for path in ("/models/churn-forest/predict", "/predict", "/models/churn/predict"):
+        status, _, _ = _request(
+            gateway, "POST", path, b"{}", **{"Content-Type": "application/json"}
+        )
+        assert status == 200
+
+    assert function.targets == [FOREST, CHURN, CHURN]
+    assert [e["rawPath"] for e in function.events] == [
+        "/models/churn-forest/predict",
+        "/predict",
+        "/models/churn/predict",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (FOREST, ("app-ForestPredict", "live")),
+        ("arn:aws:lambda:us-east-1:123456789012:function:app-Fn", ("app-Fn", None)),
+        (
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+            "arn:aws:lambda:us-east-1:123456789012:function:app-Fn:7/invocations",
+            ("app-Fn", "7"),
+        ),
+    ],
+)
+def test_the_integration_uri_names_the_function_and_qualifier(
+    uri: str, expected: tuple[str, str | None]
+) -> None:
+    assert integration_function(uri) == expected
+
+
+def test_an_integration_naming_no_function_is_refused() -> None:
+    with pytest.raises(IntegrationDenied, match="names no Lambda function"):
+        integration_function("http://example.com/backend")

@@ -95,6 +95,14 @@ STAGE: dict[str, Any] = {
         "AccessLogSettings": {"DestinationArn": "arn", "Format": STAGE_FORMAT_OK},
     },
 }
+ROUTE: dict[str, Any] = {
+    "Type": "AWS::ApiGatewayV2::Route",
+    "Properties": {"ApiId": {"Ref": "Api"}, "RouteKey": "POST /predict", "Target": "x"},
+}
+PARAMETER: dict[str, Any] = {
+    "Type": "AWS::SSM::Parameter",
+    "Properties": {"Name": "/modelship/s/models/a", "Type": "String", "Value": "{}"},
+}
 MACHINE: dict[str, Any] = {
     "Type": "AWS::StepFunctions::StateMachine",
     "Properties": {
@@ -392,6 +400,31 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
                 STAGE, "AccessLogSettings.Format", '{"id":"$context.requestId"}' + " " * 3100
             ),
         ),
+    ),
+    (
+        "http-api-route-key-unique",
+        _template(Api=API, Route=ROUTE, Other=_with(ROUTE, "RouteKey", "GET /health")),
+        _template(Api=API, Route=ROUTE, Other=copy.deepcopy(ROUTE)),
+    ),
+    (
+        "ssm-parameter-name",
+        _template(Param=PARAMETER),
+        _template(Param=_with(PARAMETER, "Name", "/aws/modelship")),
+    ),
+    (
+        "ssm-parameter-type",
+        _template(Param=PARAMETER),
+        _template(Param=_with(PARAMETER, "Type", "SecureString")),
+    ),
+    (
+        "ssm-parameter-value",
+        _template(Param=PARAMETER),
+        _template(Param=_with(PARAMETER, "Value", "v" * 4097)),
+    ),
+    (
+        "ssm-parameter-name-unique",
+        _template(Param=PARAMETER, Other=_with(PARAMETER, "Name", "/modelship/s/models/b")),
+        _template(Param=PARAMETER, Other=copy.deepcopy(PARAMETER)),
     ),
 ]
 

@@ -1,0 +1,84 @@
+"""HTTP traffic for `make demo`: single requests to the local HTTP API, and steady POST
+traffic in the background to one route, counted by status and model version."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+
+PREDICT_PATH = "/predict"
+
+
+class Traffic:
+    """Steady POST traffic to one route in the background, counting answers by status and
+    model version (X-Model-Version)."""
+
+    def __init__(self, api_url: str, body: str, path: str = PREDICT_PATH, threads: int = 2) -> None:
+        self.api_url = api_url
+        self.path = path
+        self.body = body.encode()
+        self.seen: Counter[tuple[int, str]] = Counter()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status, version, _ = post(self.api_url, self.body, self.path)
+            except OSError:
+                status, version = 0, "connection failed"
+            self.seen[(status, version)] += 1
+            self._stop.wait(0.02)
+
+    def reset(self) -> Counter[tuple[int, str]]:
+        seen, self.seen = self.seen, Counter()
+        return seen
+
+
+def post(api_url: str, body: bytes, path: str = PREDICT_PATH) -> tuple[int, str, dict[str, Any]]:
+    """(status, X-Model-Version, JSON body) of one request to the local HTTP API."""
+    request = urllib.request.Request(  # noqa: S310 - the emulator's loopback URL
+        api_url + path, data=body, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            return response.status, response.headers.get("X-Model-Version", "-"), _json(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("X-Model-Version", "-"), _json(error)
+
+
+def get(api_url: str, path: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(api_url + path, timeout=60) as response:  # noqa: S310
+            return response.status, _json(response)
+    except urllib.error.HTTPError as error:
+        return error.code, _json(error)
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = json.loads(response.read() or b"{}")
+    except ValueError:
+        return {}
+    return body
+
+
+def print_traffic(seen: Counter[tuple[int, str]], label: str = "traffic meanwhile") -> None:
+    total = sum(seen.values())
+    print(f"   {label}: {total} requests")
+    for (status, version), count in sorted(seen.items()):
+        print(f"     {status} from {version:<28} {count:5d}  ({count / max(total, 1):.0%})")

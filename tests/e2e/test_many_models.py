@@ -1,0 +1,191 @@
+"""Two models in one deployment on the emulator (the second in a nested stack): a broken
+canary of one is rolled back by its own guardrail while the other keeps serving, untouched:
+0 errors on its traffic and its alias state identical (revision id included) before and
+after."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from modelship import names
+from modelship.demo_traffic import Traffic, post
+from modelship.local.activity import read_activity
+from modelship.local.background import start_detached, stop_detached
+from modelship.local.emulator import IAM_FILE, EmulatorConfig
+from modelship.local.iam import enabled
+from modelship.registry.registry import Registry
+from modelship.releases.directory import DeployedModel, ModelDirectory
+from modelship.releases.models import ReleaseTarget
+from modelship.releases.releases import Releases
+from modelship.sample_events import load_event
+from tests.e2e.conftest import TIME_SCALE, free_port
+from tests.iam_report import RECORDED
+
+pytestmark = pytest.mark.e2e
+CHURN, FOREST = "churn", "churn-forest"
+# Retraining off: this test is about serving and releases; fewer resources start faster.
+MODELS = {CHURN: {"retraining": "off"}, FOREST: {"retraining": "off"}}
+BODY = str(load_event("predict_valid")["body"])
+
+
+@dataclass
+class Deployed:
+    environment: dict[str, str]
+    state_dir: Path
+    work: Path
+    models: dict[str, DeployedModel]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.environment["AWS_ENDPOINT_URL"], region_name="us-east-1"
+        )
+
+    def releases(self, model: str) -> Releases:
+        entry = self.models[model]
+        return Releases(
+            ReleaseTarget(entry.function, entry.alias, entry.bucket),
+            lambda_client=self.client("lambda"),
+            s3=self.client("s3"),
+            cloudwatch=self.client("cloudwatch"),
+            sts=self.client("sts"),
+        )
+
+    def publish(self, reference: Path, model: str, version: str) -> None:
+        """The reference model published as `model` `version` (the manifest names both)."""
+        copy = self.work / f"{model}-{version}"
+        shutil.copytree(reference, copy)
+        manifest = json.loads((copy / names.MODEL_MANIFEST_FILE).read_text())
+        manifest.update(name=model, version=version)
+        (copy / names.MODEL_MANIFEST_FILE).write_text(json.dumps(manifest))
+        Registry(self.client("s3"), self.models[model].bucket).publish(copy)
+
+
+def _synth(out: Path) -> Path:
+    from aws_cdk import App
+
+    from infra_cdk.app import build_app
+
+    layer = out.parent / "stub-layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "placeholder.txt").write_text("stub layer\n")
+    app = App(outdir=str(out), context={"models": MODELS, "defaultModel": CHURN})
+    build_app(app, layer_asset=layer)
+    app.synth()
+    return out
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory, reference_model_dir: Path
+) -> Iterator[Deployed]:
+    work = tmp_path_factory.mktemp("many-models")
+    config = EmulatorConfig(
+        cdk_out=_synth(work / "cdk.out"),
+        state_dir=work / "emulator",
+        api_port=free_port(),
+        aws_port=free_port(),
+        time_scale=TIME_SCALE,
+        seed_model=False,
+        iam=enabled(),
+    )
+    state = start_detached(config)
+    try:
+        environment = state["endpoints"]["environment"]
+        ssm = boto3.client(
+            "ssm", endpoint_url=environment["AWS_ENDPOINT_URL"], region_name="us-east-1"
+        )
+        directory = ModelDirectory(ssm, environment["MODELSHIP_STACK"]).models()
+        deployed = Deployed(environment, config.state_dir, work, {m.model: m for m in directory})
+        for model in (CHURN, FOREST):
+            deployed.publish(reference_model_dir, model, "v1")
+            releases = deployed.releases(model)
+            info, _ = releases.create("v1", reason="e2e baseline")
+            releases.promote(candidate=info.version, direct=True, reason="e2e baseline")
+        yield deployed
+    finally:
+        stop_detached(config.state_dir)
+        RECORDED.add_emulator(config.state_dir / IAM_FILE)
+
+
+def test_local_up_names_the_stack_and_its_default_model(deployed: Deployed) -> None:
+    assert sorted(deployed.models) == [CHURN, FOREST]
+    assert deployed.models[CHURN].default
+    assert deployed.environment["MODELSHIP_FUNCTION"] == deployed.models[CHURN].function
+    assert deployed.models[FOREST].function != deployed.models[CHURN].function
+
+
+def test_each_models_routes_reach_its_own_function(deployed: Deployed) -> None:
+    api = deployed.environment["MODELSHIP_API_URL"]
+
+    answers = {
+        path: post(api, BODY.encode(), path)
+        for path in ("/predict", f"/models/{CHURN}/predict", f"/models/{FOREST}/predict")
+    }
+
+    assert {path: (s, v, b.get("model_name")) for path, (s, v, b) in answers.items()} == {
+        "/predict": (200, "v1", CHURN),
+        f"/models/{CHURN}/predict": (200, "v1", CHURN),
+        f"/models/{FOREST}/predict": (200, "v1", FOREST),
+    }
+    # Only the template's routes exist: a model the deployment lacks is the gateway's 404.
+    assert post(api, BODY.encode(), "/models/elsewhere/predict")[0] == 404
+
+
+def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
+    deployed: Deployed, reference_model_dir: Path
+) -> None:
+    api = deployed.environment["MODELSHIP_API_URL"]
+    churn, forest = deployed.releases(CHURN), deployed.releases(FOREST)
+    # Given a churn-forest candidate whose artifact was corrupted in S3 after its release
+    deployed.publish(reference_model_dir, FOREST, "v2-broken")
+    info, _ = forest.create("v2-broken", reason="e2e broken")
+    deployed.client("s3").put_object(
+        Bucket=deployed.models[FOREST].bucket,
+        Key=f"{names.MODELS_PREFIX}/{FOREST}/v2-broken/{names.MODEL_ARTIFACT_FILE}",
+        Body=b"not a model",
+    )
+    churn_before, forest_before = churn.alias_state(), forest.alias_state()
+
+    # When it is canaried while traffic flows to both models
+    with (
+        Traffic(api, BODY, f"/models/{CHURN}/predict", threads=1) as churn_traffic,
+        Traffic(api, BODY, f"/models/{FOREST}/predict", threads=2) as forest_traffic,
+    ):
+        time.sleep(1)
+        forest.start_canary(0.05, candidate=info.version, reason="e2e broken canary")
+        deadline = time.monotonic() + 180
+        while forest.alias_state().candidate is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        untouched, canaried = churn_traffic.reset(), forest_traffic.reset()
+
+    # Then churn-forest's own guardrail rolled its canary back
+    assert forest.alias_state().candidate is None
+    assert forest.alias_state().stable == forest_before.stable
+    assert any(status == 503 and version == "v2-broken" for status, version in canaried)
+    record = forest.history.records()[-1]
+    assert record.action == "rollback"
+    assert record.alarm is not None
+    assert record.alarm.startswith(names.guardrail_alarm_prefix(deployed.models[FOREST].function))
+    fired = [
+        a
+        for a in read_activity(deployed.state_dir)
+        if a["kind"] == "alarm-state-change" and a["to"] == "ALARM"
+    ]
+    assert any(a["alarm"] == record.alarm for a in fired), fired
+    # And churn served every request with v1, its alias unchanged (revision id included)
+    assert sum(untouched.values()) > 20
+    assert set(untouched) == {(200, "v1")}, untouched
+    assert churn.alias_state() == churn_before
+    assert "rollback" not in [r.action for r in churn.history.records()]
+    churn_prefix = names.guardrail_alarm_prefix(deployed.models[CHURN].function)
+    assert not [a for a in fired if a["alarm"].startswith(churn_prefix)]
