@@ -25,7 +25,9 @@ from modelship.local.iam import enabled
 from modelship.registry.registry import Registry
 from modelship.releases.directory import DeployedModel, ModelDirectory
 from modelship.releases.models import ReleaseTarget
+from modelship.releases.plan import parse_plan
 from modelship.releases.releases import Releases
+from modelship.releases.rollout import rollout_input, start_rollout
 from modelship.sample_events import load_event
 from tests.e2e.conftest import TIME_SCALE, free_port
 from tests.iam_report import RECORDED
@@ -161,14 +163,25 @@ def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
         Traffic(api, BODY, f"/models/{FOREST}/predict", threads=2) as forest_traffic,
     ):
         time.sleep(1)
-        forest.start_canary(0.05, candidate=info.version, reason="e2e broken canary")
+        # through churn-forest's own release state machine, as `modelship rollout` starts it
+        sfn = deployed.client("stepfunctions")
+        execution = start_rollout(
+            sfn,
+            deployed.models[FOREST].release_state_machine,
+            rollout_input(info.version, parse_plan("5:10m,100"), reason="e2e broken canary"),
+        )
         deadline = time.monotonic() + 180
+        while forest.alias_state().candidate is None and _running(sfn, execution, deadline):
+            time.sleep(0.2)
         while forest.alias_state().candidate is not None and time.monotonic() < deadline:
             time.sleep(0.2)
+        while _running(sfn, execution, deadline):
+            time.sleep(0.5)
         time.sleep(1)
         untouched, canaried = churn_traffic.reset(), forest_traffic.reset()
 
-    # Then churn-forest's own guardrail rolled its canary back
+    # Then churn-forest's own guardrail rolled its canary back, and the rollout failed
+    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
     assert forest.alias_state().candidate is None
     assert forest.alias_state().stable == forest_before.stable
     assert any(status == 503 and version == "v2-broken" for status, version in canaried)
@@ -189,3 +202,41 @@ def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
     assert "rollback" not in [r.action for r in churn.history.records()]
     churn_prefix = names.guardrail_alarm_prefix(deployed.models[CHURN].function)
     assert not [a for a in fired if a["alarm"].startswith(churn_prefix)]
+
+
+def test_a_healthy_rollout_promotes_one_model_and_leaves_the_other_alone(
+    deployed: Deployed, reference_model_dir: Path
+) -> None:
+    churn, forest = deployed.releases(CHURN), deployed.releases(FOREST)
+    deployed.publish(reference_model_dir, FOREST, "v3")
+    info, _ = forest.create("v3", reason="e2e healthy")
+    churn_before = churn.alias_state()
+    api = deployed.environment["MODELSHIP_API_URL"]
+    sfn = deployed.client("stepfunctions")
+
+    with Traffic(api, BODY, f"/models/{FOREST}/predict", threads=1) as traffic:
+        execution = start_rollout(
+            sfn,
+            deployed.models[FOREST].release_state_machine,
+            rollout_input(info.version, parse_plan("10:1m,100"), reason="e2e healthy"),
+        )
+        deadline = time.monotonic() + 180
+        while _running(sfn, execution, deadline):
+            time.sleep(0.5)
+        served = traffic.reset()
+
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    assert forest.alias_state().stable == info.version
+    assert forest.alias_state().candidate is None
+    assert {status for status, _ in served} == {200}, served
+    # The promotion cleaned up the candidate's canary alarms; churn's alias never moved.
+    alarms = deployed.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=names.guardrail_alarm_prefix(deployed.models[FOREST].function)
+    )["MetricAlarms"]
+    assert not [a for a in alarms if names.CANARY_ALARM_MARKER + info.version in a["AlarmName"]]
+    assert churn.alias_state() == churn_before
+
+
+def _running(sfn: Any, execution: str, deadline: float) -> bool:
+    status = sfn.describe_execution(executionArn=execution)["status"]
+    return status == "RUNNING" and time.monotonic() < deadline

@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
-        "PredictRole*",
+        "*PredictRole*",
         ("s3:ListBucket",),
         "MODEL_VERSION=latest (documented for development) resolves by listing the model's "
         "versions, and only a role that may list hears 404 for a missing artifact (503 "
