@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # Before the first aws_cdk import starts the jsii runtime (Makefile exports the same).
@@ -30,14 +31,21 @@ def stub_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synth(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    # Tests only read templates: one synthesis per distinct context serves the whole session
+    # (a synthesis takes seconds, and most modules ask for the default one).
+    synthesized: dict[str, Template] = {}
+
     def _synth(**context: Any) -> Template:
-        app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
-        stack = build_app(app, layer_asset=stub_layer)
-        return Template.from_stack(stack)
+        key = json.dumps(context, sort_keys=True, default=str)
+        if key not in synthesized:
+            app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
+            stack = build_app(app, layer_asset=stub_layer)
+            synthesized[key] = Template.from_stack(stack)
+        return synthesized[key]
 
     return _synth
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def template(synth: Synth) -> Template:
     return synth()
