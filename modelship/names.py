@@ -177,3 +177,71 @@ def model_directory_path(stack_name: str) -> str:
 
 def model_directory_parameter(stack_name: str, model_name: str) -> str:
     return f"{model_directory_path(stack_name)}/{model_name}"
+
+
+# Model monitoring (docs/monitoring.md). Data capture: the predict function sends a sampled
+# share of its requests and answers (one JSON line per request, modelship.serving.capture) to
+# the deployment's Firehose delivery stream, which writes them to the model bucket under
+# capture/<model>/<model version>/<yyyy>/<MM>/<dd>/<HH>/ (the hour it arrived, UTC).
+CAPTURE_PREFIX = "capture"
+# Records Firehose could not partition or deliver.
+CAPTURE_ERRORS_PREFIX = "capture-errors"
+ENV_CAPTURE_STREAM = "CAPTURE_STREAM"
+ENV_CAPTURE_SAMPLE_RATE = "CAPTURE_SAMPLE_RATE"
+# Comma-separated request fields dropped before capture (personal data).
+ENV_CAPTURE_EXCLUDE_FIELDS = "CAPTURE_EXCLUDE_FIELDS"
+DEFAULT_CAPTURE_SAMPLE_RATE = 0.05
+METRIC_CAPTURED_REQUESTS = "CapturedRequests"
+# Captured requests that never reached Firehose (refused, failed, or dropped when the
+# in-memory buffer was full).
+METRIC_CAPTURE_FAILURES = "CaptureFailures"
+
+# The drift monitor: a scheduled function per model compares the captured rows of the live
+# alias's stable version with that version's training profile (modelship.monitoring) and
+# writes a report under monitoring/<model>/drift/.
+MONITORING_PREFIX = "monitoring"
+MONITOR_HANDLER = "functions.monitor.app.lambda_handler"
+MONITOR_SERVICE_NAME = "monitor"
+ENV_DRIFT_WINDOW_HOURS = "DRIFT_WINDOW_HOURS"
+ENV_DRIFT_PSI_THRESHOLD = "DRIFT_PSI_THRESHOLD"
+ENV_DRIFT_P_VALUE = "DRIFT_P_VALUE"
+ENV_DRIFT_MIN_ROWS = "DRIFT_MIN_ROWS"
+DEFAULT_DRIFT_SCHEDULE = "rate(1 hour)"
+DEFAULT_DRIFT_WINDOW_HOURS = 24
+DEFAULT_DRIFT_PSI_THRESHOLD = 0.2
+DEFAULT_DRIFT_P_VALUE = 0.01
+DEFAULT_DRIFT_MIN_ROWS = 200
+# The monitor's metrics: {service, Model} for the score (the drift alarm reads it), plus
+# {service, Model, Feature} for each feature's PSI. The prediction distribution is reported
+# as the feature "(prediction)", a name no feature can have (it is not an identifier).
+METRIC_DIMENSION_FEATURE = "Feature"
+METRIC_DRIFT_SCORE = "DriftScore"
+METRIC_DRIFTED_FEATURES = "DriftedFeatures"
+METRIC_FEATURE_PSI = "FeaturePSI"
+METRIC_MONITORED_ROWS = "MonitoredRows"
+PREDICTION_FEATURE = "(prediction)"
+
+# A registered version's model card, beside its artifact (modelship.registry.card).
+MODEL_CARD_FILE = "card.md"
+MODEL_CARD_HTML_FILE = "card.html"
+
+
+def capture_prefix(model_name: str, model_version: str | None = None) -> str:
+    """Where a model's (or one version's) captured requests are: hour folders below it."""
+    if model_version is None:
+        return f"{CAPTURE_PREFIX}/{model_name}/"
+    return f"{CAPTURE_PREFIX}/{model_name}/{model_version}/"
+
+
+def drift_reports_prefix(model_name: str) -> str:
+    return f"{MONITORING_PREFIX}/{model_name}/drift/"
+
+
+def capture_stream_name(stack_name: str) -> str:
+    """The deployment's delivery stream (Firehose names: 1-64 of [a-zA-Z0-9_.-])."""
+    return f"{stack_name[:56]}-capture"
+
+
+def dashboard_name(stack_name: str, model_name: str) -> str:
+    """A model's CloudWatch dashboard (names: up to 255 of [A-Za-z0-9_-])."""
+    return f"{stack_name}-{model_name}"
