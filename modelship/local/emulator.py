@@ -5,7 +5,8 @@ it (modelship.local.deployer); Lambda invocations run the real handlers in worke
 (executor); an HTTP gateway routes requests by the alias's weights (gateway); the handlers'
 EMF output becomes CloudWatch metrics (metrics); alarms are evaluated and their state
 changes, S3 Object Created events and Step Functions execution status changes are delivered
-to the matching EventBridge rules' targets (alarms, eventbridge). What it does on its own
+to the matching EventBridge rules' targets (alarms, eventbridge); the gateway also serves the
+template's dashboards as local pages (dashboard). What it does on its own
 goes to the activity log (activity); a fresh emulator serves the reference model (seed).
 
 `time_scale` compresses time for demos: alarm periods and Step Functions Wait states last
@@ -27,6 +28,7 @@ from typing import Any
 
 from modelship.local.activity import ACTIVITY_FILE, ActivityLog
 from modelship.local.alarms import alarm_period, evaluate_alarms
+from modelship.local.dashboard import LocalDashboards, moto_backend
 from modelship.local.deployer import Deployer
 from modelship.local.deployment import ACCOUNT, REGION, Deployment
 from modelship.local.endpoints import (
@@ -164,7 +166,14 @@ class Emulator:
         if config.seed_model:
             for seeded in seed_reference_models(clients, deployment, models, config.state_dir):
                 self.activity.record("seeded", {"model": seeded.model, "what": seeded.describe()})
-        gateway = Gateway(self._invoke_alias, deployment.routes, config.host, config.api_port)
+        dashboards = LocalDashboards(moto_backend, config.time_scale)
+        gateway = Gateway(
+            self._invoke_alias,
+            deployment.routes,
+            config.host,
+            config.api_port,
+            pages=dashboards.handle,
+        )
         gateway.start()
         self._stack.callback(gateway.stop)
         self.endpoints = endpoints(aws, deployment, gateway.url, models)

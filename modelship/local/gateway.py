@@ -9,6 +9,8 @@ method and path with no route, TRACE and unknown methods included, is a 404
 `{"message":"Not Found"}`, as an HTTP API answers it. Bodies reach the function the way an
 HTTP API passes them: text content types as text, every other body (no content type
 included) base64-encoded with `isBase64Encoded: true`.
+Paths no route of the API claims may be answered by the emulator's own pages (`pages`: the
+dashboards under /_local/, modelship.local.dashboard); the API's routes always come first.
 Not emulated: authorizers (routes marked AWS_IAM or JWT are served without auth), throttling
 and custom domains.
 """
@@ -24,12 +26,15 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from modelship.local.dashboard import Answer
 from modelship.local.executor import InvocationResult
 from modelship.sample_events import http_api_event
 
 # (the route's integration URI, an HTTP API v2.0 event) -> the invocation of the version the
 # alias's weights picked.
 Invoke = Callable[[str, dict[str, Any]], InvocationResult]
+# (method, path, query string) -> the emulator's own page, or None when it has none there.
+Pages = Callable[[str, str, str], "Answer | None"]
 _NOT_FOUND = b'{"message":"Not Found"}'
 _INTERNAL = b'{"message":"Internal Server Error"}'
 _JSON = {"content-type": "application/json"}
@@ -85,9 +90,17 @@ def route_keys(routes: Mapping[str, str]) -> dict[tuple[str, str], str]:
 
 
 class Gateway:
-    def __init__(self, invoke: Invoke, routes: Mapping[str, str], host: str, port: int) -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        routes: Mapping[str, str],
+        host: str,
+        port: int,
+        pages: Pages | None = None,
+    ) -> None:
         self.invoke = invoke
         self.routes = route_keys(routes)
+        self.pages = pages
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -138,6 +151,11 @@ class Gateway:
         request_id = str(uuid.uuid4())
         target = self.routes.get((request.command, path))
         if target is None:
+            page = self.pages(request.command, path, query) if self.pages else None
+            if page is not None:
+                headers = {"content-type": page.content_type, "cache-control": "no-store"}
+                self._answer(request, page.status, headers, page.body, request_id)
+                return
             self._answer(request, 404, _JSON, _NOT_FOUND, request_id)
             return
         body, base64_encoded = event_body(sent, request.headers.get("Content-Type"))

@@ -217,6 +217,14 @@ class Provisioner:
             "cloudwatch", f"alarm:{kwargs['AlarmName']}"
         )
 
+    def dashboard(self, logical: str, props: dict[str, Any]) -> None:
+        # Served as a local page by the gateway (modelship.local.dashboard).
+        name = props.get("DashboardName") or self.name(logical, 255)
+        self.clients.cloudwatch.put_dashboard(
+            DashboardName=name, DashboardBody=str(props["DashboardBody"])
+        )
+        self.deployment.refs[logical] = name
+
     _TARGET_KEYS = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RoleArn")
 
     def rule(self, logical: str, props: dict[str, Any]) -> None:
@@ -278,6 +286,7 @@ PROVISIONERS: dict[str, Callable[[Provisioner, str, dict[str, Any]], None]] = {
     "AWS::Lambda::Alias": Provisioner.alias,
     "AWS::StepFunctions::StateMachine": Provisioner.state_machine,
     "AWS::CloudWatch::Alarm": Provisioner.alarm,
+    "AWS::CloudWatch::Dashboard": Provisioner.dashboard,
     "AWS::Events::Rule": Provisioner.rule,
     "AWS::SSM::Parameter": Provisioner.parameter,
 }

@@ -1,8 +1,9 @@
-"""CloudWatch metric alarms: name, description, periods and evaluation window, and the
-metric math queries of an alarm."""
+"""CloudWatch metric alarms (name, description, periods and evaluation window, the metric
+math queries of an alarm) and dashboards (name, body)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -129,4 +130,67 @@ def _metric_math(ctx: Context, logical: str, props: Mapping[str, Any], metrics: 
             )
 
 
-RULES: dict[str, Rule] = {"AWS::CloudWatch::Alarm": _alarm}
+# CloudWatch API reference, PutDashboard: DashboardName at most 255 of A-Z, a-z, 0-9, - and _.
+# Dashboard Body Structure and Syntax: a JSON object with a `widgets` array of 0-500 widgets,
+# each of type metric, text, log, alarm, explorer or custom, with `properties`; an alarm
+# widget lists 1-100 alarms. Service quotas: up to 500 metrics per widget.
+DASHBOARD_NAME = (255, re.compile(r"[A-Za-z0-9_-]+"))
+DASHBOARD_WIDGET_TYPES = frozenset({"metric", "text", "log", "alarm", "explorer", "custom"})
+DASHBOARD_WIDGETS_MAX = 500
+DASHBOARD_WIDGET_METRICS_MAX = 500
+DASHBOARD_ALARM_WIDGET_ALARMS = (1, 100)
+
+
+def _dashboard(ctx: Context, logical: str, props: Mapping[str, Any]) -> None:
+    ctx.name(
+        "cloudwatch-dashboard-name",
+        logical,
+        "DashboardName",
+        props.get("DashboardName"),
+        DASHBOARD_NAME,
+        "a dashboard name",
+    )
+    text = ctx.text(props.get("DashboardBody"))
+    for prop, problem in dashboard_body_problems(text):
+        ctx.refuse(
+            "cloudwatch-dashboard-body", logical, prop, f"{len(text or '')} characters", problem
+        )
+
+
+def dashboard_body_problems(text: str | None) -> list[tuple[str, str]]:
+    """(where, what) for each way `text` is not a dashboard body CloudWatch accepts."""
+    try:
+        body = json.loads(text or "")
+    except ValueError:
+        return [("DashboardBody", "not valid JSON")]
+    widgets = body.get("widgets") if isinstance(body, dict) else None
+    if not isinstance(widgets, list):
+        return [("DashboardBody", "a JSON object with a widgets array")]
+    problems = []
+    if len(widgets) > DASHBOARD_WIDGETS_MAX:
+        problems.append(("DashboardBody.widgets", f"at most {DASHBOARD_WIDGETS_MAX} widgets"))
+    for index, widget in enumerate(widgets):
+        where = f"DashboardBody.widgets[{index}]"
+        kind = widget.get("type") if isinstance(widget, dict) else None
+        properties = widget.get("properties") if isinstance(widget, dict) else None
+        if kind not in DASHBOARD_WIDGET_TYPES:
+            problems.append(
+                (where, f"type {kind!r} is not one of {sorted(DASHBOARD_WIDGET_TYPES)}")
+            )
+        elif not isinstance(properties, dict):
+            problems.append((where, "a widget has properties"))
+        elif (
+            kind == "metric" and len(properties.get("metrics") or []) > DASHBOARD_WIDGET_METRICS_MAX
+        ):
+            problems.append((where, f"at most {DASHBOARD_WIDGET_METRICS_MAX} metrics a widget"))
+        elif kind == "alarm":
+            low, high = DASHBOARD_ALARM_WIDGET_ALARMS
+            if not low <= len(properties.get("alarms") or []) <= high:
+                problems.append((where, f"an alarm widget lists {low}-{high} alarms"))
+    return problems
+
+
+RULES: dict[str, Rule] = {
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
+}

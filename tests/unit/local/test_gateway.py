@@ -180,3 +180,39 @@ def test_the_integration_uri_names_the_function_and_qualifier(
 def test_an_integration_naming_no_function_is_refused() -> None:
     with pytest.raises(IntegrationDenied, match="names no Lambda function"):
         integration_function("http://example.com/backend")
+
+
+def test_paths_no_route_claims_go_to_the_emulators_pages_and_routes_come_first(
+    function: RecordingFunction,
+) -> None:
+    from modelship.local.dashboard import Answer
+
+    asked: list[tuple[str, str, str]] = []
+
+    def pages(method: str, path: str, query: str) -> Answer | None:
+        asked.append((method, path, query))
+        return Answer(200, "text/html", b"<p>page</p>") if path.startswith("/_local/") else None
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = Gateway(
+        function, {**ROUTES, "GET /_local/dashboards/x": CHURN}, "127.0.0.1", port, pages
+    )
+    served.start()
+    try:
+        page = _request(served, "GET", "/_local/dashboards/d?minutes=5")
+        routed = _request(served, "GET", "/_local/dashboards/x")
+        missing = _request(served, "GET", "/nowhere")
+    finally:
+        served.stop()
+
+    assert page[0] == 200
+    assert page[2] == b"<p>page</p>"
+    assert page[1]["content-type"] == "text/html"
+    # A route of the API wins over a page at the same path; other paths still 404.
+    assert routed[0] == 200
+    assert function.targets == [CHURN]
+    assert missing == (404, missing[1], b'{"message":"Not Found"}')
+    assert ("GET", "/_local/dashboards/d", "minutes=5") in asked
+    assert all(path != "/_local/dashboards/x" for _, path, _ in asked)

@@ -138,6 +138,28 @@ RULE: dict[str, Any] = {
 }
 
 
+DASHBOARD: dict[str, Any] = {
+    "Type": "AWS::CloudWatch::Dashboard",
+    "Properties": {
+        "DashboardName": "modelship-dev-churn",
+        "DashboardBody": {
+            "Fn::Join": [
+                "",
+                [
+                    '{"widgets":[{"type":"alarm","properties":{"alarms":["',
+                    {"Fn::GetAtt": ["Alarm", "Arn"]},
+                    '"]}},{"type":"text","properties":{"markdown":"canaries"}}]}',
+                ],
+            ]
+        },
+    },
+}
+
+
+def _dashboard_body(*widgets: dict[str, Any]) -> dict[str, Any]:
+    return _with(DASHBOARD, "DashboardBody", json.dumps({"widgets": list(widgets)}))
+
+
 def _template(**resources: dict[str, Any]) -> dict[str, Any]:
     base = {"Fn": FUNCTION, "Layer": LAYER, "Bucket": BUCKET}
     return {"Resources": copy.deepcopy({**base, **resources})}
@@ -171,6 +193,56 @@ def _rules(template: dict[str, Any], cdk_out: Path | None = None) -> set[str]:
 
 # Each case: the rule, a template AWS accepts, one it refuses.
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "cloudwatch-dashboard-name",
+        _template(Dash=_with(DASHBOARD, "DashboardName", "d_-" + "a" * 252)),
+        _template(Dash=_with(DASHBOARD, "DashboardName", "modelship.dev churn")),
+    ),
+    (
+        "cloudwatch-dashboard-name",
+        _template(Dash=_with(DASHBOARD, "DashboardName", "a" * 255)),
+        _template(Dash=_with(DASHBOARD, "DashboardName", "a" * 256)),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(Alarm=ALARM, Dash=DASHBOARD),
+        _template(Dash=_with(DASHBOARD, "DashboardBody", '{"widgets": [}')),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(
+            Dash=_dashboard_body({"type": "log", "properties": {"query": "fields @message"}})
+        ),
+        _template(Dash=_dashboard_body({"type": "graph", "properties": {"metrics": []}})),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(Dash=_dashboard_body()),
+        _template(Dash=_with(DASHBOARD, "DashboardBody", '{"widget": []}')),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(Dash=_dashboard_body({"type": "alarm", "properties": {"alarms": ["a"] * 100}})),
+        _template(Dash=_dashboard_body({"type": "alarm", "properties": {"alarms": ["a"] * 101}})),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(Dash=_dashboard_body(*[{"type": "text", "properties": {}}] * 500)),
+        _template(Dash=_dashboard_body(*[{"type": "text", "properties": {}}] * 501)),
+    ),
+    (
+        "cloudwatch-dashboard-body",
+        _template(
+            Dash=_dashboard_body(
+                {"type": "metric", "properties": {"metrics": [["AWS/Lambda", "Errors"]] * 500}}
+            )
+        ),
+        _template(
+            Dash=_dashboard_body(
+                {"type": "metric", "properties": {"metrics": [["AWS/Lambda", "Errors"]] * 501}}
+            )
+        ),
+    ),
     (
         "lambda-function-name",
         _template(Fn=_with(FUNCTION, "FunctionName", "modelship-predict")),
