@@ -1,6 +1,6 @@
 """One model's resources: predict function and `live` alias, its routes on the shared API,
-release and rollback functions, release state machine, guardrails, retraining (when on) and
-its entry in the deployment's model directory (an SSM parameter).
+release and rollback functions, release state machine, guardrails, retraining (when on), its
+dashboard and its entry in the deployment's model directory (an SSM parameter).
 
 The default model's are built into the parent stack at the construct paths a single-model
 deployment always had; every other model's into its own nested stack (`ModelStack`), whose
@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra_cdk.dashboard import ModelDashboard
 from infra_cdk.deployment import ModelSettings
 from infra_cdk.guardrails import Guardrails
 from infra_cdk.predict_api import PredictApi
@@ -108,6 +109,7 @@ class ModelResources:
             throttle_rate_percent=settings.guardrail_throttle_rate_percent,
         )
         self.retraining = self._retraining(scope, shared)
+        self.dashboard = self._dashboard(scope, shared)
         self.directory_entry = self._directory_entry(scope, shared)
 
     def _retraining(self, scope: Construct, shared: SharedResources) -> RetrainingPipeline | None:
@@ -133,6 +135,32 @@ class ModelResources:
         self.guardrails.watch_rollouts_of(retraining.state_machine)
         return retraining
 
+    def _dashboard(self, scope: Construct, shared: SharedResources) -> ModelDashboard:
+        settings, release = self.model.settings, self.release_functions
+        alarms = [
+            self.guardrails.alias_errors,
+            self.guardrails.alias_throttles,
+            self.guardrails.prediction_error_rate,
+            release.rollback_errors,
+            release.rollback_failures.depth_alarm,
+        ]
+        retraining = self.retraining
+        if retraining is not None:
+            alarms.append(retraining.trigger_failures.depth_alarm)
+        return ModelDashboard(
+            scope,
+            "Dashboard",
+            stack_name=shared.stack_name,
+            model_name=self.model.name,
+            function=self.function,
+            alias=self.alias,
+            alarms=alarms,
+            drift_alarm=retraining.drift_alarm if retraining is not None else None,
+            period_seconds=settings.guardrail_period_seconds,
+            error_rate_percent=settings.guardrail_error_rate_percent,
+            p99_latency_ms=settings.guardrail_p99_latency_ms,
+        )
+
     def _directory_entry(self, scope: Construct, shared: SharedResources) -> ssm.StringParameter:
         """The model's entry in the deployment's directory: how the CLI finds its function,
         alias, bucket and state machines from the stack and model name alone."""
@@ -148,6 +176,7 @@ class ModelResources:
                 self.retraining.state_machine.state_machine_arn if self.retraining else ""
             ),
             "api_path": names.model_routes_prefix(name),
+            "dashboard": self.dashboard.dashboard_name,
         }
         return ssm.StringParameter(
             scope,
