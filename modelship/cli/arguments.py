@@ -4,9 +4,12 @@ registering a command imports nothing heavy."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from modelship.errors import CommandFailed
 
+# Where `modelship local up` keeps a running emulator's state (read by `local` and `dashboard`).
+DEFAULT_STATE_DIR = Path(".modelship/local")
 # Read by `retrain` (the machine it starts) and by `status` (its runs canary a challenger).
 ENV_RETRAIN_STATE_MACHINE = "MODELSHIP_RETRAIN_STATE_MACHINE"
 

@@ -50,6 +50,10 @@ COMMANDS: dict[str, Command] = {
         "modelship.cli.commands.status",
         "stable, candidate, alarms, and rollouts running or failed in the last 24 h",
     ),
+    "dashboard": Command(
+        "modelship.cli.commands.dashboard",
+        "the address of a model's dashboard: the CloudWatch console, or the emulator's page",
+    ),
     "retrain": Command("modelship.cli.commands.retraining", "start the retraining state machine"),
     "local": Command("modelship.cli.commands.local", "the local emulator: AWS on this machine"),
 }

@@ -10,9 +10,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from modelship.cli.arguments import output_option
+from modelship.cli.arguments import DEFAULT_STATE_DIR, output_option
 
-DEFAULT_STATE_DIR = Path(".modelship/local")
 DEFAULT_CDK_OUT = Path("cdk.out")
 
 
