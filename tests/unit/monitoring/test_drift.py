@@ -13,7 +13,7 @@ from modelship.errors import ConfigurationError
 from modelship.monitoring.drift import DriftReport, DriftThresholds, detect_drift
 from modelship.monitoring.statistics import ks_test
 from modelship.registry.manifest import CategoricalProfile, Manifest, NumericProfile
-from modelship.training.training import profile_column
+from modelship.training.profiles import profile_column
 
 START = datetime(2026, 3, 1, 0, tzinfo=UTC)
 END = datetime(2026, 3, 2, 0, tzinfo=UTC)

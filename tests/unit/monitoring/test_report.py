@@ -11,7 +11,7 @@ import numpy as np
 from modelship import names
 from modelship.monitoring.drift import DriftReport, detect_drift
 from modelship.registry.manifest import Manifest
-from modelship.training.training import profile_column
+from modelship.training.profiles import profile_column
 
 HOSTILE_FEATURE = '<script>alert("f")</script>'
 HOSTILE_LEVEL = '"><img src=x onerror=alert(1)>'

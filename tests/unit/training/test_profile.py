@@ -3,11 +3,16 @@ exact distribution of a feature with few distinct values."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from modelship.registry.manifest import CategoricalProfile, NumericProfile
-from modelship.training.training import profile_column
+from modelship.registry.manifest import CategoricalProfile, NumericProfile, read_manifest_dir
+from modelship.training.churn import generate_churn
+from modelship.training.profiles import prediction_profile, profile_column
+from modelship.training.tables import Table
+from modelship.training.training import TrainingSpec, train, write_model
 
 
 def test_a_continuous_feature_keeps_its_percentiles_not_its_values() -> None:
@@ -58,3 +63,41 @@ def test_categories_keep_their_shares() -> None:
     profile = profile_column(np.array(["b", "a", "b", "b"], dtype=object), "categorical")
 
     assert profile == CategoricalProfile(count=4, fractions={"a": 0.25, "b": 0.75})
+
+
+def test_a_trained_classifier_profiles_its_answers_on_the_holdout() -> None:
+    trained = train(generate_churn(n_rows=1500, seed=3), TrainingSpec(name="churn"))
+    x = generate_churn(n_rows=1500, seed=3).features_matrix(trained.holdout_rows)
+
+    profile = trained.prediction_profile
+
+    assert isinstance(profile, CategoricalProfile)
+    assert profile.count == len(trained.holdout_rows)
+    assert profile.fractions["1"] == pytest.approx(np.mean(trained.pipeline.predict(x) == 1))
+    assert set(profile.fractions) <= {"0", "1"}
+
+
+def test_a_trained_regressor_profiles_its_numbers(tmp_path: Path) -> None:
+    table = generate_churn(n_rows=800, seed=4)
+    regression = Table(
+        columns={**table.columns, "churned": table.columns["monthly_charges"] * 2.0},
+        kinds=dict(table.kinds),
+        target="churned",
+    )
+
+    manifest = write_model(
+        train(regression, TrainingSpec(name="spend", algorithm="ridge")), tmp_path
+    )
+
+    assert isinstance(manifest.prediction_profile, NumericProfile)
+    assert len(manifest.prediction_profile.quantiles) == 101
+    assert read_manifest_dir(tmp_path).prediction_profile == manifest.prediction_profile
+
+
+def test_answers_without_a_single_distribution_have_no_profile() -> None:
+    assert prediction_profile("predict_only", np.array([1.0, 2.0])) is None
+    assert prediction_profile("regression", np.ones((5, 2))) is None
+    assert prediction_profile("classification", np.array([])) is None
+    assert prediction_profile("classification", np.array([True, False, True])) == (
+        CategoricalProfile(count=3, fractions={"False": 1 / 3, "True": 2 / 3})
+    )
