@@ -52,7 +52,8 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
-from modelship.training.training import current_runtime, evaluate, profile_column
+from modelship.training.profiles import prediction_profile, profile_column
+from modelship.training.training import current_runtime, evaluate
 
 
 def package(
@@ -130,6 +131,7 @@ def package(
                 target=target,
             ),
             profile=sample_profile(sample_input),
+            prediction_profile=prediction_profile(task.task, expected.predictions),
         )
         smoke_check(model, manifest, staging, sample_input, expected)
         (staging / MODEL_MANIFEST_FILE).write_text(manifest.to_json())

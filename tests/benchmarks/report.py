@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from tests.benchmarks.cold_start import PHASES, ColdFigure
 from tests.benchmarks.csv_ingest import CsvIngest
+from tests.benchmarks.drift_quality import DriftQualityFigure, drift_quality_section
 from tests.benchmarks.hostile import HostileFigure
 from tests.benchmarks.machine import Machine
 from tests.benchmarks.models import BenchModel
@@ -67,6 +68,9 @@ warm calls of **2-4.5 ms**.
    (imputer, one-hot by column name, gradient boosting), packaged with `modelship.package`;
    the whole handler for one row against bare `predict_proba` on the same one-row DataFrame
    (`RowSchema.to_input` builds it with the fitted column names and dtypes).
+10. *Drift detector quality*: the share of windows of served rows judged drift at each level
+   of the reference dataset's drift knob, and the false-alarm rate over undrifted windows
+   (not a timing: the same on any machine).
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -101,6 +105,7 @@ class Results:
     dataframe: LatencyFigure | None = None
     dataframe_model: BenchModel | None = None
     dataframe_stages: list[tuple[str, float]] = field(default_factory=list)
+    drift_quality: DriftQualityFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -599,5 +604,6 @@ def render(results: Results) -> str:
         _csv_section(results),
         _hostile_section(results),
         _dataframe_section(results),
+        drift_quality_section(results.drift_quality),
     ]
     return "\n\n".join(sections) + "\n"

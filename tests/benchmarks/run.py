@@ -21,6 +21,7 @@ from modelship.local.handler_runner import REPO_ROOT
 from tests.benchmarks.cold_start import ColdStartBench
 from tests.benchmarks.csv_ingest import measure_csv_ingest
 from tests.benchmarks.dataframe import build_dataframe_model, measure_dataframe
+from tests.benchmarks.drift_quality import measure_drift_quality
 from tests.benchmarks.hostile import measure_hostile
 from tests.benchmarks.machine import describe_machine
 from tests.benchmarks.models import build_models, moto_s3
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     imports, tracer_error = import_figures(WORKDIR, repetitions)
     _progress("CSV ingestion memory")
     csv_ingest = measure_csv_ingest(WORKDIR / "csv", (5, 20) if args.quick else (25, 100))
+    _progress("drift detector quality over windows of the reference dataset")
+    drift_quality = measure_drift_quality(quick=args.quick)
     results = Results(
         machine=machine,
         started_at=started_at,
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         hostile=hostile,
         dataframe=dataframe,
         dataframe_stages=dataframe_stages,
+        drift_quality=drift_quality,
         dataframe_model=frame_model,
     )
     args.out.write_text(render(results))
