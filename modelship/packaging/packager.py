@@ -53,12 +53,8 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
-from modelship.training.training import (
-    current_runtime,
-    evaluate,
-    label_fractions,
-    profile_column,
-)
+from modelship.training.profiles import prediction_profile, profile_column
+from modelship.training.training import current_runtime, evaluate, label_fractions
 
 
 def package(
@@ -145,6 +141,7 @@ def package(
                 ),
             ),
             profile=sample_profile(sample_input),
+            prediction_profile=prediction_profile(task.task, expected.predictions),
             description=stated,
         )
         smoke_check(model, manifest, staging, sample_input, expected)

@@ -46,7 +46,6 @@ from modelship.registry.manifest import (
     ArtifactInfo,
     CategoricalProfile,
     EstimatorInfo,
-    FeatureKind,
     FeatureSpec,
     Manifest,
     ModelDescription,
@@ -56,6 +55,7 @@ from modelship.registry.manifest import (
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
+from modelship.training.profiles import prediction_profile, profile_table
 from modelship.training.tables import Table
 
 Params = dict[str, float | int | str | bool | None]
@@ -112,6 +112,9 @@ class TrainedModel:
     training_data: TrainingData
     spec: TrainingSpec
     holdout_rows: np.ndarray
+    # What the model answers on the holdout rows: out-of-sample, as it will answer in service
+    # (a forest's answers on its own training rows would be nearly its labels).
+    prediction_profile: NumericProfile | CategoricalProfile | None = None
 
 
 def feature_specs(table: Table, rows: np.ndarray | None = None) -> tuple[FeatureSpec, ...]:
@@ -201,6 +204,11 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
     pipeline.fit(x[train_rows], y_all[train_rows])
     classes = tuple(class_label(c) for c in pipeline.classes_) if task == "classification" else None
     metrics = evaluate(pipeline, x[holdout_rows], y_all[holdout_rows], task)
+    answers = (
+        served_labels(pipeline, x[holdout_rows], pipeline.predict_proba(x[holdout_rows]), "argmax")
+        if task == "classification"
+        else pipeline.predict(x[holdout_rows])
+    )
     return TrainedModel(
         pipeline=pipeline,
         features=features,
@@ -224,6 +232,7 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
         ),
         spec=spec,
         holdout_rows=holdout_rows,
+        prediction_profile=prediction_profile(task, answers),
     )
 
 
@@ -271,42 +280,6 @@ def evaluate(
     return metrics
 
 
-def profile_table(
-    table: Table, rows: np.ndarray, bins: int = 10
-) -> dict[str, NumericProfile | CategoricalProfile]:
-    """Per-feature training distribution: deciles for numbers, frequencies for categories."""
-    return {
-        name: profile_column(table.columns[name][rows], table.kinds[name], bins)
-        for name in table.feature_names
-    }
-
-
-def profile_column(
-    values: np.ndarray, kind: FeatureKind, bins: int = 10
-) -> NumericProfile | CategoricalProfile:
-    """One feature's distribution over its (non-missing) values."""
-    if kind == "numeric":
-        numbers = values.astype(float)
-        edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)))
-        if len(edges) < 2:
-            edges = np.array([numbers.min(), numbers.min() + 1.0])
-        counts, _ = np.histogram(np.clip(numbers, edges[0], edges[-1]), bins=edges)
-        return NumericProfile(
-            count=len(numbers),
-            mean=float(numbers.mean()),
-            std=float(numbers.std()),
-            min=float(numbers.min()),
-            max=float(numbers.max()),
-            bin_edges=tuple(float(e) for e in edges),
-            bin_fractions=tuple(float(c) / len(numbers) for c in counts),
-        )
-    levels, counts = np.unique(values.astype(str), return_counts=True)
-    return CategoricalProfile(
-        count=len(values),
-        fractions={str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)},
-    )
-
-
 def label_fractions(labels: Any) -> dict[str, float]:
     """Each class label's share of `labels` (keyed as the manifest's classes print)."""
     values, counts = np.unique(np.asarray(labels), return_counts=True)
@@ -341,6 +314,7 @@ def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:
         training_data=trained.training_data,
         parent_version=trained.spec.parent_version,
         profile=trained.profile,
+        prediction_profile=trained.prediction_profile,
         description=trained.spec.description,
     )
     manifest_path.write_text(manifest.to_json())

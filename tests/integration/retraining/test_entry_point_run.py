@@ -124,6 +124,8 @@ def test_the_users_function_trains_and_its_packaged_model_is_released(
     new_model = output["registered"]["version"]
     manifest = Registry(world.s3, BUCKET).show("churn", new_model)
     assert manifest.origin == "packaged"
+    assert manifest.prediction_profile is not None
+    assert manifest.prediction_profile.kind == "categorical"
     assert manifest.input_format == "dataframe"
     assert manifest.parent_version == "v1"
     assert manifest.training_data.uri == f"s3://{BUCKET}/datasets/churn/2026-11.csv"

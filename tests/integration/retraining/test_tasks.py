@@ -10,7 +10,12 @@ import pytest
 
 from modelship.env import load
 from modelship.errors import DatasetError, TrainingError
-from modelship.registry.manifest import ModelDescription, describe_model_dir
+from modelship.registry.manifest import (
+    CategoricalProfile,
+    ModelDescription,
+    NumericProfile,
+    describe_model_dir,
+)
 from modelship.registry.registry import Registry
 from modelship.retraining.run_state import RunState, outcome_of
 from modelship.retraining.settings import RetrainingSettings
@@ -60,6 +65,12 @@ def test_a_better_model_passes_the_gates_and_is_registered_with_lineage(
     assert manifest.parent_version == "v1"
     assert manifest.training_data.uri == f"s3://{BUCKET}/{key}"
     assert manifest.training_data.etag == state["dataset"]["etag"]
+    # The drift monitor's baseline: the new training data and the answers on its holdout.
+    tenure = manifest.profile["tenure_months"]
+    assert isinstance(tenure, NumericProfile)
+    assert len(tenure.quantiles) == 101
+    assert isinstance(manifest.prediction_profile, CategoricalProfile)
+    assert manifest.prediction_profile.count == manifest.metrics["holdout_rows"]
 
 
 def test_a_worse_model_is_rejected_with_reasons_and_nothing_is_registered(

@@ -21,7 +21,7 @@ import modelship
 from modelship.errors import PackagingError
 from modelship.names import MODEL_CODE_FILE
 from modelship.packaging.packager import package
-from modelship.registry.manifest import read_manifest_dir
+from modelship.registry.manifest import CategoricalProfile, NumericProfile, read_manifest_dir
 from modelship.serving.artifacts import load_estimator, unpack_code
 from modelship.serving.schema import RowSchema
 from tests.notebook_models import CUSTOM_MODULE
@@ -66,6 +66,11 @@ def test_a_dataframe_pipeline_is_packaged_with_its_schema_metrics_and_profile(
     assert manifest.training_data.target == "churned"
     assert manifest.training_data.rows == len(churn)
     assert manifest.profile["plan"].kind == "categorical"
+    answers = fitted_pipeline.predict(churn.drop(columns=["churned"]))
+    assert manifest.prediction_profile == CategoricalProfile(
+        count=len(churn),
+        fractions={str(k): float(np.mean(answers == k)) for k in np.unique(answers)},
+    )
     assert manifest.runtime.pandas == pd.__version__
     assert not list(tmp_path.glob(".churn-model.*")), "the staging directory was left behind"
 
@@ -98,6 +103,9 @@ def test_a_regressor_is_packaged_as_regression(churn: pd.DataFrame, tmp_path: Pa
     assert (manifest.task, manifest.classes) == ("regression", None)
     assert manifest.metrics["r2"] == pytest.approx(1.0)
     assert manifest.features[0].frame_dtype == "int64"
+    assert isinstance(manifest.prediction_profile, NumericProfile)
+    assert manifest.prediction_profile.max == pytest.approx(numbers["spend"].max())
+    assert len(manifest.prediction_profile.quantiles) == 101
 
 
 def test_a_multi_class_model_lists_its_classes(churn: pd.DataFrame, tmp_path: Path) -> None:
