@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelship.names import PREDICTION_FEATURE
 from modelship.registry.card_document import Bullets, Document, Paragraph, Section, Table
 from modelship.registry.card_facts import limitations, number, runtime_table
 from modelship.registry.manifest import CategoricalProfile, Manifest, NumericProfile
@@ -275,23 +276,33 @@ class ModelCard:
         return (decision, Table(("Gate", "Result", "Value", "Threshold", "Detail"), rows))
 
     def _drift_profile(self) -> tuple[Paragraph | Table, ...]:
-        profile = self.manifest.profile
-        if not profile:
+        m = self.manifest
+        rows: dict[str, NumericProfile | CategoricalProfile] = dict(m.profile)
+        if not rows:
             return (Paragraph("No training profile was recorded: drift cannot be judged."),)
-        numeric = [(n, p) for n, p in profile.items() if isinstance(p, NumericProfile)]
-        categorical = [(n, p) for n, p in profile.items() if isinstance(p, CategoricalProfile)]
         blocks: list[Paragraph | Table] = [
             Paragraph(
-                "The training distribution the drift monitor compares traffic with "
-                "(present values only; nulls are not profiled)."
+                "The training distribution the drift monitor compares traffic with (present "
+                "values only; nulls are not profiled)."
             )
         ]
-        if numeric:
+        if m.prediction_profile is not None:
+            rows[PREDICTION_FEATURE] = m.prediction_profile
+            where = "the sample given at packaging" if m.origin == "packaged" else "its holdout"
             blocks.append(
-                Table(
-                    ("Feature", "Count", "Mean", "Std", "Min", "Max"),
-                    tuple(_numeric_row(name, p) for name, p in numeric),
+                Paragraph(
+                    f"The row {PREDICTION_FEATURE} is the distribution of the model's own "
+                    f"answers on {where}, which the monitor compares its live answers with."
                 )
+            )
+        else:
+            blocks.append(Paragraph("No prediction profile is recorded for this version."))
+        numeric = [(n, p) for n, p in rows.items() if isinstance(p, NumericProfile)]
+        categorical = [(n, p) for n, p in rows.items() if isinstance(p, CategoricalProfile)]
+        if numeric:
+            header = ("Feature", "Count", "Mean", "Std", "Min", "p5", "Median", "p95", "Max")
+            blocks.append(
+                Table((*header, "Values"), tuple(_numeric_row(name, p) for name, p in numeric))
             )
         if categorical:
             blocks.append(
@@ -300,43 +311,38 @@ class ModelCard:
                     tuple(_categorical_row(name, p) for name, p in categorical),
                 )
             )
-        prediction = prediction_profile(self.manifest)
-        if prediction is None:
-            blocks.append(Paragraph("Prediction profile: not recorded for this version."))
-        elif isinstance(prediction, NumericProfile):
-            blocks.append(
-                Table(
-                    ("Prediction", "Count", "Mean", "Std", "Min", "Max"),
-                    (_numeric_row("prediction", prediction),),
-                )
-            )
-        else:
-            blocks.append(
-                Table(
-                    ("Prediction", "Count", "Top labels"),
-                    (_categorical_row("prediction", prediction),),
-                )
-            )
         return tuple(blocks)
 
 
-def prediction_profile(manifest: Manifest) -> NumericProfile | CategoricalProfile | None:
-    """The training distribution of the model's predictions. The hook for the manifest's
-    prediction profile: none is recorded by this manifest format yet."""
-    del manifest
-    return None
-
-
 def _numeric_row(name: str, p: NumericProfile) -> tuple[str, ...]:
-    return (name, str(p.count), number(p.mean), number(p.std), number(p.min), number(p.max))
+    """Count, moments, range and, when recorded, the 5th, 50th and 95th percentiles and a
+    discrete feature's commonest values."""
+    q = p.quantiles
+    percentiles = (number(q[5]), number(q[50]), number(q[95])) if q else ("-", "-", "-")
+    shares = sorted(zip(p.value_fractions, p.values, strict=True), key=lambda vf: (-vf[0], vf[1]))
+    values = _top([(number(v), f) for f, v in shares])
+    return (
+        name,
+        str(p.count),
+        number(p.mean),
+        number(p.std),
+        number(p.min),
+        *percentiles,
+        number(p.max),
+        values or "-",
+    )
+
+
+def _top(shares: list[tuple[str, float]]) -> str:
+    shown = ", ".join(f"{value} {fraction:.1%}" for value, fraction in shares[:_TOP_CATEGORIES])
+    if len(shares) > _TOP_CATEGORIES:
+        shown += f", and {len(shares) - _TOP_CATEGORIES} more"
+    return shown
 
 
 def _categorical_row(name: str, p: CategoricalProfile) -> tuple[str, ...]:
     ranked = sorted(p.fractions.items(), key=lambda kv: (-kv[1], kv[0]))
-    top = ", ".join(f"{value} {fraction:.1%}" for value, fraction in ranked[:_TOP_CATEGORIES])
-    if len(ranked) > _TOP_CATEGORIES:
-        top += f", and {len(ranked) - _TOP_CATEGORIES} more"
-    return (name, str(p.count), top)
+    return (name, str(p.count), _top(ranked))
 
 
 def _metric_table(columns: tuple[str, ...], values: tuple[dict[str, float], ...]) -> Table:

@@ -206,8 +206,42 @@ def test_a_packaged_model_without_a_target_is_said_not_to_be_evaluated() -> None
 def test_the_drift_profile_summarises_each_feature() -> None:
     profile = section(ModelCard(manifest()).markdown(), "Drift profile")
 
-    assert "| tenure_months | 4800 | 20.5 | 19 | 0 | 72 |" in profile
+    # An older manifest: no percentiles, no prediction profile.
+    assert "| tenure_months | 4800 | 20.5 | 19 | 0 | - | - | - | 72 | - |" in profile
     assert "| contract | 4700 | one_year 40.0% |" in profile
+    assert "No prediction profile is recorded for this version." in profile
+
+
+def test_percentiles_discrete_values_and_the_prediction_profile_are_shown() -> None:
+    support_calls = {
+        "count": 100,
+        "mean": 1.2,
+        "std": 0.9,
+        "min": 0,
+        "max": 3,
+        "bin_edges": [0, 3],
+        "bin_fractions": [1.0],
+        "quantiles": [min(3, i // 25) for i in range(101)],
+        "values": [0, 1, 2, 3],
+        "value_fractions": [0.3, 0.4, 0.2, 0.1],
+    }
+    with_predictions = manifest(
+        profile={"tenure_months": support_calls},
+        prediction_profile={
+            "kind": "categorical",
+            "count": 1200,
+            "fractions": {"0": 0.7, "1": 0.3},
+        },
+    )
+
+    profile = section(ModelCard(with_predictions).markdown(), "Drift profile")
+
+    assert (
+        "| tenure_months | 100 | 1.2 | 0.9 | 0 | 0 | 2 | 3 | 3 | "
+        "1 40.0%, 0 30.0%, 2 20.0%, 3 10.0% |" in profile
+    )
+    assert "| (prediction) | 1200 | 0 70.0%, 1 30.0% |" in profile
+    assert "the model's own answers on its holdout" in profile
 
 
 def test_the_same_inputs_render_the_same_bytes() -> None:
