@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
@@ -27,9 +27,11 @@ from modelship.names import (
     MODEL_MANIFEST_FILE,
     MODELS_PREFIX,
 )
-from modelship.registry.card import CardContext, ModelCard
 from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest, read_manifest_dir
 from modelship.registry.versions import check_model_name, check_version_id
+
+if TYPE_CHECKING:
+    from modelship.registry.card import CardContext
 
 LATEST = "latest"
 
@@ -102,6 +104,9 @@ class Registry:
             )
         if self._exists(manifest_key(manifest.name, manifest.version)):
             raise self._conflict(manifest)
+        # Imported here: the predict function reads versions and never writes a card.
+        from modelship.registry.card import ModelCard
+
         previous = self._previous(manifest) if card is None else None
         model_card = ModelCard(manifest, card, previous)
         for path, key, sha256, content_type in uploads:

@@ -334,3 +334,18 @@ def test_a_description_of_nothing_is_none_and_a_bad_one_names_its_field() -> Non
 def test_a_manifest_written_before_descriptions_still_loads() -> None:
     assert manifest().description is None
     assert manifest().training_data.label_fractions == {"0": 0.73, "1": 0.27}
+
+
+def test_serving_reads_versions_without_loading_the_card_modules() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modelship.serving.model_store, modelship.registry; "
+        "print(sorted(m for m in sys.modules if m.startswith('modelship.registry.card')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert result.stdout.strip() == "[]"
