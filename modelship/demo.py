@@ -34,6 +34,7 @@ from typing import Any
 
 from modelship.demo_traffic import Traffic, get, post, print_traffic
 from modelship.registry.manifest import copy_as_version
+from modelship.registry.registry import Registry
 from modelship.sample_events import load_event
 
 DEMO_TIME_SCALE = 30.0
@@ -214,6 +215,13 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     state = releases[churn.model].alias_state()
     challenger = releases[churn.model].version_info(state.stable).model_version
     story.check(challenger not in (None, "v1"), f"live now serves the challenger {challenger}")
+    if challenger is not None:
+        card = Registry(s3, churn.bucket).stored_card(churn.model, challenger) or ""
+        story.check(
+            "| Metric | This version | Champion v1 |" in card,
+            f"its model card sets it beside the champion v1 on the same holdout, with the "
+            f"gates (modelship models card {churn.model} {challenger})",
+        )
     story.check(
         any(version == challenger for (_, version) in seen),
         "the challenger answered requests during its canary",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from modelship.errors import CommandFailed
 
@@ -46,3 +47,36 @@ def _parse_scalar(raw: str) -> float | int | str | bool | None:
         except ValueError:
             pass
     return raw
+
+
+def description_options() -> argparse.ArgumentParser:
+    """What the model card says of a model: `--summary`, `--intended-use`, `--owner` and
+    repeatable `--limitation`, as a parent parser (`train`, `models package`)."""
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("model card")
+    group.add_argument("--summary", help="one paragraph: what the model is (model card)")
+    group.add_argument(
+        "--intended-use", help="what the model is for, and what it is not for (model card)"
+    )
+    group.add_argument("--owner", help="who answers for the model: a team or a person")
+    group.add_argument(
+        "--limitation",
+        dest="limitations",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a known limitation, in addition to the ones the card derives (repeatable)",
+    )
+    return options
+
+
+def description_of(args: argparse.Namespace) -> Any:
+    """The ModelDescription the description options give (None when none is given)."""
+    from modelship.registry.manifest import ModelDescription
+
+    return ModelDescription.of(
+        summary=args.summary,
+        intended_use=args.intended_use,
+        owner=args.owner,
+        limitations=tuple(args.limitations),
+    )

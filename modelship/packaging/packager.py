@@ -48,12 +48,13 @@ from modelship.registry.manifest import (
     ArtifactFormat,
     CategoricalProfile,
     Manifest,
+    ModelDescription,
     NumericProfile,
     TrainingData,
 )
 from modelship.registry.versions import check_model_name, check_version_id, new_version_id
 from modelship.training.profiles import prediction_profile, profile_column
-from modelship.training.training import current_runtime, evaluate
+from modelship.training.training import current_runtime, evaluate, label_fractions
 
 
 def package(
@@ -69,6 +70,7 @@ def package(
     artifact_format: ArtifactFormat = "joblib",
     trusted_types: Iterable[str] = (),
     sample_uri: str | None = None,
+    description: ModelDescription | Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Packages a fitted scikit-learn model into `out` and returns its manifest.
 
@@ -78,8 +80,11 @@ def package(
     the inferred schema per column ({name: {"kind", "categories", "min", "max", "nullable"}}).
     `trusted_types` (skops only) names types beyond the ones trusted by default (scikit-learn's,
     numpy's and scipy.sparse's data containers, the `code` modules') that the file may hold.
+    `description` is what the model card says of it: {"summary", "intended_use", "owner",
+    "limitations"} (all optional), or a ModelDescription.
     """
     check_model_name(name)
+    stated = ModelDescription.of(description)
     version = check_version_id(version) if version else new_version_id()
     out = Path(out)
     check_output(out)
@@ -129,9 +134,15 @@ def package(
                 uri=sample_uri or "memory:sample",
                 rows=sample_input.frame.shape[0],
                 target=target,
+                label_fractions=(
+                    label_fractions(sample_input.target)
+                    if sample_input.target is not None and task.task == "classification"
+                    else {}
+                ),
             ),
             profile=sample_profile(sample_input),
             prediction_profile=prediction_profile(task.task, expected.predictions),
+            description=stated,
         )
         smoke_check(model, manifest, staging, sample_input, expected)
         (staging / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
@@ -155,6 +166,7 @@ def package_file(
     columns: Mapping[str, Any] | None = None,
     artifact_format: ArtifactFormat | None = None,
     trusted_types: Iterable[str] = (),
+    description: ModelDescription | Mapping[str, Any] | None = None,
 ) -> Manifest:
     """`package` for a model saved to a file (.joblib, .pkl, .skops) and a sample file (CSV,
     or Parquet with pyarrow installed). The name defaults to the file's stem; the format to
@@ -186,6 +198,7 @@ def package_file(
         artifact_format=artifact_format or file_format,
         trusted_types=trusted_types,
         sample_uri=Path(sample_path).resolve().as_uri(),
+        description=description,
     )
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from modelship.class_labels import LabelRule
 from modelship.errors import InvalidManifest
@@ -119,6 +127,9 @@ class TrainingData(BaseModel):
     target: str | None
     holdout_fraction: float | None = Field(default=None, gt=0, lt=1)
     seed: int | None = None
+    # Classifiers: each class label's share of the labelled training rows (a packaged
+    # model's labelled sample), for the model card's class balance; empty when not recorded.
+    label_fractions: dict[str, float] = Field(default_factory=dict)
 
 
 PROFILE_QUANTILES = 101
@@ -181,6 +192,45 @@ class EstimatorInfo(BaseModel):
     tree: dict[str, Any] | None = None
 
 
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class ModelDescription(BaseModel):
+    """What the model's owner says about it, for its model card: set by `modelship train` and
+    `models package` (--summary, --intended-use, --owner, --limitation) or `package()`, and
+    carried from the champion to a retrained challenger. Nothing here is inferred."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    summary: str | None = Field(default=None, min_length=1, max_length=1000)
+    intended_use: str | None = Field(default=None, min_length=1, max_length=4000)
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    limitations: tuple[Line, ...] = Field(default=(), max_length=20)
+
+    @classmethod
+    def of(
+        cls,
+        description: ModelDescription | Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> ModelDescription | None:
+        """A description from an object, a dict or keyword fields (None and empty values
+        left out); None when nothing is stated. A bad field is an InvalidManifest naming it."""
+        if isinstance(description, ModelDescription):
+            return description
+        given = {**(description or {}), **fields}
+        given = {k: v for k, v in given.items() if v not in (None, "", (), [])}
+        if not given:
+            return None
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "(root)"
+            raise InvalidManifest(
+                f"model description {where}: {first['msg']}", reason="invalid_description"
+            ) from None
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -206,6 +256,8 @@ class Manifest(BaseModel):
     # What the model answered on its training data (classification: the served labels as
     # str; single-output regression: the numbers); None for older manifests and other tasks.
     prediction_profile: NumericProfile | CategoricalProfile | None = None
+    # The owner's words (summary, intended use, owner, limitations); None: nothing stated.
+    description: ModelDescription | None = None
 
     @model_validator(mode="after")
     def _classes_match_task(self) -> Manifest:
@@ -257,6 +309,13 @@ def read_manifest_dir(model_dir: Path) -> Manifest:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(root)"
         raise InvalidManifest(f"{path} is not a valid manifest: {where}: {first['msg']}") from None
+
+
+def describe_model_dir(model_dir: Path, description: ModelDescription | None) -> Manifest:
+    """Rewrites a model directory's manifest with `description` (the artifact untouched)."""
+    manifest = read_manifest_dir(model_dir).model_copy(update={"description": description})
+    (model_dir / MODEL_MANIFEST_FILE).write_text(manifest.to_json())
+    return manifest
 
 
 def copy_as_version(model_dir: Path, out: Path, version: str) -> Path:

@@ -1,30 +1,37 @@
 """The model registry in S3: immutable versions under models/<name>/<version>/.
 
 Publishing is write-once: every object (the artifact, the model's code.zip if it has one, the
-manifest) is put with `IfNoneMatch='*'`, so S3 itself refuses to overwrite an existing
-version even when two publishers race.
+model card as card.md and card.html, the manifest) is put with `IfNoneMatch='*'`, so S3
+itself refuses to overwrite an existing version even when two publishers race.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from modelship.digest import file_digest
 from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
 from modelship.names import (
     MODEL_ARTIFACT_FILE,
+    MODEL_CARD_FILE,
+    MODEL_CARD_HTML_FILE,
     MODEL_CODE_FILE,
     MODEL_MANIFEST_FILE,
     MODELS_PREFIX,
 )
 from modelship.registry.manifest import ArtifactInfo, CodeInfo, Manifest, read_manifest_dir
 from modelship.registry.versions import check_model_name, check_version_id
+
+if TYPE_CHECKING:
+    from modelship.registry.card import CardContext
 
 LATEST = "latest"
 
@@ -47,6 +54,11 @@ def manifest_key(name: str, version: str) -> str:
     return version_prefix(name, version) + MODEL_MANIFEST_FILE
 
 
+def card_key(name: str, version: str, *, html: bool = False) -> str:
+    """Key of a version's model card: card.md, or card.html with `html`."""
+    return version_prefix(name, version) + (MODEL_CARD_HTML_FILE if html else MODEL_CARD_FILE)
+
+
 @dataclass(frozen=True)
 class VersionEntry:
     name: str
@@ -61,11 +73,15 @@ class Registry:
         self.s3 = s3
         self.bucket = bucket
 
-    def publish(self, model_dir: Path) -> Manifest:
-        """Uploads the artifact, then code.zip (if the model ships code), then manifest.json,
-        all write-once and each checked against the manifest's sha256 and size before any is
-        sent. The manifest goes last: a version without one is not published, so readers
-        never see a half-written version."""
+    def publish(self, model_dir: Path, card: CardContext | None = None) -> Manifest:
+        """Uploads the artifact, then code.zip (if the model ships code), then the model card
+        (card.md, card.html), then manifest.json, all write-once, the model's files checked
+        against the manifest's sha256 and size before any is sent. The manifest goes last: a
+        version without one is not published, so readers never see a half-written version.
+
+        `card` is what a retraining run adds to the card (champion on the same holdout,
+        gates); without it the card shows the previously registered version's recorded
+        metrics, labelled as not compared on the same rows."""
         manifest = read_manifest_dir(model_dir)
         check_model_name(manifest.name)
         check_version_id(manifest.version)
@@ -88,9 +104,23 @@ class Registry:
             )
         if self._exists(manifest_key(manifest.name, manifest.version)):
             raise self._conflict(manifest)
+        # Imported here: the predict function reads versions and never writes a card.
+        from modelship.registry.card import ModelCard
+
+        previous = self._previous(manifest) if card is None else None
+        model_card = ModelCard(manifest, card, previous)
         for path, key, sha256, content_type in uploads:
             with path.open("rb") as body:
                 self._put_once(key, body, sha256, manifest, content_type=content_type)
+        for html, text, content_type in (
+            (False, model_card.markdown(), "text/markdown; charset=utf-8"),
+            (True, model_card.html(), "text/html; charset=utf-8"),
+        ):
+            data = text.encode()
+            # Same rule as the artifact: a retried publish finding these bytes goes on.
+            digest = hashlib.sha256(data).hexdigest()
+            key = card_key(manifest.name, manifest.version, html=html)
+            self._put_once(key, data, digest, manifest, content_type=content_type)
         self._put_once(
             manifest_key(manifest.name, manifest.version),
             manifest.to_json().encode(),
@@ -124,6 +154,16 @@ class Registry:
                     return  # an earlier publish died between the two puts; same bytes
                 raise self._conflict(manifest) from None
             raise
+
+    def _previous(self, manifest: Manifest) -> Manifest | None:
+        """The version registered most recently before this one, if its manifest reads."""
+        earlier = [e for e in self.list_versions(manifest.name) if e.version != manifest.version]
+        if not earlier:
+            return None
+        try:
+            return self.show(manifest.name, earlier[-1].version)
+        except (ModelNotFound, IntegrityError, ValidationError):
+            return None  # an unreadable neighbour does not stop a publish; the card says less
 
     def _artifact_matches(self, key: str, sha256: str) -> bool:
         head = self.s3.head_object(Bucket=self.bucket, Key=key)
@@ -189,6 +229,19 @@ class Registry:
                 f"{manifest.name}/{manifest.version}"
             )
         return manifest
+
+    def stored_card(self, name: str, version: str, *, html: bool = False) -> str | None:
+        """A version's stored model card (Markdown, or HTML with `html`); None when the
+        version was published before cards were written."""
+        try:
+            response = self.s3.get_object(
+                Bucket=self.bucket, Key=card_key(name, check_version_id(version), html=html)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+        return str(response["Body"].read().decode())
 
 
 def verified_file(path: Path, expected: ArtifactInfo | CodeInfo) -> Path:

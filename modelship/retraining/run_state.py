@@ -1,10 +1,14 @@
-"""The retraining run state passed between Step Functions tasks, and the outcome notice."""
+"""The retraining run state passed between Step Functions tasks, what it adds to the
+registered version's model card, and the outcome notice."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from modelship.registry.card import CardContext, ChampionRecord, GateRecord
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,27 @@ class RunState:
 
     def merge(self, added: dict[str, Any]) -> dict[str, Any]:
         return {**self.data, **added}
+
+
+def card_context(state: Mapping[str, Any]) -> CardContext:
+    """The model card's part of a gated run: both models' scores on the same holdout rows
+    (Evaluate), every gate check and the decision (Gate)."""
+    evaluation = state["evaluation"]
+    decision = state["decision"]
+    champion = state.get("champion")
+    scored = evaluation.get("champion")
+    return CardContext(
+        run_id=str(state["run_id"]),
+        data_uri=str(state["data_uri"]),
+        challenger_metrics=evaluation["challenger"],
+        champion=(
+            ChampionRecord(version=champion["version"], metrics=scored)
+            if champion and scored
+            else None
+        ),
+        gates=tuple(GateRecord.model_validate(check) for check in decision.get("checks", [])),
+        decision=str(decision.get("summary", "")),
+    )
 
 
 def outcome_of(state: RunState) -> dict[str, Any]:

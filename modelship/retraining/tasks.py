@@ -20,7 +20,12 @@ from botocore.exceptions import ClientError
 
 from modelship import names
 from modelship.errors import ConfigurationError, ModelNotFound, TrainingError, VersionConflict
-from modelship.registry.manifest import Manifest, read_manifest_dir
+from modelship.registry.manifest import (
+    Manifest,
+    ModelDescription,
+    describe_model_dir,
+    read_manifest_dir,
+)
 from modelship.registry.registry import Registry
 from modelship.releases.plan import steps_from_input
 from modelship.releases.releases import Releases
@@ -38,6 +43,7 @@ from modelship.retraining.datasets import (
 )
 from modelship.retraining.entry_point import holdout_rows, train_with_entry_point
 from modelship.retraining.gates import decide
+from modelship.retraining.run_state import card_context
 from modelship.retraining.scoring import common_holdout, score
 from modelship.retraining.settings import RetrainingSettings
 from modelship.serving.model_store import ModelStore
@@ -95,6 +101,12 @@ class Retraining:
             "schema": {"target": table.target, "features": table.kinds},
             "champion": _version_of(champion),
             "parent_version": champion.version if champion else "",
+            # The champion's description (owner, intended use, ...) goes to the challenger.
+            "description": (
+                champion.description.model_dump(mode="json")
+                if champion and champion.description
+                else None
+            ),
             # The SageMaker job reads it as a hyperparameter ("" = the built-in algorithm).
             "entry_point": settings.training_entry_point,
             "steps": [
@@ -124,7 +136,7 @@ class Retraining:
                 data_etag=ref.etag,
                 parent_version=champion["version"] if champion else None,
             )
-            return self._upload_candidate(state["run_id"], out)
+            return self._upload_candidate(state, out)
         spec = TrainingSpec(
             name=settings.model_name,
             algorithm=settings.algorithm,
@@ -136,7 +148,7 @@ class Retraining:
             data_etag=ref.etag,
         )
         write_model(train(table, spec), out)
-        return self._upload_candidate(state["run_id"], out)
+        return self._upload_candidate(state, out)
 
     def collect_sagemaker_candidate(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Files a SageMaker training job's model.tar.gz as the challenger, as train would."""
@@ -148,10 +160,14 @@ class Retraining:
         out = work / "candidate"
         shutil.rmtree(out, ignore_errors=True)
         extract_training_output(archive, out, artifact_uri)
-        return self._upload_candidate(state["run_id"], out)
+        return self._upload_candidate(state, out)
 
-    def _upload_candidate(self, run_id: str, out: Path) -> dict[str, Any]:
-        prefix = f"{names.CANDIDATES_PREFIX}/{self.settings.model_name}/{run_id}/"
+    def _upload_candidate(self, state: Mapping[str, Any], out: Path) -> dict[str, Any]:
+        """Files the challenger under candidates/, with the champion's description."""
+        description = ModelDescription.of(state.get("description"))
+        if description is not None:
+            describe_model_dir(out, description)
+        prefix = f"{names.CANDIDATES_PREFIX}/{self.settings.model_name}/{state['run_id']}/"
         manifest = upload_candidate(self.s3, self.settings.model_bucket, prefix, out)
         return {
             "prefix": prefix,
@@ -244,19 +260,21 @@ class Retraining:
             "passed": decision.passed,
             "summary": decision.summary(),
             "reasons": decision.reasons,
+            "checks": [c.model_dump() for c in decision.checks],  # for the model card
             "record": f"s3://{self.settings.model_bucket}/{key}",
         }
 
     # ---- register
 
     def register(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Publishes the gated candidate; a retried task finding its own bytes is fine."""
+        """Publishes the gated candidate with its model card (champion on the same holdout,
+        the gates); a retried task finding its own bytes is fine."""
         if not state.get("decision", {}).get("passed"):
             raise TrainingError("refusing to register a candidate that did not pass the gates")
         candidate = state["challenger"]
         model_dir = self._download_candidate(state)
         try:
-            manifest = self.registry.publish(model_dir)
+            manifest = self.registry.publish(model_dir, card=card_context(state))
         except VersionConflict:
             manifest = self.registry.show(self.settings.model_name, candidate["version"])
             if manifest.artifact.sha256 != candidate["sha256"]:

@@ -48,6 +48,7 @@ from modelship.registry.manifest import (
     EstimatorInfo,
     FeatureSpec,
     Manifest,
+    ModelDescription,
     NumericProfile,
     RuntimeInfo,
     Task,
@@ -96,6 +97,7 @@ class TrainingSpec:
     parent_version: str | None = None
     data_uri: str = "generated:churn"
     data_etag: str | None = None
+    description: ModelDescription | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,9 @@ def train(table: Table, spec: TrainingSpec) -> TrainedModel:
             target=table.target,
             holdout_fraction=spec.holdout_fraction,
             seed=spec.seed,
+            label_fractions=(
+                label_fractions(y_all[train_rows]) if task == "classification" else {}
+            ),
         ),
         spec=spec,
         holdout_rows=holdout_rows,
@@ -275,6 +280,13 @@ def evaluate(
     return metrics
 
 
+def label_fractions(labels: Any) -> dict[str, float]:
+    """Each class label's share of `labels` (keyed as the manifest's classes print)."""
+    values, counts = np.unique(np.asarray(labels), return_counts=True)
+    total = int(counts.sum())
+    return {str(class_label(v)): float(c) / total for v, c in zip(values, counts, strict=True)}
+
+
 def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:
     """Writes model.joblib, then manifest.json naming its sha256 and size. Refuses to
     overwrite a directory that already holds a model."""
@@ -303,6 +315,7 @@ def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:
         parent_version=trained.spec.parent_version,
         profile=trained.profile,
         prediction_profile=trained.prediction_profile,
+        description=trained.spec.description,
     )
     manifest_path.write_text(manifest.to_json())
     return manifest

@@ -21,14 +21,14 @@ pytestmark = pytest.mark.e2e
 CLI = [sys.executable, "-m", "modelship"]
 
 
-def modelship(*argv: str) -> Any:
+def modelship(*argv: str, env: dict[str, str] | None = None) -> Any:
     done = subprocess.run(
         [*CLI, *argv, "--output", "json"],
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -64,6 +64,10 @@ def test_up_serves_the_reference_model_until_down(cdk_out: Path, tmp_path: Path)
             assert response.status == 200
             assert json.loads(response.read())["model_version"] == "v0"
         assert modelship("local", "status", "--state-dir", state_dir)["running"] is True
+        # The seeded version went through the registry like any other: it has its card.
+        card = modelship("models", "card", "churn", "v0", env=up["endpoints"]["environment"])
+        assert card["stored"] is True
+        assert card["card"].startswith("# Model card: churn v0\n")
     finally:
         down = modelship("local", "down", "--state-dir", state_dir)
 

@@ -1,5 +1,5 @@
-"""`modelship models package|publish|list|show`: models fitted elsewhere packaged into a model
-directory, and the model registry in S3 (the bucket: --bucket, or a deployment's with
+"""`modelship models package|publish|list|show|card`: models fitted elsewhere packaged into a
+model directory, and the model registry in S3 (the bucket: --bucket, or a deployment's with
 --stack; see modelship.cli.targets)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelship.cli.arguments import output_option
+from modelship.cli.arguments import description_of, description_options, output_option
 from modelship.cli.targets import (
     ENV_MODEL,
     named_model,
@@ -28,7 +28,9 @@ def register(commands: Any) -> None:
     models = commands.add_parser("models", help="package models; the model registry in S3")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     packaging = model_commands.add_parser(
-        "package", parents=[common], help="package a model fitted elsewhere into a model dir"
+        "package",
+        parents=[common, description_options()],
+        help="package a model fitted elsewhere into a model dir",
     )
     packaging.add_argument("model", type=Path, help="the saved model: .joblib, .pkl or .skops")
     packaging.add_argument(
@@ -83,15 +85,31 @@ def register(commands: Any) -> None:
         parents=[common, registry_options(f"model to show, as NAME (default: ${ENV_MODEL})")],
         help="show a version's manifest",
     )
-    show.add_argument("name", nargs="?", help="model name (or --model)")
-    show.add_argument("version", nargs="?", help="version id (default: latest)")
-    show.add_argument(
+    _version_arguments(show)
+    show.set_defaults(run=_show)
+    card = model_commands.add_parser(
+        "card",
+        parents=[common, registry_options(f"model whose card to print (default: ${ENV_MODEL})")],
+        help="print (or open) a version's model card",
+    )
+    _version_arguments(card)
+    card.add_argument("--html", action="store_true", help="the HTML card instead of Markdown")
+    card.add_argument("--out", type=Path, metavar="FILE", help="write the card to FILE")
+    card.add_argument(
+        "--open", action="store_true", help="write the HTML card to a temp file and open it"
+    )
+    card.set_defaults(run=_card)
+
+
+def _version_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="model name (or --model)")
+    parser.add_argument("version", nargs="?", help="version id (default: latest)")
+    parser.add_argument(
         "--version",
         dest="version_option",
         metavar="VERSION",
         help="version id, beside --model (default: latest)",
     )
-    show.set_defaults(run=_show)
 
 
 _PUBLISH_MODEL_HELP = (
@@ -125,6 +143,7 @@ def _package(args: argparse.Namespace) -> dict[str, Any]:
         columns=columns,
         artifact_format=args.artifact_format,
         trusted_types=args.trusted_types,
+        description=description_of(args),
     )
     # The manifest as `models show` prints it, and where it was written.
     document = json.loads(manifest.model_dump_json(exclude={"profile"}))
@@ -215,7 +234,10 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _show(args: argparse.Namespace) -> dict[str, Any]:
+def _addressed_version(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(registry, manifest) of the version `models show|card` address: NAME or --model (or
+    $MODELSHIP_MODEL), VERSION or --version (default latest), in the bucket of --bucket or
+    the stack."""
     from modelship.registry.registry import Registry
 
     if args.model and args.name and args.name != args.model and args.version is None:
@@ -225,14 +247,21 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
         )
     name = named_model(args, ("NAME", args.name))
     if not name:
-        raise UsageError(f"models show needs a model: NAME, --model or ${ENV_MODEL}")
+        raise UsageError(
+            f"models {args.models_command} needs a model: NAME, --model or ${ENV_MODEL}"
+        )
     if args.version and args.version_option and args.version != args.version_option:
         raise UsageError(
             f"VERSION {args.version!r} and --version {args.version_option!r} differ: give one"
         )
     version = args.version or args.version_option or "latest"
     bucket = required_bucket(registry_bucket(args, stack_directory(args)))
-    manifest = Registry(_s3(), bucket).show(name, version)
+    registry = Registry(_s3(), bucket)
+    return registry, registry.show(name, version)
+
+
+def _show(args: argparse.Namespace) -> dict[str, Any]:
+    _, manifest = _addressed_version(args)
     document = json.loads(manifest.model_dump_json(exclude={"profile"}))
     features = ", ".join(f"{f.name}:{f.kind}" for f in manifest.features)
     algorithm = manifest.estimator.algorithm
@@ -249,3 +278,49 @@ def _show(args: argparse.Namespace) -> dict[str, Any]:
         ]
     )
     return {"text": text, "json": document}
+
+
+def _card(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.registry.card import ModelCard
+
+    if args.open and args.out is not None:
+        raise UsageError("models card: --open writes a temp file; give --open or --out, not both")
+    registry, manifest = _addressed_version(args)
+    html = args.html or args.open
+    text = registry.stored_card(manifest.name, manifest.version, html=html)
+    stored = text is not None
+    if text is None:
+        card = ModelCard(
+            manifest,
+            notice=(
+                f"No card is stored for {manifest.name} {manifest.version} (it was published "
+                "before model cards were written): this one is rendered now from its manifest."
+            ),
+        )
+        text = card.html() if html else card.markdown()
+    document = {
+        "name": manifest.name,
+        "version": manifest.version,
+        "format": "html" if html else "markdown",
+        "stored": stored,
+    }
+    if args.open:
+        import tempfile
+        import webbrowser
+
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".html", prefix=f"{manifest.name}-{manifest.version}-card-", delete=False
+        ) as handle:
+            handle.write(text)
+        path = Path(handle.name)
+        opened = webbrowser.open(path.as_uri())
+        said = "opened" if opened else "no browser to open; wrote"
+        return {"text": f"{said} {path}", "json": {**document, "path": str(path)}}
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        return {
+            "text": f"wrote the {document['format']} card of {manifest.name} "
+            f"{manifest.version} to {args.out}",
+            "json": {**document, "path": str(args.out)},
+        }
+    return {"text": text.rstrip("\n"), "json": {**document, "card": text}}

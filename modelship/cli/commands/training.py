@@ -7,14 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from modelship.cli.arguments import output_option, parse_params
+from modelship.cli.arguments import (
+    description_of,
+    description_options,
+    output_option,
+    parse_params,
+)
 
 
 def register(commands: Any) -> None:
     """Adds `train` to the `modelship` parser."""
     train = commands.add_parser(
         "train",
-        parents=[output_option()],
+        parents=[output_option(), description_options()],
         help="train a model and write model.joblib + manifest.json",
     )
     train.add_argument("--name", default="churn", help="model name (default churn)")
@@ -43,6 +48,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from modelship.training.csv_reader import read_csv
     from modelship.training.training import TrainingSpec, train, write_model
 
+    description = description_of(args)  # checked before any training
     if args.data == "churn":
         table = generate_churn(n_rows=args.rows, seed=args.seed, drift=args.drift)
         data_uri = f"generated:churn?rows={args.rows}&seed={args.seed}&drift={args.drift}"
@@ -62,6 +68,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         version=args.version,
         parent_version=args.parent,
         data_uri=data_uri,
+        description=description,
     )
     manifest = write_model(train(table, spec), args.out)
     metrics = {k: round(v, 4) for k, v in manifest.metrics.items()}

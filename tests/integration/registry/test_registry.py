@@ -49,7 +49,7 @@ def test_second_publish_of_a_version_conflicts_and_overwrites_nothing(
     after = s3.get_object(Bucket=BUCKET, Key=artifact_key("churn", "v1"))
     assert after["ETag"] == before["ETag"]
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix="models/churn/v1/")["Versions"]
-    assert len(versions) == 2  # one artifact, one manifest: no second write happened
+    assert len(versions) == 4  # artifact, card.md, card.html, manifest: no second write
 
 
 def test_racing_publisher_is_stopped_by_the_conditional_put(s3: Any, model_dir: Path) -> None:
@@ -127,7 +127,7 @@ def _code_model_dir(tmp_path: Path, artifact_format: str = "joblib") -> Path:
 def test_code_zip_is_published_write_once_with_its_sha256_before_the_manifest(
     s3: Any, tmp_path: Path
 ) -> None:
-    from modelship.registry.registry import code_key
+    from modelship.registry.registry import card_key, code_key
 
     keys: list[str] = []
     s3.meta.events.register(
@@ -140,6 +140,8 @@ def test_code_zip_is_published_write_once_with_its_sha256_before_the_manifest(
     assert keys == [
         artifact_key("byo", "v1", "model.skops"),
         code_key("byo", "v1"),
+        card_key("byo", "v1"),
+        card_key("byo", "v1", html=True),
         manifest_key("byo", "v1"),
     ]
     head = s3.head_object(Bucket=BUCKET, Key=code_key("byo", "v1"))
@@ -150,7 +152,7 @@ def test_code_zip_is_published_write_once_with_its_sha256_before_the_manifest(
     with pytest.raises(VersionConflict):
         Registry(s3, BUCKET).publish(model_dir)
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix="models/byo/v1/")["Versions"]
-    assert len(versions) == 3  # artifact, code.zip, manifest: nothing written twice
+    assert len(versions) == 5  # artifact, code.zip, 2 cards, manifest: none written twice
 
 
 def test_a_tampered_code_zip_is_not_published(s3: Any, tmp_path: Path) -> None:

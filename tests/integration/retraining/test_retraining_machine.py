@@ -57,6 +57,12 @@ def test_a_better_model_is_registered_canaried_and_promoted(
     new_model = output["registered"]["version"]
     manifest = Registry(world.s3, BUCKET).show("churn", new_model)
     assert manifest.parent_version == "v1"
+    # Register wrote its card: the champion beside it on the same holdout, and the gates.
+    card = Registry(world.s3, BUCKET).stored_card("churn", new_model)
+    assert card is not None
+    assert "| Metric | This version | Champion v1 |" in card
+    assert f"Decision: {output['decision']['summary']}." in card
+    assert "| min_roc_auc | passed |" in card
     live = world.alias()
     assert live["FunctionVersion"] != stable
     assert world.weights() == {}

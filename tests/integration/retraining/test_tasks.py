@@ -1,6 +1,7 @@
 """Retraining tasks against moto S3: prepare, train, evaluate, gate, register."""
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,12 @@ import pytest
 
 from modelship.env import load
 from modelship.errors import DatasetError, TrainingError
-from modelship.registry.manifest import CategoricalProfile, NumericProfile
+from modelship.registry.manifest import (
+    CategoricalProfile,
+    ModelDescription,
+    NumericProfile,
+    describe_model_dir,
+)
 from modelship.registry.registry import Registry
 from modelship.retraining.run_state import RunState, outcome_of
 from modelship.retraining.settings import RetrainingSettings
@@ -180,6 +186,47 @@ def test_parquet_datasets_are_read(s3: Any, pipeline: Retraining) -> None:
 
     assert state["rows"] == 400
     assert state["schema"]["features"]["contract"] == "categorical"
+
+
+def test_the_registered_card_has_the_champion_on_the_same_holdout_and_every_gate(
+    s3: Any, pipeline: Retraining
+) -> None:
+    _upload(s3, "datasets/churn/new.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21)))
+    state = _run(pipeline, "run-card")
+
+    version = pipeline.register(state)["version"]
+
+    card = Registry(s3, BUCKET).stored_card("churn", version)
+    assert card is not None
+    evaluation = state["evaluation"]
+    challenger, champion = evaluation["challenger"], evaluation["champion"]
+    assert "| Metric | This version | Champion v1 |" in card
+    assert f"| roc_auc | {challenger['roc_auc']:.4f} | {champion['roc_auc']:.4f} |" in card
+    assert "this version and the champion v1 on the same holdout rows" in card
+    assert f"Decision: {state['decision']['summary']}." in card
+    for check in state["decision"]["checks"]:
+        assert f"| {check['name']} | passed |" in card
+    assert "| Retraining run | run-card |" in card
+
+
+def test_the_champions_description_is_carried_to_the_challenger(
+    s3: Any, reference_model_dir: Path, tmp_path: Path
+) -> None:
+    # A champion whose owner stated its use.
+    described = tmp_path / "described"
+    shutil.copytree(reference_model_dir, described)
+    description = ModelDescription(intended_use="Retention calls.", owner="Retention team")
+    describe_model_dir(described, description)
+    Registry(s3, BUCKET).publish(described)
+    settings = load(RetrainingSettings, {"MODEL_BUCKET": BUCKET, "MODEL_NAME": "churn"})
+    pipeline = Retraining(settings.model_copy(update={"work_dir": tmp_path / "w"}), s3=s3)
+    _upload(s3, "datasets/churn/new.csv", table_to_csv_bytes(generate_churn(drift=0.8, seed=21)))
+
+    state = _run(pipeline, "run-described")
+    version = pipeline.register(state)["version"]
+
+    assert Registry(s3, BUCKET).show("churn", version).description == description
+    assert "Retention calls." in (Registry(s3, BUCKET).stored_card("churn", version) or "")
 
 
 def test_register_is_idempotent_for_a_retried_task(s3: Any, pipeline: Retraining) -> None:
