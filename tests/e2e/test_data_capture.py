@@ -50,8 +50,7 @@ def test_a_captured_request_lands_partitioned_in_s3_without_the_excluded_fields(
     s3, bucket = local.client("s3"), local.environment["MODELSHIP_BUCKET"]
 
     answer = local.client("lambda").invoke(
-        FunctionName=local.environment["MODELSHIP_FUNCTION"],
-        Qualifier=version,
+        FunctionName=f"{local.environment['MODELSHIP_FUNCTION']}:{version}",
         Payload=json.dumps(event),
     )
     response = json.loads(answer["Payload"].read())

@@ -38,6 +38,13 @@ JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "asynchronous invocations or route their failures",
     ),
     (
+        "*PredictRole*",
+        ("firehose:PutRecordBatch",),
+        "data capture is sampled (5% of requests by default): whether a model's function "
+        "sends a record in a test run is chance; tests/e2e/test_data_capture.py captures every "
+        "request of the default model's function and exercises its statement",
+    ),
+    (
         "*DataCaptureDeliveryRole*",
         ("s3:AbortMultipartUpload", "s3:GetObject"),
         "Firehose writes large objects as multipart uploads and aborts a failed one (the "
