@@ -73,8 +73,9 @@ class CaptureStream(Construct):
             ),
             extended_s3_destination_configuration=self._destination(bucket),
         )
-        # Firehose checks its role when the stream is created: the policy must exist first.
-        stream.node.add_dependency(self.role)
+        # Firehose checks its role when the stream is created: the policy must exist first
+        # (the role itself is a dependency already, through RoleARN).
+        stream.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         self.stream = stream
         self.stream_arn = stream.attr_arn
         nag.capture_stream(self.role, bucket)
