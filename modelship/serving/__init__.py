@@ -8,7 +8,7 @@ and OpenAPI document (`openapi`). The predict function imports every module here
 start anyway, so these names are imported eagerly.
 """
 
-from modelship.serving.capture import CaptureRecord, read_capture_object
+from modelship.serving.capture import CaptureRecord, DataCapture, read_capture_object
 from modelship.serving.http_errors import (
     ErrorResponse,
     error_response,
@@ -25,6 +25,7 @@ from modelship.serving.settings import PredictSettings
 
 __all__ = [
     "CaptureRecord",
+    "DataCapture",
     "ErrorResponse",
     "Health",
     "LoadedModel",
