@@ -36,6 +36,7 @@ SHARED_KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "apiRoutesQuota",
+    "captureRetentionDays",
 )
 # The on/off switch of a model's retraining pipeline (top level: the default for all models).
 RETRAINING_SWITCH = "retraining"
@@ -59,6 +60,8 @@ MODEL_KEYS = (
     "guardrailThrottleRatePercent",
     "postPromotionGuardSeconds",
     "releaseTimeoutHours",
+    "captureSampleRate",
+    "captureExcludeFields",
     *RETRAINING_DEFAULTS,
     RETRAINING_SWITCH,
 )

@@ -21,6 +21,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra_cdk.dashboard import ModelDashboard
+from infra_cdk.data_capture import CaptureStream
 from infra_cdk.deployment import ModelSettings
 from infra_cdk.guardrails import Guardrails
 from infra_cdk.predict_api import PredictApi
@@ -46,6 +47,7 @@ class SharedResources:
     predict_source: Path
     release_source: Path
     retraining_source: Callable[[RetrainingOptions], Path]
+    capture: CaptureStream | None = None  # the deployment's capture stream, if any model captures
 
 
 def model_stack_id(model_name: str) -> str:
@@ -66,8 +68,13 @@ class ModelResources:
             bucket=shared.bucket,
             base=runtime.with_code(shared.predict_source),
             deployment_models=shared.model_names,
+            capture_stream=(
+                shared.capture.stream_name if shared.capture and settings.captures else ""
+            ),
         )
         self.function, self.alias = self.predict.function, self.predict.alias
+        if shared.capture is not None and settings.captures:
+            shared.capture.grant_put(self.function)
         if model.default:
             shared.api.add_default_routes(settings, self.alias)
         else:

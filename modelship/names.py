@@ -191,6 +191,9 @@ ENV_CAPTURE_SAMPLE_RATE = "CAPTURE_SAMPLE_RATE"
 # Comma-separated request fields dropped before capture (personal data).
 ENV_CAPTURE_EXCLUDE_FIELDS = "CAPTURE_EXCLUDE_FIELDS"
 DEFAULT_CAPTURE_SAMPLE_RATE = 0.05
+# Captured requests may hold personal data: capture/ and capture-errors/ expire (cdk.json
+# captureRetentionDays).
+DEFAULT_CAPTURE_RETENTION_DAYS = 30
 METRIC_CAPTURED_REQUESTS = "CapturedRequests"
 # Captured requests that never reached Firehose (refused, failed, or dropped when the
 # in-memory buffer was full).

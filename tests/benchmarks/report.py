@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tests.benchmarks.capture import CaptureFigure, capture_section
 from tests.benchmarks.cold_start import PHASES, ColdFigure
 from tests.benchmarks.csv_ingest import CsvIngest
 from tests.benchmarks.drift_quality import DriftQualityFigure, drift_quality_section
@@ -71,6 +72,8 @@ warm calls of **2-4.5 ms**.
 10. *Drift detector quality*: the share of windows of served rows judged drift at each level
    of the reference dataset's drift knob, and the false-alarm rate over undrifted windows
    (not a timing: the same on any machine).
+11. *Data capture*: the warm handler for one row with capture off, at rate 1.0 to a working
+   Firehose stream (moto), and to a Firehose that fails every call or answers slowly.
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -106,6 +109,7 @@ class Results:
     dataframe_model: BenchModel | None = None
     dataframe_stages: list[tuple[str, float]] = field(default_factory=list)
     drift_quality: DriftQualityFigure | None = None
+    capture: CaptureFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -605,5 +609,6 @@ def render(results: Results) -> str:
         _hostile_section(results),
         _dataframe_section(results),
         drift_quality_section(results.drift_quality),
+        capture_section(results.capture),
     ]
     return "\n\n".join(sections) + "\n"

@@ -86,6 +86,10 @@ def world_names() -> tuple[dict[str, str], dict[str, str]]:
             attributes[f"{logical}.Arn"] = _arn("sqs", name)
             attributes[f"{logical}.QueueName"] = name
             attributes[f"{logical}.QueueUrl"] = url
+        elif kind == "AWS::KinesisFirehose::DeliveryStream":
+            name = props.get("DeliveryStreamName") or name
+            refs[logical] = name
+            attributes[f"{logical}.Arn"] = _arn("firehose", f"deliverystream/{name}")
         elif kind == "AWS::Events::Rule":
             refs[logical] = name
             attributes[f"{logical}.Arn"] = _arn("events", f"rule/{name}")
