@@ -187,7 +187,10 @@ def test_cache_evicts_other_versions_least_recently_used_first(
 ) -> None:
     size = (model_dir / "model.joblib").stat().st_size
     manifests = [_publish_variant(s3, model_dir, tmp_path, f"v{n}") for n in (2, 3, 4)]
-    room_for_two = 2 * size + 2 * 8192  # artifact + manifest, twice
+    # Artifact + manifest, twice (the manifest as published, profiles included), with a
+    # little slack: not room for a third version.
+    manifest_bytes = len(manifests[0].to_json().encode())
+    room_for_two = 2 * (size + manifest_bytes) + 1024
     store = _store(s3, tmp_path / "cache", max_bytes=room_for_two)
 
     for manifest in manifests:
