@@ -92,7 +92,7 @@ def predict():
     event = app.current_event
     prediction = service.predict_event_body(event.body, event.is_base64_encoded)
     record_prediction(metrics, settings.model_name, prediction)
-    captured = capture.offer(event.request_context.request_id, prediction)
+    captured = capture.offer(event.request_context.request_id, prediction, len(event.body or ""))
     record_capture(metrics, captured, capture.take_failures())
     record_reason(metrics, "ok")
     return _json(200, prediction.body())

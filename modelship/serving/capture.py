@@ -78,13 +78,30 @@ def _decompressed(body: bytes) -> bytes:
         return partial if partial else b"\x00"
 
 
-# PutRecordBatch: at most 500 records and 4 MiB per call, a record at most 1,000 KiB before
-# base64 encoding (Amazon Data Firehose API reference, PutRecordBatch).
+# PutRecordBatch: at most 500 records per call, a record at most 1,000 KiB before base64
+# encoding, "up to a limit of 4 MB for the entire request" (Amazon Data Firehose API
+# reference, PutRecordBatch, Record). The 4 MB is not said to be before base64, and the
+# request carries each record base64-encoded in its JSON body, so a call is budgeted as sent:
+# every record's base64 text and its framing within 4,000,000 bytes (the decimal, stricter
+# reading of 4 MB), less room for the stream's name. That is about 2.86 MiB of raw records.
 MAX_BATCH_RECORDS = 500
-MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_REQUEST_BYTES = 4_000_000
+REQUEST_ENVELOPE_BYTES = 1024  # {"DeliveryStreamName":"<at most 64>","Records":[...]}
+RECORD_FRAMING_BYTES = len('{"Data":""},')
 MAX_RECORD_BYTES = 1000 * 1024
-# Records waiting to be sent; past it a record is dropped (and counted), never waited for.
+# Records waiting to be sent; past either bound a record is dropped (and counted), never
+# waited for. Each queued request holds its parsed rows and its answer (up to maxRows rows),
+# so the queue is bounded by their estimated memory too: a slow or throttled Firehose must not
+# grow the function past its memory. Parsed JSON takes about 4.6 bytes of Python objects per
+# byte of request body (rows of numbers and short strings, with the answer's probabilities;
+# measured with tracemalloc), so a request counts as 5 times its body's length.
 DEFAULT_QUEUE_SIZE = 10_000
+DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
+MEMORY_PER_BODY_BYTE = 5
+# A refused entry (ErrorCode, e.g. ServiceUnavailableException: the stream is throttling) is
+# sent once more after a pause of this many seconds, drawn at random so that many environments
+# refused at once do not retry at once. Only the sender thread waits.
+RETRY_PAUSE_SECONDS = (0.1, 0.5)
 # How long the sender waits for more records before a call: each PutRecordBatch costs about
 # as much CPU in this process as a prediction, so one call carries many requests when they
 # come often (tests/benchmarks/capture.py measures it).
@@ -103,9 +120,11 @@ class DataCapture:
     `offer` draws the sample and puts the request on a bounded in-memory queue (a lock, a
     counter and a queue put: it never waits on the network, never raises); a daemon thread
     waits up to `max_delay` for more records, builds the JSON lines, batches them within
-    PutRecordBatch's limits and sends them, retrying once the entries Firehose refused. Every
-    record that does not reach Firehose (queue full, over 1,000 KiB, refused twice, or the
-    call failed) is a failure, reported by `take_failures` as the CaptureFailures metric.
+    PutRecordBatch's limits and sends them, retrying once, after a short random pause, the
+    entries Firehose refused. The queue is bounded by records (`queue_size`) and by their
+    estimated memory (`queue_bytes`, from each request body's length). Every record that does
+    not reach Firehose (queue full, over 1,000 KiB, refused twice, or the call failed) is a
+    failure, reported by `take_failures` as the CaptureFailures metric.
 
     Loss bound: Lambda freezes the environment between invocations, and the thread runs only
     while it is thawed, so what the last invocations queued is sent when the next one thaws
@@ -123,7 +142,9 @@ class DataCapture:
         *,
         draw: Callable[[], float] = random.random,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
         max_delay: float = DEFAULT_MAX_DELAY_SECONDS,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"capture sample rate {sample_rate} is not between 0 and 1")
@@ -138,10 +159,13 @@ class DataCapture:
         self._draw = draw
         self._queue: queue.SimpleQueue[_Offered | None] = queue.SimpleQueue()
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
         self._max_delay = max_delay
+        self._pause = pause
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # offered, not yet sent or counted as failed
+        self._pending_bytes = 0  # their estimated memory
         self._failures = 0
         self._thread: threading.Thread | None = None
 
@@ -169,16 +193,22 @@ class DataCapture:
             retries={"mode": "standard", "max_attempts": 3},
         )
 
-    def offer(self, request_id: str, prediction: Prediction) -> bool:
-        """True when the request was sampled and queued for capture."""
+    def offer(self, request_id: str, prediction: Prediction, body_bytes: int) -> bool:
+        """True when the request was sampled and queued for capture. `body_bytes`, the
+        request body's length, sizes what the queued prediction holds in memory."""
         try:
             if not self.enabled or self._draw() >= self.sample_rate:
                 return False
+            size = MEMORY_PER_BODY_BYTE * max(body_bytes, 0)
             with self._lock:
-                if self._pending >= self._queue_size:
+                if (
+                    self._pending >= self._queue_size
+                    or self._pending_bytes + size > self._queue_bytes
+                ):
                     self._failures += 1
                     return False
                 self._pending += 1
+                self._pending_bytes += size
                 if self._thread is None:
                     # Started by the first captured request, not at init: nothing runs in a
                     # SnapStart snapshot, and an unsampled function never starts it.
@@ -186,7 +216,7 @@ class DataCapture:
                         target=self._send_forever, name="data-capture", daemon=True
                     )
                     self._thread.start()
-            self._queue.put(_Offered(request_id, prediction, datetime.now(UTC)))
+            self._queue.put(_Offered(request_id, prediction, datetime.now(UTC), size))
             return True
         except Exception:  # capture must never fail a prediction
             logger.warning("capture offer failed", exc_info=True)
@@ -243,6 +273,7 @@ class DataCapture:
                 with self._idle:
                     self._failures += lost
                     self._pending -= len(batch)
+                    self._pending_bytes -= sum(offered.size for offered in batch)
                     if not self._pending:
                         self._idle.notify_all()
 
@@ -303,6 +334,7 @@ class DataCapture:
             ]
             if attempt == 0 and refused:
                 lines = refused
+                self._pause(random.uniform(*RETRY_PAUSE_SECONDS))  # noqa: S311 - jitter
                 continue
             return len(refused) or int(answer["FailedPutCount"])
         return 0
@@ -313,17 +345,25 @@ class _Offered:
     request_id: str
     prediction: Prediction
     captured_at: datetime
+    size: int  # estimated memory, counted against the queue's bytes
+
+
+def request_bytes(line: bytes) -> int:
+    """What one record adds to a PutRecordBatch request as sent: base64 text and framing."""
+    return 4 * ((len(line) + 2) // 3) + RECORD_FRAMING_BYTES
 
 
 def _calls(lines: list[bytes]) -> Iterator[list[bytes]]:
-    """Lines grouped into PutRecordBatch calls of at most 500 records and 4 MiB."""
+    """Lines grouped into PutRecordBatch calls of at most 500 records and 4 MB as sent."""
+    room = MAX_REQUEST_BYTES - REQUEST_ENVELOPE_BYTES
     call: list[bytes] = []
     size = 0
     for line in lines:
-        if call and (len(call) == MAX_BATCH_RECORDS or size + len(line) > MAX_BATCH_BYTES):
+        encoded = request_bytes(line)
+        if call and (len(call) == MAX_BATCH_RECORDS or size + encoded > room):
             yield call
             call, size = [], 0
         call.append(line)
-        size += len(line)
+        size += encoded
     if call:
         yield call
