@@ -131,7 +131,9 @@ class Deployment:
                     f"context 'defaultModel' is {default_name!r}, but without a 'models' block "
                     f"the deployment has the one model 'modelName' ({settings.model_name!r})"
                 )
-            return cls((_model(node, settings, default=True),))
+            deployment = cls((_model(node, settings, default=True),))
+            deployment._check_capture_stream()
+            return deployment
         names = list(block)
         default = _default_name(names, default_name, node.try_get_context("modelName"))
         ordered = [default, *(name for name in names if name != default)]
@@ -142,11 +144,26 @@ class Deployment:
         deployment._check_authorizers()
         deployment._check_api_quotas(node)
         deployment._check_environment_size()
+        deployment._check_capture_stream()
         return deployment
 
     @property
     def route_count(self) -> int:
         return DEFAULT_MODEL_ROUTES + MODEL_ROUTES_EACH * (len(self.models) - 1)
+
+    def _check_capture_stream(self) -> None:
+        """The deployment's one capture stream is named after the stack, never cut short (two
+        stacks would then share a stream)."""
+        if not any(model.settings.captures for model in self.models):
+            return
+        stream = names.capture_stream_name(self.stack_name)
+        if len(stream) > names.MAX_CAPTURE_STREAM_NAME:
+            raise SettingsError(
+                f"the stack name {self.stack_name!r} ('appName'-'stage') makes the data capture "
+                f"stream name {stream!r} {len(stream)} characters long, over Firehose's limit "
+                f"of {names.MAX_CAPTURE_STREAM_NAME}: shorten 'appName' or 'stage', or turn "
+                "capture off ('captureSampleRate' 0 for every model)"
+            )
 
     def _check_environment_size(self) -> None:
         listed = ",".join(self.model_names)

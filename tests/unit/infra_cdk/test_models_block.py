@@ -4,7 +4,7 @@ top-level keys, and every mistake refused naming the model and the key."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -192,3 +192,32 @@ def test_model_names_that_would_not_fit_lambdas_4_kb_of_environment_are_refused(
         deployment(models=long_names)
     # 40 of them fit: 2,559 characters.
     assert len(deployment(models=dict(list(long_names.items())[:40])).models) == 40
+
+
+def _with_stack(result: Deployment, app_name: str, capture_rates: tuple[float, ...]) -> Deployment:
+    """The deployment with another app name (past what 'appName' accepts today) and rates."""
+    models = tuple(
+        replace(m, settings=replace(m.settings, app_name=app_name, capture_sample_rate=rate))
+        for m, rate in zip(result.models, capture_rates, strict=True)
+    )
+    return Deployment(models)
+
+
+def test_a_capture_stream_name_over_firehoses_64_characters_is_refused_never_cut() -> None:
+    # 'appName' and 'stage' (20 characters each) fit today; the check guards longer ones.
+    longest = deployment(appName="a" * 20, stage="s" * 20, models=TWO)
+    assert len(names.capture_stream_name(longest.stack_name)) <= names.MAX_CAPTURE_STREAM_NAME
+    # Two stacks that differ only past the 56th character keep two streams.
+    one, two = ("x" * 60 + "-one", "x" * 60 + "-two")
+    assert names.capture_stream_name(one) != names.capture_stream_name(two)
+
+    too_long = _with_stack(longest, "a" * 40, (0.0, 0.05))
+    with pytest.raises(SettingsError) as refused:
+        too_long._check_capture_stream()
+    message = str(refused.value)
+    assert "'appName'" in message
+    assert "'stage'" in message
+    assert "64" in message
+    assert too_long.stack_name in message
+    # Without capture there is no stream to name.
+    _with_stack(longest, "a" * 40, (0.0, 0.0))._check_capture_stream()
