@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -59,7 +59,7 @@ def search(
 
 
 class ModelDashboard(Construct):
-    """The dashboard of one model, named names.dashboard_name(stack, model)."""
+    """The dashboard of one model, named names.dashboard_name(stack, model, region)."""
 
     def __init__(
         self,
@@ -80,7 +80,9 @@ class ModelDashboard(Construct):
         super().__init__(scope, construct_id)
         self.model_name = model_name
         self.period = period_seconds
-        self.dashboard_name = names.dashboard_name(stack_name, model_name)
+        # The stack's Region: a token ({"Ref": "AWS::Region"}) in an environment-agnostic
+        # stack, resolved by CloudFormation in the directory entry as in the dashboard.
+        self.dashboard_name = names.dashboard_name(stack_name, model_name, Stack.of(self).region)
         listed = [*alarms, *([drift_alarm] if drift_alarm is not None else [])]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.dashboard_name)
         note = CANARY_NOTE.format(

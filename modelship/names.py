@@ -240,11 +240,19 @@ def drift_reports_prefix(model_name: str) -> str:
     return f"{MONITORING_PREFIX}/{model_name}/drift/"
 
 
+# Firehose delivery stream names: 1-64 of [a-zA-Z0-9_.-] (CreateDeliveryStream). The CDK app
+# refuses a stack whose stream name would be longer (never cut: two stacks would share one).
+MAX_CAPTURE_STREAM_NAME = 64
+
+
 def capture_stream_name(stack_name: str) -> str:
-    """The deployment's delivery stream (Firehose names: 1-64 of [a-zA-Z0-9_.-])."""
-    return f"{stack_name[:56]}-capture"
+    """The deployment's delivery stream."""
+    return f"{stack_name}-capture"
 
 
-def dashboard_name(stack_name: str, model_name: str) -> str:
-    """A model's CloudWatch dashboard (names: up to 255 of [A-Za-z0-9_-])."""
-    return f"{stack_name}-{model_name}"
+def dashboard_name(stack_name: str, model_name: str, region: str) -> str:
+    """A model's CloudWatch dashboard. Dashboards are global to the account, not per Region,
+    so the name carries the Region: one stack deployed in two Regions has two dashboards.
+    Names are up to 255 of [A-Za-z0-9_-] (PutDashboard): a stack name (at most 128), a model
+    name (at most 63) and a Region code (about 15) stay well within it."""
+    return f"{stack_name}-{model_name}-{region}"

@@ -28,7 +28,7 @@ class DeployedModel(BaseModel):
     release_state_machine: str = ""
     retrain_state_machine: str = ""  # empty: retraining is off for this model
     api_path: str = ""
-    dashboard: str = ""  # names.dashboard_name(stack, model); empty from older stacks
+    dashboard: str = ""  # names.dashboard_name(stack, model, region); empty from older stacks
 
 
 class ModelDirectory:

@@ -16,11 +16,18 @@ from modelship.cli.targets import ENV_STACK, chosen_model, deployment_options, r
 from modelship.errors import CommandFailed, UsageError
 
 SUMMARY = "the address of a model's dashboard: the CloudWatch console, or the emulator's page"
-# The console's address of a dashboard (CloudWatch User Guide, dashboards).
+# The console's address of a dashboard (CloudWatch User Guide, dashboards), on the console of
+# the Region's partition: the AWS Management Console's Regional endpoints are
+# <region>.console.aws.amazon.com (AWS General Reference, "AWS Management Console endpoints");
+# China's and AWS GovCloud (US)'s consoles are their own domains.
 CONSOLE_URL = (
-    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-    "#dashboards/dashboard/{name}"
+    "https://{region}.{console}/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
 )
+CONSOLE_DOMAINS = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
 LOCAL_PAGES = "/_local/dashboards/"
 ENV_ENDPOINT = "AWS_ENDPOINT_URL"
 ENV_API_URL = "MODELSHIP_API_URL"
@@ -78,18 +85,37 @@ def _dashboard(args: argparse.Namespace) -> dict[str, Any]:
     if emulator is not None:
         url, where = f"{api_url.rstrip('/')}{LOCAL_PAGES}{quote(model.dashboard)}", "local"
     else:
-        region = boto3.session.Session().region_name
-        if not region:
-            from botocore.exceptions import NoRegionError
-
-            raise NoRegionError()
-        url, where = CONSOLE_URL.format(region=region, name=quote(model.dashboard)), "aws"
+        url, where = _console_url(boto3.session.Session(), model.dashboard), "aws"
     if args.open:
         import webbrowser
 
         webbrowser.open(url)
     data = {"stack": stack, "model": model.model, "dashboard": model.dashboard}
     return {"text": url, "json": {**data, "where": where, "url": url}}
+
+
+def _console_url(session: Any, dashboard: str) -> str:
+    """The dashboard's address on the console of the session's Region's partition."""
+    from botocore.exceptions import NoRegionError, UnknownRegionError
+
+    region = session.region_name
+    if not region:
+        raise NoRegionError()
+    try:
+        partition = session.get_partition_for_region(region)
+    except UnknownRegionError:
+        raise CommandFailed(
+            f"region {region!r} is not a Region botocore knows: set AWS_REGION to the Region "
+            "the stack is deployed in"
+        ) from None
+    console = CONSOLE_DOMAINS.get(partition)
+    if console is None:
+        raise CommandFailed(
+            f"region {region} is in partition {partition}, whose console address modelship "
+            f"does not know (it knows {', '.join(CONSOLE_DOMAINS)}): open dashboard "
+            f"{dashboard} in that partition's CloudWatch console"
+        )
+    return CONSOLE_URL.format(region=region, console=console, name=quote(dashboard))
 
 
 def _emulator(state_dir: Path) -> tuple[str, dict[str, str]] | None:

@@ -29,8 +29,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
 
 
 def _directory(ssm: Any, stack: str = STACK) -> None:
+    # The name as the stack resolves it in the directory entry: with the stack's Region.
+    region = ssm.meta.region_name
     for model, default in (("churn", True), ("churn-forest", False)):
-        dashboard = names.dashboard_name(stack, model)
+        dashboard = names.dashboard_name(stack, model, region)
         put_entry(
             ssm, entry(model, f"fn-{model}", default=default, dashboard=dashboard), model, stack
         )
@@ -63,14 +65,59 @@ def test_on_aws_it_prints_the_console_url_of_the_models_dashboard(
     assert out == {
         "stack": STACK,
         "model": "churn-forest",
-        "dashboard": "modelship-test-churn-forest",
+        "dashboard": "modelship-test-churn-forest-eu-west-1",
         "where": "aws",
         "url": "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
-        "#dashboards/dashboard/modelship-test-churn-forest",
+        "#dashboards/dashboard/modelship-test-churn-forest-eu-west-1",
     }
     assert text_status == 0
-    assert text.endswith("#dashboards/dashboard/modelship-test-churn")
+    assert text.endswith("#dashboards/dashboard/modelship-test-churn-eu-west-1")
     assert opened == [text]
+
+
+@pytest.mark.parametrize(
+    ("region", "console"),
+    [
+        ("us-east-2", "https://us-east-2.console.aws.amazon.com"),
+        ("cn-north-1", "https://cn-north-1.console.amazonaws.cn"),
+        ("us-gov-west-1", "https://us-gov-west-1.console.amazonaws-us-gov.com"),
+    ],
+)
+def test_the_console_is_the_one_of_the_regions_partition(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    region: str,
+    console: str,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with mock_aws():
+        _directory(boto3.client("ssm", region_name=region))
+        status, out, _ = run(capsys, "dashboard", "--stack", STACK, "--model", "churn")
+
+    assert status == 0
+    assert out["url"] == (
+        f"{console}/cloudwatch/home?region={region}"
+        f"#dashboards/dashboard/modelship-test-churn-{region}"
+    )
+
+
+def test_a_region_outside_the_known_consoles_partitions_is_refused_by_name(
+    aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "boto3.session.Session.get_partition_for_region", lambda self, region: "aws-iso"
+    )
+
+    status, _, err = run(capsys, "dashboard", "--stack", STACK, "--model", "churn")
+
+    assert status == 1
+    message = json.loads(err)["error"]["message"]
+    assert "aws-iso" in message
+    assert "modelship-test-churn-eu-west-1" in message
 
 
 @pytest.mark.parametrize(
@@ -153,10 +200,12 @@ def test_with_a_running_emulator_it_prints_the_local_page(
     )
 
     assert status == 0
-    assert out["url"] == "http://127.0.0.1:3999/_local/dashboards/local-stack-churn"
+    assert out["url"] == "http://127.0.0.1:3999/_local/dashboards/local-stack-churn-us-east-1"
     assert out["where"] == "local"
     assert exported == 0
-    assert out2["url"] == "http://127.0.0.1:3999/_local/dashboards/local-stack-churn-forest"
+    assert out2["url"] == (
+        "http://127.0.0.1:3999/_local/dashboards/local-stack-churn-forest-us-east-1"
+    )
 
 
 def test_an_endpoint_without_an_emulator_to_match_is_refused(
