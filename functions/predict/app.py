@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from modelship import names
 from modelship.env import load
 from modelship.errors import ModelshipError
+from modelship.serving.capture import DataCapture
 from modelship.serving.http_errors import (
     ErrorResponse,
     error_response,
@@ -23,7 +24,12 @@ from modelship.serving.http_errors import (
     validation_error_response,
 )
 from modelship.serving.model_store import ModelStore
-from modelship.serving.observability import record_failure, record_prediction, record_reason
+from modelship.serving.observability import (
+    record_capture,
+    record_failure,
+    record_prediction,
+    record_reason,
+)
 from modelship.serving.openapi import openapi_document
 from modelship.serving.service import PredictionService
 from modelship.serving.settings import PredictSettings
@@ -42,6 +48,13 @@ service = PredictionService(
     settings,
 )
 service.warm()
+# Off (no client, no thread) without a stream or at rate 0; see modelship.serving.capture.
+capture = DataCapture.for_stream(
+    lambda: boto3.client("firehose", config=DataCapture.client_config()),
+    settings.capture_stream,
+    settings.capture_sample_rate,
+    settings.capture_exclude_fields,
+)
 # Every log line names the release's model, so Logs Insights can filter on it.
 logger.append_keys(model_version=service.model_version)
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -79,6 +92,8 @@ def predict():
     event = app.current_event
     prediction = service.predict_event_body(event.body, event.is_base64_encoded)
     record_prediction(metrics, settings.model_name, prediction)
+    captured = capture.offer(event.request_context.request_id, prediction)
+    record_capture(metrics, captured, capture.take_failures())
     record_reason(metrics, "ok")
     return _json(200, prediction.body())
 

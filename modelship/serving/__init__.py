@@ -3,11 +3,12 @@ from memory, the `/tmp` cache or S3 with integrity checks (`model_store`) and tu
 estimator by the one loader (`artifacts`), request rows validated against the model's schema
 and shaped as its input (`schema`, `request_body`, `unscorable`), the prediction service
 (`service`) and a description of what it answers (`output`), errors mapped to HTTP answers
-in one place (`http_errors`), its metrics (`observability`) and OpenAPI document
-(`openapi`). The predict function imports every module here at cold start anyway, so these
-names are imported eagerly.
+in one place (`http_errors`), its metrics (`observability`), its data capture (`capture`)
+and OpenAPI document (`openapi`). The predict function imports every module here at cold
+start anyway, so these names are imported eagerly.
 """
 
+from modelship.serving.capture import CaptureRecord, read_capture_object
 from modelship.serving.http_errors import (
     ErrorResponse,
     error_response,
@@ -23,6 +24,7 @@ from modelship.serving.service import Health, Prediction, PredictionService
 from modelship.serving.settings import PredictSettings
 
 __all__ = [
+    "CaptureRecord",
     "ErrorResponse",
     "Health",
     "LoadedModel",
@@ -35,6 +37,7 @@ __all__ = [
     "error_response",
     "internal_error_response",
     "openapi_document",
+    "read_capture_object",
     "record_failure",
     "record_prediction",
     "record_reason",

@@ -64,6 +64,18 @@ def record_prediction(metrics: MetricsSink, model_name: str, prediction: Predict
     metrics.add_metric(names.METRIC_NUMERIC_VALUES, MetricUnit.Count, prediction.numeric_values)
 
 
+def record_capture(metrics: MetricsSink, captured: bool, failures: int) -> None:
+    """Data capture beside the request's predict metrics (same dimension sets, so call it
+    after record_prediction): CapturedRequests when this request was queued for capture,
+    CaptureFailures for the records lost since the last request that reported them."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    if captured:
+        metrics.add_metric(names.METRIC_CAPTURED_REQUESTS, MetricUnit.Count, 1)
+    if failures:
+        metrics.add_metric(names.METRIC_CAPTURE_FAILURES, MetricUnit.Count, failures)
+
+
 def record_failed_request(
     metrics: MetricsSink, model_name: str, model_version: str, status: int
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ class Prediction:
     model_latency_ms: float
     out_of_range_values: int
     numeric_values: int
+    # The validated rows, for data capture; never part of the answer.
+    instances: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -238,6 +240,7 @@ class PredictionService:
             model_latency_ms=elapsed * 1000.0,
             out_of_range_values=loaded.schema.count_out_of_range(rows),
             numeric_values=len(rows) * loaded.schema.numeric_count,
+            instances=rows,
         )
 
 

@@ -57,6 +57,32 @@ class PredictSettings(EnvSettings):
         default=(), validation_alias=names.ENV_DEPLOYMENT_MODELS
     )
 
+    # Data capture (modelship.serving.capture): off without a stream or at rate 0.
+    capture_stream: str = Field(
+        default="",
+        validation_alias=names.ENV_CAPTURE_STREAM,
+        max_length=64,
+        pattern=r"^[a-zA-Z0-9_.-]*$",
+    )
+    capture_sample_rate: float = Field(
+        default=names.DEFAULT_CAPTURE_SAMPLE_RATE,
+        validation_alias=names.ENV_CAPTURE_SAMPLE_RATE,
+        ge=0.0,
+        le=1.0,
+    )
+    capture_exclude_fields: Annotated[tuple[str, ...], BeforeValidator(_split_names)] = Field(
+        default=(), validation_alias=names.ENV_CAPTURE_EXCLUDE_FIELDS
+    )
+
+    @field_validator("capture_exclude_fields")
+    @classmethod
+    def _check_exclude_fields(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not field for field in fields):
+            raise ValueError(
+                f"{names.ENV_CAPTURE_EXCLUDE_FIELDS} has an empty name (comma-separated fields)"
+            )
+        return fields
+
     @field_validator("deployment_models")
     @classmethod
     def _check_deployment_models(

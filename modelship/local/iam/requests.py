@@ -198,6 +198,17 @@ def _topic(params: Mapping[str, Any]) -> list[IamRequest]:
     return [IamRequest("sns:Publish", arn)]
 
 
+# ---- Firehose
+
+
+def _delivery_stream(action: str) -> Callable[[Mapping[str, Any]], list[IamRequest]]:
+    def build(params: Mapping[str, Any]) -> list[IamRequest]:
+        name = str(params["DeliveryStreamName"])
+        return [_request(f"firehose:{action}", "deliverystream", {"DeliveryStreamName": name})]
+
+    return build
+
+
 def _no_permission(params: Mapping[str, Any]) -> list[IamRequest]:
     return []
 
@@ -237,6 +248,8 @@ OPERATIONS: dict[tuple[str, str], Callable[[Mapping[str, Any]], list[IamRequest]
     ("stepfunctions", "GetExecutionHistory"): _execution("GetExecutionHistory"),
     ("stepfunctions", "StopExecution"): _execution("StopExecution"),
     ("sns", "Publish"): _topic,
+    ("firehose", "PutRecord"): _delivery_stream("PutRecord"),
+    ("firehose", "PutRecordBatch"): _delivery_stream("PutRecordBatch"),
     # "No permissions are required to perform this operation." (STS API reference)
     ("sts", "GetCallerIdentity"): _no_permission,
 }

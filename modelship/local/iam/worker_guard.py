@@ -17,7 +17,7 @@ from typing import Any
 ENV_ENDPOINT = "MODELSHIP_IAM_ENDPOINT"
 ENV_ROLE = "MODELSHIP_IAM_ROLE"
 # Payloads are not needed to authorize a call, and can be large or binary.
-_PAYLOADS = {"Body", "Payload", "ZipFile"}
+_PAYLOADS = {"Body", "Payload", "ZipFile", "Record", "Records"}
 
 
 def _params(api_params: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 
 from modelship.errors import SchemaMismatch, UnknownModel
 from modelship.serving.http_errors import error_response, internal_error_response
-from modelship.serving.observability import record_failure, record_prediction
+from modelship.serving.observability import record_capture, record_failure, record_prediction
 from modelship.serving.service import Prediction
 
 PREDICTION = Prediction(
@@ -112,3 +112,29 @@ def test_an_unknown_model_is_logged_and_not_counted() -> None:
 
     assert [w["reason"] for w in log.warnings] == ["unknown_model"]
     assert not metrics.metric_set
+
+
+@pytest.mark.parametrize(
+    ("captured", "failures", "expected"),
+    [
+        (True, 0, {"CapturedRequests": [1.0]}),
+        (False, 3, {"CaptureFailures": [3.0]}),
+        (True, 2, {"CapturedRequests": [1.0], "CaptureFailures": [2.0]}),
+        (False, 0, {}),
+    ],
+)
+def test_capture_metrics_ride_on_the_predict_dimension_sets(
+    captured: bool, failures: int, expected: dict[str, list[float]]
+) -> None:
+    metrics = AmazonCloudWatchEMFProvider(namespace="modelship")
+
+    record_prediction(metrics, "churn", PREDICTION)
+    record_capture(metrics, captured, failures)
+
+    document = metrics.serialize_metric_set()
+    assert _dimension_sets(document) == [
+        {"service": "predict", "Model": "churn", "ModelVersion": "v7"},
+        {"service": "predict", "Model": "churn"},
+    ]
+    shown = {k: document[k] for k in ("CapturedRequests", "CaptureFailures") if k in document}
+    assert shown == expected

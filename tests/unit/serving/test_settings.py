@@ -74,3 +74,34 @@ def test_bad_deployment_models_fail_naming_the_variable_and_the_problem(
 ) -> None:
     with pytest.raises(ConfigurationError, match=f"DEPLOYMENT_MODELS.*{message}"):
         load(PredictSettings, {**BASE, "DEPLOYMENT_MODELS": value})
+
+
+def test_capture_is_off_by_default_and_parsed_when_set() -> None:
+    assert load(PredictSettings, BASE).capture_stream == ""
+    settings = load(
+        PredictSettings,
+        {
+            **BASE,
+            "CAPTURE_STREAM": "modelship-dev-capture",
+            "CAPTURE_SAMPLE_RATE": "0.25",
+            "CAPTURE_EXCLUDE_FIELDS": "email, phone",
+        },
+    )
+
+    assert settings.capture_stream == "modelship-dev-capture"
+    assert settings.capture_sample_rate == 0.25
+    assert settings.capture_exclude_fields == ("email", "phone")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CAPTURE_SAMPLE_RATE": "1.5"}, "CAPTURE_SAMPLE_RATE"),
+        ({"CAPTURE_SAMPLE_RATE": "-0.1"}, "CAPTURE_SAMPLE_RATE"),
+        ({"CAPTURE_STREAM": "no spaces"}, "CAPTURE_STREAM"),
+        ({"CAPTURE_EXCLUDE_FIELDS": "email,,phone"}, "CAPTURE_EXCLUDE_FIELDS"),
+    ],
+)
+def test_bad_capture_settings_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load(PredictSettings, {**BASE, **env})

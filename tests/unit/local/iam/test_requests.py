@@ -88,3 +88,13 @@ def test_get_caller_identity_needs_no_permission() -> None:
 def test_an_unmapped_operation_is_refused() -> None:
     with pytest.raises(UnmappedOperation, match="unmapped operation lambda:DeleteFunction"):
         iam_requests("lambda", "DeleteFunction", {"FunctionName": "f"})
+
+
+@pytest.mark.parametrize("operation", ["PutRecord", "PutRecordBatch"])
+def test_firehose_puts_are_authorized_on_the_delivery_stream(operation: str) -> None:
+    params = {"DeliveryStreamName": "modelship-dev-capture", "Records": [{"Data": b"{}\n"}]}
+    (request,) = iam_requests("firehose", operation, params)
+    assert request == IamRequest(
+        f"firehose:{operation}",
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/modelship-dev-capture",
+    )

@@ -1,0 +1,306 @@
+"""Data capture: a sampled share of the predict function's requests and answers, one JSON line
+per request, sent to the deployment's Firehose delivery stream, which writes them to the model
+bucket under capture/<model>/<version>/<yyyy>/<MM>/<dd>/<HH>/ (docs/monitoring.md)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import queue
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from modelship.serving.service import Prediction
+
+logger = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class CaptureRecord(BaseModel):
+    """One captured request: the validated rows (excluded fields removed) and the answer."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_version: Literal[1] = 1
+    request_id: str
+    model: str
+    model_version: str
+    captured_at: datetime  # UTC
+    instances: list[dict[str, Any]]
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = None
+    excluded_fields: list[str] = []
+
+    def line(self) -> bytes:
+        """The record as Firehose receives it: compact JSON and a newline, so the objects it
+        concatenates are JSON lines."""
+        return self.model_dump_json().encode() + b"\n"
+
+
+def read_capture_object(body: bytes) -> tuple[list[CaptureRecord], int]:
+    """A delivered S3 object (GZIP or plain JSON lines) -> (records, malformed line count).
+
+    A line that is not a record of this format is counted, never raised: one bad record must
+    not hide the others from the drift monitor. A truncated GZIP stream keeps what decoded."""
+    text = _decompressed(body) if body[:2] == GZIP_MAGIC else body
+    records: list[CaptureRecord] = []
+    malformed = 0
+    for raw in text.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            records.append(CaptureRecord.model_validate(json.loads(raw)))
+        except (ValueError, ValidationError, TypeError):
+            malformed += 1
+    return records, malformed
+
+
+def _decompressed(body: bytes) -> bytes:
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error):
+        # Keep what decodes before the damage; the broken tail counts as malformed lines.
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            partial = decoder.decompress(body)
+        except zlib.error:
+            return b"\x00"  # nothing readable: one malformed line
+        return partial if partial else b"\x00"
+
+
+# PutRecordBatch: at most 500 records and 4 MiB per call, a record at most 1,000 KiB before
+# base64 encoding (Amazon Data Firehose API reference, PutRecordBatch).
+MAX_BATCH_RECORDS = 500
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_RECORD_BYTES = 1000 * 1024
+# Records waiting to be sent; past it a record is dropped (and counted), never waited for.
+DEFAULT_QUEUE_SIZE = 10_000
+
+
+class FirehoseClient(Protocol):
+    def put_record_batch(
+        self, *, DeliveryStreamName: str, Records: list[dict[str, bytes]]
+    ) -> Mapping[str, Any]: ...
+
+
+class DataCapture:
+    """Sends a sampled share of predictions to a Firehose delivery stream, off the request path.
+
+    `offer` draws the sample and puts the request on a bounded in-memory queue (a dictionary
+    lookup and a queue put: it never waits on the network, never raises); a daemon thread
+    builds the JSON lines, batches them within PutRecordBatch's limits and sends them,
+    retrying the entries Firehose refused once. Every record that does not reach Firehose
+    (queue full, over 1,000 KiB, refused twice, or the call failed) is a failure, reported by
+    `take_failures` as the CaptureFailures metric.
+
+    Loss bound: Lambda freezes the environment between invocations, so the thread sends what
+    the last invocation queued when the next one thaws it; records queued when an
+    environment is shut down (at most the queue's size, in practice the last few requests
+    of that environment) are lost, without a failure counted anywhere.
+    """
+
+    def __init__(
+        self,
+        client: FirehoseClient | None,
+        stream: str,
+        sample_rate: float,
+        exclude_fields: Iterable[str] = (),
+        *,
+        draw: Callable[[], float] = random.random,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+    ) -> None:
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ValueError(f"capture sample rate {sample_rate} is not between 0 and 1")
+        self.stream = stream
+        self.sample_rate = sample_rate
+        self.enabled = bool(stream) and sample_rate > 0.0
+        if self.enabled and client is None:
+            raise ValueError(f"capture to {stream} is on but no Firehose client was given")
+        self.exclude_fields = tuple(sorted(set(exclude_fields)))
+        self._excluded = frozenset(self.exclude_fields)
+        self._client = client
+        self._draw = draw
+        self._queue: queue.SimpleQueue[_Offered] = queue.SimpleQueue()
+        self._queue_size = queue_size
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0  # offered, not yet sent or counted as failed
+        self._failures = 0
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_stream(
+        cls,
+        make_client: Callable[[], FirehoseClient],
+        stream: str,
+        sample_rate: float,
+        exclude_fields: Iterable[str] = (),
+    ) -> DataCapture:
+        """Creates the client only when capture is on: off means no client and no thread."""
+        enabled = bool(stream) and sample_rate > 0.0
+        return cls(make_client() if enabled else None, stream, sample_rate, exclude_fields)
+
+    @staticmethod
+    def client_config() -> Any:
+        """The Firehose client's: short timeouts and a few retries, all on the sender thread,
+        so a slow endpoint delays captures, never predictions."""
+        from botocore.config import Config
+
+        return Config(
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "max_attempts": 3},
+        )
+
+    def offer(self, request_id: str, prediction: Prediction) -> bool:
+        """True when the request was sampled and queued for capture."""
+        try:
+            if not self.enabled or self._draw() >= self.sample_rate:
+                return False
+            with self._lock:
+                if self._pending >= self._queue_size:
+                    self._failures += 1
+                    return False
+                self._pending += 1
+                if self._thread is None:
+                    # Started by the first captured request, not at init: nothing runs in a
+                    # SnapStart snapshot, and an unsampled function never starts it.
+                    self._thread = threading.Thread(
+                        target=self._send_forever, name="data-capture", daemon=True
+                    )
+                    self._thread.start()
+            self._queue.put(_Offered(request_id, prediction, datetime.now(UTC)))
+            return True
+        except Exception:  # capture must never fail a prediction
+            logger.warning("capture offer failed", exc_info=True)
+            return False
+
+    def take_failures(self) -> int:
+        """Records lost since the last call (for the CaptureFailures metric)."""
+        with self._lock:
+            failures, self._failures = self._failures, 0
+        return failures
+
+    def flush(self, timeout: float) -> None:
+        """Waits (at most `timeout` seconds) until every queued record is sent or counted.
+        For tests, benchmarks and shutdown hooks: the request path never calls it."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._idle.wait(left)
+
+    def record(self, offered: _Offered) -> CaptureRecord:
+        prediction = offered.prediction
+        instances = prediction.instances
+        if self._excluded:
+            excluded = self._excluded
+            instances = [{k: v for k, v in row.items() if k not in excluded} for row in instances]
+        return CaptureRecord(
+            request_id=offered.request_id,
+            model=prediction.model_name,
+            model_version=prediction.model_version,
+            captured_at=offered.captured_at,
+            instances=instances,
+            predictions=prediction.predictions,
+            probabilities=prediction.probabilities,
+            excluded_fields=list(self.exclude_fields),
+        )
+
+    def _send_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH_RECORDS:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            lost = 0
+            try:
+                lost = self._send(batch)
+            except Exception:
+                logger.warning("capture send failed", exc_info=True)
+                lost = len(batch)
+            finally:
+                with self._idle:
+                    self._failures += lost
+                    self._pending -= len(batch)
+                    if not self._pending:
+                        self._idle.notify_all()
+
+    def _send(self, batch: list[_Offered]) -> int:
+        """Sends one drained batch in calls within the limits; returns the records lost."""
+        lost = 0
+        lines: list[bytes] = []
+        for offered in batch:
+            try:
+                line = self.record(offered).line()
+            except Exception:  # a value JSON cannot hold: this record only
+                logger.warning("capture record not encodable", exc_info=True)
+                lost += 1
+                continue
+            if len(line) > MAX_RECORD_BYTES:
+                lost += 1
+            else:
+                lines.append(line)
+        for call in _calls(lines):
+            lost += self._put(call)
+        return lost
+
+    def _put(self, lines: list[bytes]) -> int:
+        """One PutRecordBatch, then the entries Firehose refused once more; returns the lost."""
+        assert self._client is not None
+        for attempt in range(2):
+            try:
+                answer = self._client.put_record_batch(
+                    DeliveryStreamName=self.stream, Records=[{"Data": line} for line in lines]
+                )
+            except Exception as exc:
+                logger.warning("capture PutRecordBatch failed: %s", type(exc).__name__)
+                return len(lines)
+            if not answer.get("FailedPutCount"):
+                return 0
+            responses = answer.get("RequestResponses", [])
+            refused = [
+                line
+                for line, response in zip(lines, responses, strict=False)
+                if response.get("ErrorCode")
+            ]
+            if attempt == 0 and refused:
+                lines = refused
+                continue
+            return len(refused) or int(answer["FailedPutCount"])
+        return 0
+
+
+@dataclass(frozen=True)
+class _Offered:
+    request_id: str
+    prediction: Prediction
+    captured_at: datetime
+
+
+def _calls(lines: list[bytes]) -> Iterator[list[bytes]]:
+    """Lines grouped into PutRecordBatch calls of at most 500 records and 4 MiB."""
+    call: list[bytes] = []
+    size = 0
+    for line in lines:
+        if call and (len(call) == MAX_BATCH_RECORDS or size + len(line) > MAX_BATCH_BYTES):
+            yield call
+            call, size = [], 0
+        call.append(line)
+        size += len(line)
+    if call:
+        yield call
