@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra_cdk.drift_settings import (
-    CAPTURE_RATE_KEY,
     DRIFT_DEFAULTS,
     RETIRED_KEYS,
     DriftOptions,
@@ -43,6 +42,7 @@ SHARED_KEYS = (
     "throttleRateLimit",
     "throttleBurstLimit",
     "apiRoutesQuota",
+    "captureRetentionDays",
 )
 # The on/off switch of a model's retraining pipeline (top level: the default for all models).
 RETRAINING_SWITCH = "retraining"
@@ -66,6 +66,8 @@ MODEL_KEYS = (
     "guardrailThrottleRatePercent",
     "postPromotionGuardSeconds",
     "releaseTimeoutHours",
+    "captureSampleRate",
+    "captureExcludeFields",
     *RETRAINING_DEFAULTS,
     RETRAINING_SWITCH,
     *DRIFT_DEFAULTS,
@@ -240,7 +242,7 @@ def _check_keys(name: str, overrides: Mapping[str, Any]) -> None:
                 f"model {name!r}: key {key!r} is shared by every model of the deployment; "
                 "set it at the top level of the context, not inside 'models'"
             )
-        if key not in MODEL_KEYS and key != CAPTURE_RATE_KEY:
+        if key not in MODEL_KEYS:
             raise SettingsError(
                 f"model {name!r}: unknown key {key!r} (a model may set: {', '.join(MODEL_KEYS)})"
             )
@@ -271,4 +273,6 @@ def _layered_model(
 def _model(node: ContextReader, settings: Settings, *, default: bool) -> ModelSettings:
     switch = TypedContext(node, {RETRAINING_SWITCH: True}, error=SettingsError)
     retraining = RetrainingOptions.from_context(node) if switch.switch(RETRAINING_SWITCH) else None
-    return ModelSettings(settings, retraining, default, DriftOptions.from_context(node))
+    # The drift monitor judges captured rows: none without data capture.
+    drift = DriftOptions.from_context(node) if settings.captures else None
+    return ModelSettings(settings, retraining, default, drift)

@@ -27,7 +27,6 @@ DRIFT_DEFAULTS: dict[str, Any] = {
     "driftPValue": names.DEFAULT_DRIFT_P_VALUE,
     "driftMinRows": names.DEFAULT_DRIFT_MIN_ROWS,
 }
-CAPTURE_RATE_KEY = "captureSampleRate"
 # Keys that configured something since replaced, with what to set instead.
 RETIRED_KEYS = {
     "driftThresholdPercent": (
@@ -60,13 +59,7 @@ class DriftOptions:
     min_rows: int = names.DEFAULT_DRIFT_MIN_ROWS
 
     @classmethod
-    def from_context(cls, node: ContextReader) -> DriftOptions | None:
-        """The model's drift options, or None when its data capture is off."""
-        capture = TypedContext(
-            node, {CAPTURE_RATE_KEY: names.DEFAULT_CAPTURE_SAMPLE_RATE}, error=SettingsError
-        )
-        if capture.number(CAPTURE_RATE_KEY, 0, 1) == 0:
-            return None
+    def from_context(cls, node: ContextReader) -> DriftOptions:
         ctx = TypedContext(node, DRIFT_DEFAULTS, error=SettingsError, blank_is_default=True)
         schedule = ctx.text("driftSchedule")
         try:

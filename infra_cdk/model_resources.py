@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra_cdk.data_capture import CaptureStream
 from infra_cdk.deployment import ModelSettings
 from infra_cdk.drift_monitor import DriftMonitor
 from infra_cdk.guardrails import Guardrails
@@ -49,6 +50,7 @@ class SharedResources:
     retraining_source: Callable[[RetrainingOptions], Path]
     # Staged on first use: only a deployment with data capture on has a drift monitor.
     monitor_source: Callable[[], Path]
+    capture: CaptureStream | None = None  # the deployment's capture stream, if any model captures
 
 
 def model_stack_id(model_name: str) -> str:
@@ -69,8 +71,13 @@ class ModelResources:
             bucket=shared.bucket,
             base=runtime.with_code(shared.predict_source),
             deployment_models=shared.model_names,
+            capture_stream=(
+                shared.capture.stream_name if shared.capture and settings.captures else ""
+            ),
         )
         self.function, self.alias = self.predict.function, self.predict.alias
+        if shared.capture is not None and settings.captures:
+            shared.capture.grant_put(self.function)
         if model.default:
             shared.api.add_default_routes(settings, self.alias)
         else:

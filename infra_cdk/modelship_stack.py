@@ -16,6 +16,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 
+from infra_cdk.data_capture import CaptureStream
 from infra_cdk.deployment import Deployment
 from infra_cdk.function_source import (
     stage_monitor_source,
@@ -68,6 +69,19 @@ class ModelshipStack(Stack):
             model_count=len(deployment.models),
         )
         self.stage = self.api.stage
+        # One delivery stream for the deployment, when any model captures.
+        self.capture = (
+            CaptureStream(
+                self,
+                "DataCapture",
+                stack_name=deployment.stack_name,
+                bucket=self.model_bucket,
+                log_retention=runtime.log_retention,
+                retention_days=self.settings.capture_retention_days,
+            )
+            if any(model.settings.captures for model in deployment.models)
+            else None
+        )
 
         # Staged once per training code directory and entry point, whatever the models.
         staged = cache(stage_retraining_source)
@@ -87,6 +101,7 @@ class ModelshipStack(Stack):
             release_source=stage_release_source(),
             monitor_source=stage_monitor_source,
             retraining_source=retraining_source,
+            capture=self.capture,
         )
         self.default_model = ModelResources(self, default, shared)
         self.function, self.alias = self.default_model.function, self.default_model.alias

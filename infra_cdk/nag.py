@@ -112,6 +112,19 @@ def predict_function(function: lambda_.IFunction, role: iam.IRole) -> None:
     )
 
 
+def capture_stream(role: iam.IRole, bucket: s3.IBucket) -> None:
+    objects = _arn(bucket, role)
+    _wildcards(
+        role,
+        {
+            f"{objects}/{names.CAPTURE_PREFIX}/*": "Firehose names each delivered object itself "
+            "(partition, hour, random suffix): the wildcard covers the capture prefix only.",
+            f"{objects}/{names.CAPTURE_ERRORS_PREFIX}/*": "records Firehose could not "
+            "partition, under the capture error prefix only, named by Firehose.",
+        },
+    )
+
+
 def unauthorized_route(route: IConstruct, reason: str) -> None:
     acknowledge(route, "AwsSolutions-APIG4", f"authMode=none: {reason}")
 

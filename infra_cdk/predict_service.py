@@ -31,9 +31,11 @@ class PredictService(Construct):
         bucket: s3.IBucket,
         base: FunctionBase,
         deployment_models: tuple[str, ...],
+        capture_stream: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
+        self.capture_stream = capture_stream
         self.bucket = bucket
         self.deployment_models = deployment_models
         self.function = self._function(base)
@@ -82,6 +84,12 @@ class PredictService(Construct):
             # Lets a release refuse a model pickled with another scikit-learn than the layer's.
             names.ENV_LAYER_SKLEARN_VERSION: pinned_version("scikit-learn"),
         }
+        if self.capture_stream:
+            environment |= {
+                names.ENV_CAPTURE_STREAM: self.capture_stream,
+                names.ENV_CAPTURE_SAMPLE_RATE: f"{settings.capture_sample_rate:g}",
+                names.ENV_CAPTURE_EXCLUDE_FIELDS: ",".join(settings.capture_exclude_fields),
+            }
         function = lambda_.Function(
             self,
             "PredictFunction",

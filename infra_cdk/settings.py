@@ -39,6 +39,9 @@ LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 ALARM_PERIOD_STEP_SECONDS = 60
 ALARM_PERIOD_MAX_SECONDS = 86_400
 
+# Excluded capture fields travel comma-separated in the predict function's environment (4 KB).
+CAPTURE_EXCLUDE_MAX_CHARS = 1024
+
 DEFAULTS: dict[str, Any] = {
     "appName": names.DEFAULT_APP_NAME,
     "stage": "dev",
@@ -68,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "guardrailThrottleRatePercent": names.DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT,
     "postPromotionGuardSeconds": names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
     "releaseTimeoutHours": 24,
+    "captureSampleRate": names.DEFAULT_CAPTURE_SAMPLE_RATE,
+    "captureExcludeFields": [],
+    "captureRetentionDays": names.DEFAULT_CAPTURE_RETENTION_DAYS,
 }
 RETRAINING_DEFAULTS: dict[str, Any] = {
     "retrainSchedule": "",
@@ -137,6 +143,13 @@ class Settings:
     post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS
     release_timeout_hours: int = 24
     app_name: str = names.DEFAULT_APP_NAME
+    capture_sample_rate: float = names.DEFAULT_CAPTURE_SAMPLE_RATE
+    capture_exclude_fields: tuple[str, ...] = ()
+    capture_retention_days: int = names.DEFAULT_CAPTURE_RETENTION_DAYS
+
+    @property
+    def captures(self) -> bool:
+        return self.capture_sample_rate > 0
 
     @property
     def stack_name(self) -> str:
@@ -192,6 +205,9 @@ class Settings:
                 _APP_NAME,
                 "a lowercase letter, then lowercase letters, digits, -; max 20",
             ),
+            capture_sample_rate=ctx.number("captureSampleRate", 0, 1),
+            capture_exclude_fields=_exclude_fields(ctx, "captureExcludeFields"),
+            capture_retention_days=ctx.int("captureRetentionDays", 1, 36_500),
         )
         settings._check_combinations()
         return settings
@@ -347,6 +363,21 @@ def ecr_repository_arn(image_uri: str, partition: str) -> str:
         )
     account, region, repository = match.groups()
     return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+
+
+def _exclude_fields(ctx: TypedContext, key: str) -> tuple[str, ...]:
+    raw, fields = ctx.raw(key), ctx.list(key)
+    items = raw if isinstance(raw, list) else [] if isinstance(raw, str) else [None]
+    if any(not isinstance(f, str) or "," in f for f in items) or len(set(fields)) < len(fields):
+        raise SettingsError(
+            f"context '{key}' must be a list of distinct field names without ',', got {raw!r}"
+        )
+    if len(",".join(fields)) > CAPTURE_EXCLUDE_MAX_CHARS:
+        raise SettingsError(
+            f"context '{key}' takes more than {CAPTURE_EXCLUDE_MAX_CHARS} characters of the "
+            "predict function's environment (4 KB in all): exclude fewer or shorter fields"
+        )
+    return fields
 
 
 def _alarm_period(ctx: TypedContext, key: str) -> int:

@@ -191,6 +191,9 @@ ENV_CAPTURE_SAMPLE_RATE = "CAPTURE_SAMPLE_RATE"
 # Comma-separated request fields dropped before capture (personal data).
 ENV_CAPTURE_EXCLUDE_FIELDS = "CAPTURE_EXCLUDE_FIELDS"
 DEFAULT_CAPTURE_SAMPLE_RATE = 0.05
+# Captured requests may hold personal data: capture/ and capture-errors/ expire (cdk.json
+# captureRetentionDays).
+DEFAULT_CAPTURE_RETENTION_DAYS = 30
 METRIC_CAPTURED_REQUESTS = "CapturedRequests"
 # Captured requests that never reached Firehose (refused, failed, or dropped when the
 # in-memory buffer was full).
@@ -245,6 +248,8 @@ def capture_stream_name(stack_name: str) -> str:
 def dashboard_name(stack_name: str, model_name: str) -> str:
     """A model's CloudWatch dashboard (names: up to 255 of [A-Za-z0-9_-])."""
     return f"{stack_name}-{model_name}"
+
+
 # The longest drift window (30 days): the monitor reads at most this far back.
 MAX_DRIFT_WINDOW_HOURS = 720
 DRIFT_CHECKPOINT_FILE = "checkpoint.json"

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from modelship.monitoring.drift import DriftReport, DriftThresholds, detect_drift
 
 from modelship import names
 from modelship.monitoring.captures import CaptureReader, CaptureWindow
-from modelship.monitoring.drift import DriftReport, DriftThresholds, detect_drift
 from modelship.monitoring.settings import MonitorSettings
 from modelship.registry.registry import Registry
 from modelship.releases.lambda_alias import FunctionAlias

@@ -12,8 +12,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from modelship import names
 from modelship.monitoring.drift import DriftReport
+
+from modelship import names
 
 
 class MetricsSink(Protocol):
