@@ -104,10 +104,6 @@ class CaptureReader:
         window = CaptureWindow(start, end)
         objects = self.objects(model, version, start, end)
         for index, obj in enumerate(objects):
-            if window.rows >= self.max_rows:
-                window.capped = True
-                window.skipped_objects = len(objects) - index
-                break
             body = self.s3.get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
             records, malformed = read_capture_object(body)
             window.objects += 1
@@ -117,9 +113,11 @@ class CaptureReader:
                     record.predictions
                 ) != len(record.instances):
                     window.malformed += 1
-                    continue
-                if window.rows + len(record.instances) > self.max_rows:
+                elif window.rows + len(record.instances) > self.max_rows:
                     window.capped = True
-                    continue
-                window.records.append(record)
+                else:
+                    window.records.append(record)
+            if window.capped:
+                window.skipped_objects = len(objects) - index - 1
+                break
         return window

@@ -101,7 +101,10 @@ class DriftMonitor:
         )
 
     def run(self, now: datetime) -> MonitorRun:
-        now = now.astimezone(UTC)
+        # S3's LastModified has whole seconds: an object written later in this second could
+        # carry a time at or before `now` and be missed by this window and the next. Every
+        # object of an earlier second was written, and is listed, before now.
+        now = now.astimezone(UTC).replace(microsecond=0) - timedelta(seconds=1)
         model = self.settings.model_name
         earliest = now - timedelta(hours=self.settings.window_hours)
         version = self.alias.version_info(self.alias.state().stable).model_version
