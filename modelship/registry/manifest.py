@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -120,8 +121,16 @@ class TrainingData(BaseModel):
     seed: int | None = None
 
 
+PROFILE_QUANTILES = 101
+# A numeric feature with at most this many distinct training values (a count, a flag) keeps
+# its exact distribution: drift is judged per value, against its step CDF.
+MAX_DISCRETE_VALUES = 20
+
+
 class NumericProfile(BaseModel):
-    """Training distribution of a numeric feature, for drift checks (PSI over the bins)."""
+    """Training distribution of a numeric feature, for drift checks: PSI over the decile bins
+    (or per value), the KS test against the CDF the quantiles (or values) give. Manifests
+    written before the quantiles existed have none; their drift is judged by PSI alone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -133,6 +142,25 @@ class NumericProfile(BaseModel):
     max: float
     bin_edges: tuple[float, ...]
     bin_fractions: tuple[float, ...]
+    # The 0th..100th percentiles; the CDF is taken as linear between them.
+    quantiles: tuple[float, ...] = ()
+    # Discrete features only: each distinct value, ascending, and its share of the rows.
+    values: tuple[float, ...] = ()
+    value_fractions: tuple[float, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NumericProfile:
+        if len(self.bin_edges) != len(self.bin_fractions) + 1:
+            raise ValueError("bin_edges must have one more entry than bin_fractions")
+        if self.quantiles and len(self.quantiles) != PROFILE_QUANTILES:
+            raise ValueError(f"quantiles must hold {PROFILE_QUANTILES} values (0th..100th)")
+        if any(b < a for a, b in zip(self.quantiles, self.quantiles[1:], strict=False)):
+            raise ValueError("quantiles must not decrease")
+        if len(self.values) != len(self.value_fractions):
+            raise ValueError("values and value_fractions must have the same length")
+        if any(b <= a for a, b in zip(self.values, self.values[1:], strict=False)):
+            raise ValueError("values must be distinct and ascending")
+        return self
 
 
 class CategoricalProfile(BaseModel):
@@ -175,6 +203,9 @@ class Manifest(BaseModel):
     training_data: TrainingData
     parent_version: str | None = None
     profile: dict[str, NumericProfile | CategoricalProfile] = Field(default_factory=dict)
+    # What the model answered on its training data (classification: the served labels as
+    # str; single-output regression: the numbers); None for older manifests and other tasks.
+    prediction_profile: NumericProfile | CategoricalProfile | None = None
 
     @model_validator(mode="after")
     def _classes_match_task(self) -> Manifest:
@@ -196,11 +227,23 @@ class Manifest(BaseModel):
         return [f.name for f in self.features]
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
+        """Indented JSON, with each list of numbers on one line: a numeric feature's profile
+        holds about 130 numbers, which one per line would make most of the file."""
+        return _NUMBER_LIST.sub(_one_line, self.model_dump_json(indent=2))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Manifest:
         return cls.model_validate_json(raw)
+
+
+# A JSON list of numbers laid out one per line (no string holds a raw newline, so this never
+# matches inside one).
+_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_NUMBER_LIST = re.compile(rf"\[\n\s*{_NUMBER}(?:,\n\s*{_NUMBER})*\n\s*\]")
+
+
+def _one_line(match: re.Match[str]) -> str:
+    return "[" + " ".join(match.group(0)[1:-1].split()) + "]"
 
 
 def read_manifest_dir(model_dir: Path) -> Manifest:

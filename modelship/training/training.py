@@ -43,6 +43,8 @@ from modelship.digest import file_digest
 from modelship.errors import TrainingError
 from modelship.names import MODEL_ARTIFACT_FILE, MODEL_MANIFEST_FILE
 from modelship.registry.manifest import (
+    MAX_DISCRETE_VALUES,
+    PROFILE_QUANTILES,
     ArtifactInfo,
     CategoricalProfile,
     EstimatorInfo,
@@ -279,13 +281,17 @@ def profile_table(
 def profile_column(
     values: np.ndarray, kind: FeatureKind, bins: int = 10
 ) -> NumericProfile | CategoricalProfile:
-    """One feature's distribution over its (non-missing) values."""
+    """One feature's distribution over its (non-missing) values: decile bins, the 101
+    percentiles and, for a feature with few distinct values, each value's share."""
     if kind == "numeric":
         numbers = values.astype(float)
         edges = np.unique(np.quantile(numbers, np.linspace(0, 1, bins + 1)))
         if len(edges) < 2:
             edges = np.array([numbers.min(), numbers.min() + 1.0])
         counts, _ = np.histogram(np.clip(numbers, edges[0], edges[-1]), bins=edges)
+        distinct, value_counts = np.unique(numbers, return_counts=True)
+        discrete = len(distinct) <= MAX_DISCRETE_VALUES
+        quantiles = np.quantile(numbers, np.linspace(0, 1, PROFILE_QUANTILES))
         return NumericProfile(
             count=len(numbers),
             mean=float(numbers.mean()),
@@ -294,12 +300,22 @@ def profile_column(
             max=float(numbers.max()),
             bin_edges=tuple(float(e) for e in edges),
             bin_fractions=tuple(float(c) / len(numbers) for c in counts),
+            quantiles=tuple(_compact(q) for q in quantiles),
+            values=tuple(float(v) for v in distinct) if discrete else (),
+            value_fractions=(
+                tuple(_compact(c / len(numbers)) for c in value_counts) if discrete else ()
+            ),
         )
     levels, counts = np.unique(values.astype(str), return_counts=True)
     return CategoricalProfile(
         count=len(values),
         fractions={str(k): float(c) / len(values) for k, c in zip(levels, counts, strict=True)},
     )
+
+
+def _compact(value: float) -> float:
+    """Seven significant digits: what drift checks need, at a third of the manifest's size."""
+    return float(f"{value:.7g}")
 
 
 def write_model(trained: TrainedModel, out_dir: Path) -> Manifest:

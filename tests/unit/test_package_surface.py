@@ -15,6 +15,7 @@ PACKAGES = [
     "modelship.training",
     "modelship.packaging",
     "modelship.retraining",
+    "modelship.monitoring",
 ]
 
 
@@ -28,7 +29,8 @@ def test_every_public_name_resolves(package: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["modelship.training", "modelship.packaging", "modelship.retraining"]
+    "package",
+    ["modelship.training", "modelship.packaging", "modelship.retraining", "modelship.monitoring"],
 )
 def test_a_lazily_exported_name_is_listed_once(package: str) -> None:
     module = importlib.import_module(package)
