@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from modelship.monitoring.drift import DriftReport, DriftThresholds, detect_drift
 
 from modelship import names
 from modelship.monitoring.captures import CaptureReader, CaptureWindow
+from modelship.monitoring.drift import DriftThresholds, detect_drift
+from modelship.monitoring.report import DriftReport
 from modelship.monitoring.settings import MonitorSettings
 from modelship.registry.registry import Registry
 from modelship.releases.lambda_alias import FunctionAlias
@@ -149,11 +150,7 @@ class DriftMonitor:
             drifted_features=[],
             features=[],
             not_captured=[],
-            thresholds={
-                "psi": self.thresholds.psi,
-                "p_value": self.thresholds.p_value,
-                "min_rows": float(self.thresholds.min_rows),
-            },
+            thresholds=self.thresholds.as_dict(),
         )
 
     def _checkpoint(self) -> Checkpoint | None:

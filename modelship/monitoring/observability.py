@@ -12,9 +12,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from modelship.monitoring.drift import DriftReport
-
 from modelship import names
+from modelship.monitoring.report import DriftReport
 
 
 class MetricsSink(Protocol):

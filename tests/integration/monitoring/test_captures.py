@@ -39,9 +39,7 @@ def test_the_hour_folders_start_fifteen_minutes_before_the_window() -> None:
 
     prefixes = hour_prefixes(MODEL, VERSION, start, end)
 
-    assert prefixes == [
-        f"capture/churn/v1/2026/03/14/{hour:02d}/" for hour in (9, 10, 11, 12)
-    ]
+    assert prefixes == [f"capture/churn/v1/2026/03/14/{hour:02d}/" for hour in (9, 10, 11, 12)]
 
 
 def test_a_window_holds_the_objects_written_in_it_whatever_their_folder(s3: Any) -> None:
