@@ -19,6 +19,7 @@ The emulator
                   CloudWatch; alarms: alarm evaluation;
                   eventbridge and events: rule targets and the events moto never emits
   moto_patches    Wait states by time_scale; dimensions matched in any order
+  firehose_delivery  Firehose to S3 as the template configures it (partitions, GZIP)
   seed            the reference model a fresh emulator serves
   iam/            every call authorized against the template's policies
 In process

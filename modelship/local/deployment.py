@@ -84,6 +84,7 @@ class Clients:
     sts: Any
     sqs: Any
     ssm: Any
+    firehose: Any
 
 
 def physical_name(stack: str, logical: str, limit: int = 64) -> str:

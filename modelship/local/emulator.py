@@ -40,6 +40,7 @@ from modelship.local.endpoints import (
 from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
 from modelship.local.executor import InvocationResult, LambdaExecutor
+from modelship.local.firehose_delivery import firehose_delivery
 from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
@@ -154,6 +155,7 @@ class Emulator:
         self._stack.enter_context(self.delivery.serve_moto())
         self._stack.enter_context(compressed_waits(config.time_scale))
         self._stack.enter_context(ordered_dimensions())
+        self._stack.enter_context(firehose_delivery(lambda: self.authorizer))
 
         deployment = Deployer(clients, config.cdk_out).deploy()
         self.deployment = deployment

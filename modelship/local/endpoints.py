@@ -136,4 +136,5 @@ def moto_clients(endpoint: str) -> Clients:
         sts=client("sts"),
         sqs=client("sqs"),
         ssm=client("ssm"),
+        firehose=client("firehose"),
     )

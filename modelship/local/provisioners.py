@@ -76,6 +76,36 @@ class Provisioner:
         self.deployment.refs[logical] = name
         self.deployment.attributes[f"{logical}.Arn"] = self.arn("logs", f"log-group:{name}:*")
 
+    def log_stream(self, logical: str, props: dict[str, Any]) -> None:
+        name = props.get("LogStreamName") or self.name(logical, 512)
+        self.clients.logs.create_log_stream(logGroupName=props["LogGroupName"], logStreamName=name)
+        self.deployment.refs[logical] = name
+
+    def delivery_stream(self, logical: str, props: dict[str, Any]) -> None:
+        """Delivered to the emulator's S3 as configured (modelship.local.firehose_delivery)."""
+        from modelship.local.firehose_delivery import UnsupportedQuery, partition_query
+
+        name = props.get("DeliveryStreamName") or self.name(logical)
+        destination = props.get("ExtendedS3DestinationConfiguration")
+        if destination is None:
+            raise UnsupportedResource(
+                f"{logical}: only ExtendedS3 delivery streams are emulated (DirectPut to S3)"
+            )
+        for processor in (destination.get("ProcessingConfiguration") or {}).get("Processors", []):
+            for parameter in processor.get("Parameters", []):
+                if parameter.get("ParameterName") == "MetadataExtractionQuery":
+                    try:
+                        partition_query(str(parameter["ParameterValue"]))
+                    except UnsupportedQuery as exc:
+                        raise UnsupportedResource(f"{logical}: {exc}") from None
+        arn = self.clients.firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            DeliveryStreamType=props.get("DeliveryStreamType", "DirectPut"),
+            ExtendedS3DestinationConfiguration=destination,
+        )["DeliveryStreamARN"]
+        self.deployment.refs[logical] = name
+        self.deployment.attributes[f"{logical}.Arn"] = arn
+
     def topic(self, logical: str, props: dict[str, Any]) -> None:
         name = props.get("TopicName") or self.name(logical, 256)
         arn = self.clients.sns.create_topic(Name=name)["TopicArn"]
@@ -269,6 +299,8 @@ PROVISIONERS: dict[str, Callable[[Provisioner, str, dict[str, Any]], None]] = {
     "AWS::IAM::Role": Provisioner.role,
     "AWS::S3::Bucket": Provisioner.bucket,
     "AWS::Logs::LogGroup": Provisioner.log_group,
+    "AWS::Logs::LogStream": Provisioner.log_stream,
+    "AWS::KinesisFirehose::DeliveryStream": Provisioner.delivery_stream,
     "AWS::SNS::Topic": Provisioner.topic,
     "AWS::SNS::Subscription": Provisioner.subscription,
     "AWS::SQS::Queue": Provisioner.queue,

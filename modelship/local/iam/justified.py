@@ -38,6 +38,25 @@ JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "asynchronous invocations or route their failures",
     ),
     (
+        "*DataCaptureDeliveryRole*",
+        ("s3:AbortMultipartUpload", "s3:GetObject"),
+        "Firehose writes large objects as multipart uploads and aborts a failed one (the "
+        "actions AWS lists for an S3 destination); the emulator delivers each call's records "
+        "with one PutObject",
+    ),
+    (
+        "*DataCaptureDeliveryRole*",
+        ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"),
+        "bucket-level actions the Firehose service makes with the delivery role (the actions "
+        "AWS lists for an S3 destination); the emulator's delivery only writes objects",
+    ),
+    (
+        "*DataCaptureDeliveryRole*",
+        ("logs:PutLogEvents",),
+        "Firehose reports delivery errors to its CloudWatch Logs stream with the delivery "
+        "role; the emulator records denied deliveries in activity.jsonl instead",
+    ),
+    (
         "*StateMachineRole*",
         (
             "logs:CreateLogDelivery",

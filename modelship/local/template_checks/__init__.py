@@ -22,6 +22,7 @@ from modelship.local.template_checks import (
     apigateway,
     cloudwatch,
     eventbridge,
+    firehose,
     iam,
     lambda_functions,
     logs,
@@ -46,6 +47,7 @@ RULES: dict[str, Rule] = {
     **messaging.RULES,
     **apigateway.RULES,
     **ssm.RULES,
+    **firehose.RULES,
 }
 
 

@@ -134,6 +134,7 @@ def deployed(cdk_out: Path) -> Iterator[tuple[Deployment, Clients]]:
                     "sts": "sts",
                     "sqs": "sqs",
                     "ssm": "ssm",
+                    "firehose": "firehose",
                 }.items()
             }
         )

@@ -96,3 +96,50 @@ def test_cdk_json_lists_every_setting_with_its_default() -> None:
 
     assert {key: context.get(key) for key in DEFAULTS} == DEFAULTS
     assert {key: context.get(key) for key in RETRAINING_DEFAULTS} == RETRAINING_DEFAULTS
+
+
+def test_capture_keys_default_and_parse() -> None:
+    default = Settings.from_context(Context())
+    assert default.capture_sample_rate == names.DEFAULT_CAPTURE_SAMPLE_RATE
+    assert default.captures
+    assert default.capture_exclude_fields == ()
+    assert default.capture_retention_days == names.DEFAULT_CAPTURE_RETENTION_DAYS
+
+    off = Settings.from_context(Context(captureSampleRate="0"))
+    assert not off.captures
+    listed = Settings.from_context(Context(captureExcludeFields=["email", "phone"]))
+    assert listed.capture_exclude_fields == ("email", "phone")
+    typed = Settings.from_context(Context(captureExcludeFields="email, phone"))  # -c form
+    assert typed.capture_exclude_fields == ("email", "phone")
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"captureSampleRate": 1.5}, "'captureSampleRate'"),
+        ({"captureSampleRate": "often"}, "'captureSampleRate'"),
+        ({"captureExcludeFields": ["a,b"]}, "'captureExcludeFields' must be a list of distinct"),
+        ({"captureExcludeFields": ["email", "email"]}, "'captureExcludeFields' must be a list"),
+        ({"captureExcludeFields": [3]}, "'captureExcludeFields' must be a list"),
+        ({"captureExcludeFields": {"email": True}}, "'captureExcludeFields' must be a list"),
+        ({"captureExcludeFields": ["f" * 600, "g" * 600]}, "more than 1024 characters"),
+        ({"captureRetentionDays": 0}, "'captureRetentionDays'"),
+    ],
+)
+def test_bad_capture_keys_are_refused_naming_the_key(
+    context: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_context(Context(**context))
+
+
+def test_a_model_may_set_its_capture_but_not_the_retention() -> None:
+    from infra_cdk.deployment import Deployment
+
+    deployment = Deployment.from_context(
+        Context(models={"churn": {"captureSampleRate": 0}, "ltv": {"captureExcludeFields": ["x"]}})
+    )
+    churn, ltv = deployment.models
+    assert (churn.settings.captures, ltv.settings.capture_exclude_fields) == (False, ("x",))
+    with pytest.raises(SettingsError, match="'captureRetentionDays' is shared"):
+        Deployment.from_context(Context(models={"churn": {"captureRetentionDays": 7}}))

@@ -18,6 +18,12 @@ from modelship.local.deployer import Deployer
 from modelship.local.deployment import Clients
 from modelship.local.template_checks.cloudwatch import ALARM_DESCRIPTION_MAX, ALARM_NAME_MAX
 from modelship.local.template_checks.eventbridge import RULE_NAME
+from modelship.local.template_checks.firehose import (
+    BUFFER_INTERVAL_SECONDS,
+    BUFFER_SIZE_MIB,
+    DELIVERY_STREAM_NAME,
+    PREFIX_CHARS,
+)
 from modelship.local.template_checks.iam import ROLE_NAME, ROLE_PATH
 from modelship.local.template_checks.lambda_functions import (
     ALIAS_NAME,
@@ -103,6 +109,37 @@ PARAMETER: dict[str, Any] = {
     "Type": "AWS::SSM::Parameter",
     "Properties": {"Name": "/modelship/s/models/a", "Type": "String", "Value": "{}"},
 }
+STREAM: dict[str, Any] = {
+    "Type": "AWS::KinesisFirehose::DeliveryStream",
+    "Properties": {
+        "DeliveryStreamName": "modelship-dev-capture",
+        "DeliveryStreamType": "DirectPut",
+        "ExtendedS3DestinationConfiguration": {
+            "BucketARN": "arn:aws:s3:::models",
+            "RoleARN": "arn:aws:iam::123456789012:role/delivery",
+            "Prefix": "capture/!{partitionKeyFromQuery:model}/!{timestamp:yyyy/MM/dd/HH}/",
+            "ErrorOutputPrefix": "capture-errors/!{firehose:error-output-type}/",
+            "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+            "DynamicPartitioningConfiguration": {"Enabled": True},
+            "ProcessingConfiguration": {
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "MetadataExtraction",
+                        "Parameters": [
+                            {
+                                "ParameterName": "MetadataExtractionQuery",
+                                "ParameterValue": "{model: .model}",
+                            },
+                            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+                        ],
+                    }
+                ],
+            },
+        },
+    },
+}
+_DESTINATION = "ExtendedS3DestinationConfiguration"
 MACHINE: dict[str, Any] = {
     "Type": "AWS::StepFunctions::StateMachine",
     "Properties": {
@@ -422,6 +459,48 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         _template(Param=_with(PARAMETER, "Value", "v" * 4097)),
     ),
     (
+        "firehose-stream-name",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, "DeliveryStreamName", "capture stream")),
+    ),
+    (
+        "firehose-role",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.RoleARN", None)),
+    ),
+    (
+        "firehose-prefix",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.ErrorOutputPrefix", "e/" * 513)),
+    ),
+    (
+        "firehose-buffering",
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.BufferingHints.IntervalInSeconds", 900)),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.BufferingHints.IntervalInSeconds", 901)),
+    ),
+    (
+        "firehose-dynamic-partitioning",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.BufferingHints.SizeInMBs", 63)),
+    ),
+    (
+        "firehose-dynamic-partitioning",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.ErrorOutputPrefix", None)),
+    ),
+    (
+        "firehose-dynamic-partitioning",
+        _template(Stream=STREAM),
+        _template(Stream=_with(STREAM, f"{_DESTINATION}.ProcessingConfiguration", None)),
+    ),
+    (
+        "firehose-dynamic-partitioning",
+        _template(Stream=STREAM),
+        _template(
+            Stream=_with(STREAM, f"{_DESTINATION}.DynamicPartitioningConfiguration.Enabled", False)
+        ),
+    ),
+    (
         "ssm-parameter-name-unique",
         _template(Param=PARAMETER, Other=_with(PARAMETER, "Name", "/modelship/s/models/b")),
         _template(Param=PARAMETER, Other=copy.deepcopy(PARAMETER)),
@@ -543,6 +622,7 @@ def test_the_deployer_refuses_before_it_creates_anything(tmp_path: Path) -> None
         ("lambda", "CreateFunction", "EphemeralStorage", "min", EPHEMERAL_MB[0]),
         ("lambda", "PutFunctionEventInvokeConfig", "MaximumRetryAttempts", "max", 2),
         ("lambda", "PutFunctionEventInvokeConfig", "MaximumEventAgeInSeconds", "max", 21_600),
+        ("firehose", "CreateDeliveryStream", "DeliveryStreamName", "max", DELIVERY_STREAM_NAME[0]),
     ],
 )
 def test_limits_agree_with_the_published_service_models(
@@ -558,6 +638,16 @@ def test_limits_agree_with_the_published_service_models(
     if member == "EphemeralStorage":
         shape = shape.members["Size"]
     assert shape.metadata[key] == ours
+
+
+def test_firehose_limits_agree_with_the_published_service_model() -> None:
+    model = botocore.session.get_session().get_service_model("firehose")
+
+    assert model.shape_for("DeliveryStreamName").metadata["pattern"] == "[a-zA-Z0-9_.-]+"
+    size, interval = model.shape_for("SizeInMBs"), model.shape_for("IntervalInSeconds")
+    assert (size.metadata["min"], size.metadata["max"]) == BUFFER_SIZE_MIB
+    assert (interval.metadata["min"], interval.metadata["max"]) == BUFFER_INTERVAL_SECONDS
+    assert model.shape_for("ErrorOutputPrefix").metadata["max"] == PREFIX_CHARS
 
 
 def test_the_fidelity_doc_lists_every_rule_the_tests_exercise() -> None:
