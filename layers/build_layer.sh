@@ -120,7 +120,7 @@ rm -rf "$SITE"/bin "$SITE"/numpy/_core/include "$SITE"/numpy/f2py/src "$SITE"/jo
 # boto3.client(...) in functions/ and modelship/) plus X-Ray, which Powertools' Tracer needs at
 # init, and botocore's shared files. boto3 stays in the layer, pinned, so Lambda runs the
 # tested SDK version rather than whatever the managed runtime carries this month.
-BOTOCORE_SERVICES=(s3 sts xray lambda cloudwatch sns stepfunctions)
+BOTOCORE_SERVICES=(s3 sts xray lambda cloudwatch sns stepfunctions firehose)
 for service_dir in "$SITE"/botocore/data/*/; do
   service=$(basename "$service_dir")
   [[ " ${BOTOCORE_SERVICES[*]} " == *" $service "* ]] || rm -rf "$service_dir"

@@ -85,6 +85,10 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 1000 * 1024
 # Records waiting to be sent; past it a record is dropped (and counted), never waited for.
 DEFAULT_QUEUE_SIZE = 10_000
+# How long the sender waits for more records before a call: each PutRecordBatch costs about
+# as much CPU in this process as a prediction, so one call carries many requests when they
+# come often (tests/benchmarks/capture.py measures it).
+DEFAULT_MAX_DELAY_SECONDS = 1.0
 
 
 class FirehoseClient(Protocol):
@@ -96,17 +100,18 @@ class FirehoseClient(Protocol):
 class DataCapture:
     """Sends a sampled share of predictions to a Firehose delivery stream, off the request path.
 
-    `offer` draws the sample and puts the request on a bounded in-memory queue (a dictionary
-    lookup and a queue put: it never waits on the network, never raises); a daemon thread
-    builds the JSON lines, batches them within PutRecordBatch's limits and sends them,
-    retrying the entries Firehose refused once. Every record that does not reach Firehose
-    (queue full, over 1,000 KiB, refused twice, or the call failed) is a failure, reported by
-    `take_failures` as the CaptureFailures metric.
+    `offer` draws the sample and puts the request on a bounded in-memory queue (a lock, a
+    counter and a queue put: it never waits on the network, never raises); a daemon thread
+    waits up to `max_delay` for more records, builds the JSON lines, batches them within
+    PutRecordBatch's limits and sends them, retrying once the entries Firehose refused. Every
+    record that does not reach Firehose (queue full, over 1,000 KiB, refused twice, or the
+    call failed) is a failure, reported by `take_failures` as the CaptureFailures metric.
 
-    Loss bound: Lambda freezes the environment between invocations, so the thread sends what
-    the last invocation queued when the next one thaws it; records queued when an
-    environment is shut down (at most the queue's size, in practice the last few requests
-    of that environment) are lost, without a failure counted anywhere.
+    Loss bound: Lambda freezes the environment between invocations, and the thread runs only
+    while it is thawed, so what the last invocations queued is sent when the next one thaws
+    it. Records still queued when an environment is shut down (those of its last `max_delay`
+    seconds of traffic, and at most the queue's size) are lost without a failure counted:
+    Lambda gives a function without an extension no shutdown signal to flush on.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class DataCapture:
         *,
         draw: Callable[[], float] = random.random,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        max_delay: float = DEFAULT_MAX_DELAY_SECONDS,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"capture sample rate {sample_rate} is not between 0 and 1")
@@ -130,8 +136,9 @@ class DataCapture:
         self._excluded = frozenset(self.exclude_fields)
         self._client = client
         self._draw = draw
-        self._queue: queue.SimpleQueue[_Offered] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Offered | None] = queue.SimpleQueue()
         self._queue_size = queue_size
+        self._max_delay = max_delay
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # offered, not yet sent or counted as failed
@@ -195,6 +202,8 @@ class DataCapture:
         """Waits (at most `timeout` seconds) until every queued record is sent or counted.
         For tests, benchmarks and shutdown hooks: the request path never calls it."""
         deadline = time.monotonic() + timeout
+        if self._thread is not None:
+            self._queue.put(None)  # ends the sender's wait for more records
         with self._idle:
             while self._pending:
                 left = deadline - time.monotonic()
@@ -221,12 +230,9 @@ class DataCapture:
 
     def _send_forever(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH_RECORDS:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._next_batch()
+            if not batch:
+                continue
             lost = 0
             try:
                 lost = self._send(batch)
@@ -239,6 +245,23 @@ class DataCapture:
                     self._pending -= len(batch)
                     if not self._pending:
                         self._idle.notify_all()
+
+    def _next_batch(self) -> list[_Offered]:
+        """What arrives within `max_delay` of the first record (at most 500): one call for
+        many requests, not one each. A flush ends the wait."""
+        first = self._queue.get()
+        batch = [first] if isinstance(first, _Offered) else []
+        deadline = time.monotonic() + self._max_delay
+        while batch and len(batch) < MAX_BATCH_RECORDS:
+            left = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, _Offered):
+                break
+            batch.append(item)
+        return batch
 
     def _send(self, batch: list[_Offered]) -> int:
         """Sends one drained batch in calls within the limits; returns the records lost."""

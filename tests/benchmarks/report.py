@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tests.benchmarks.capture import CaptureFigure, capture_section
 from tests.benchmarks.cold_start import PHASES, ColdFigure
 from tests.benchmarks.csv_ingest import CsvIngest
 from tests.benchmarks.hostile import HostileFigure
@@ -67,6 +68,8 @@ warm calls of **2-4.5 ms**.
    (imputer, one-hot by column name, gradient boosting), packaged with `modelship.package`;
    the whole handler for one row against bare `predict_proba` on the same one-row DataFrame
    (`RowSchema.to_input` builds it with the fitted column names and dtypes).
+10. *Data capture*: the warm handler for one row with capture off, at rate 1.0 to a working
+   Firehose stream (moto), and to a Firehose that fails every call or answers slowly.
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -101,6 +104,7 @@ class Results:
     dataframe: LatencyFigure | None = None
     dataframe_model: BenchModel | None = None
     dataframe_stages: list[tuple[str, float]] = field(default_factory=list)
+    capture: CaptureFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -599,5 +603,6 @@ def render(results: Results) -> str:
         _csv_section(results),
         _hostile_section(results),
         _dataframe_section(results),
+        capture_section(results.capture),
     ]
     return "\n\n".join(sections) + "\n"

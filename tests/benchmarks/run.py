@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelship.local.handler_runner import REPO_ROOT
+from tests.benchmarks.capture import measure_capture
 from tests.benchmarks.cold_start import ColdStartBench
 from tests.benchmarks.csv_ingest import measure_csv_ingest
 from tests.benchmarks.dataframe import build_dataframe_model, measure_dataframe
@@ -36,6 +37,7 @@ from tests.benchmarks.warm import measure_warm
 
 WORKDIR = Path("/tmp/bench-work/run")
 LATENCY_CALLS = 3000
+CAPTURE_CALLS = 1000
 
 
 def _progress(message: str) -> None:
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             WORKDIR / "dataframe-cache",
             int(LATENCY_CALLS * scale),
         )
+        _progress("warm latency with data capture off, working, failing and slow")
+        capture = measure_capture(
+            endpoint, models[0], WORKDIR / "capture-cache", int(CAPTURE_CALLS * scale)
+        )
         _progress(f"cold starts, {repetitions} per configuration")
         cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
     rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         dataframe=dataframe,
         dataframe_stages=dataframe_stages,
         dataframe_model=frame_model,
+        capture=capture,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):

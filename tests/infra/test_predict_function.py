@@ -74,6 +74,9 @@ def test_environment(synth: Synth) -> None:
         names.ENV_POWERTOOLS_SERVICE_NAME: "predict",
         names.ENV_POWERTOOLS_METRICS_NAMESPACE: "modelship",
         names.ENV_LAYER_SKLEARN_VERSION: pinned_version("scikit-learn"),
+        names.ENV_CAPTURE_STREAM: names.capture_stream_name("modelship-dev"),
+        names.ENV_CAPTURE_SAMPLE_RATE: str(names.DEFAULT_CAPTURE_SAMPLE_RATE),
+        names.ENV_CAPTURE_EXCLUDE_FIELDS: "",
     }
 
 
@@ -112,6 +115,7 @@ def test_predict_role_reads_only_its_model_prefix(template: Template) -> None:
         ("s3:ListBucket",),
         ("logs:CreateLogStream", "logs:PutLogEvents"),
         ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
+        ("firehose:PutRecordBatch",),  # data capture: tests/infra/test_data_capture.py
     }
     assert statements[("s3:GetObject",)]["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/models/churn/*"]]

@@ -220,3 +220,15 @@ def test_a_bad_rate_or_a_missing_client_is_refused() -> None:
         DataCapture(StubFirehose(), "dev-capture", 1.5)
     with pytest.raises(ValueError, match="no Firehose client"):
         DataCapture(None, "dev-capture", 0.5)
+
+
+def test_records_arriving_within_the_delay_share_one_call_and_a_flush_ends_the_wait() -> None:
+    client = StubFirehose()
+    captured = capture(client, max_delay=30.0)
+
+    for i in range(3):
+        captured.offer(f"r{i}", prediction())
+    captured.flush(10)  # well before the 30 s delay
+
+    assert [len(call) for call in client.calls] == [3]
+    assert captured.take_failures() == 0
