@@ -256,7 +256,10 @@ class Emulator:
         from moto.events.models import events_backends
 
         backend = events_backends[ACCOUNT][REGION]
-        return [rule for bus in backend.event_buses.values() for rule in bus.rules.values()]
+        # Copies: moto's request threads may add a rule meanwhile.
+        return [
+            rule for bus in list(backend.event_buses.values()) for rule in list(bus.rules.values())
+        ]
 
     def evaluation_interval(self) -> float:
         """CloudWatch evaluates an alarm once a minute (or per period, if shorter)."""
