@@ -248,3 +248,15 @@ def capture_stream_name(stack_name: str) -> str:
 def dashboard_name(stack_name: str, model_name: str) -> str:
     """A model's CloudWatch dashboard (names: up to 255 of [A-Za-z0-9_-])."""
     return f"{stack_name}-{model_name}"
+
+
+# The longest drift window (30 days): the monitor reads at most this far back.
+MAX_DRIFT_WINDOW_HOURS = 720
+DRIFT_CHECKPOINT_FILE = "checkpoint.json"
+
+
+def drift_alarm_name(function_name: str) -> str:
+    """The drift monitor's alarm on a model's DriftScore (its ALARM starts retraining). Not
+    the range-based alarm's old name `modelship-drift-<function>`: CloudFormation creates the
+    replacement before deleting the old alarm, and a shared name would delete the new one."""
+    return f"modelship-drift-score-{function_name}"
