@@ -75,7 +75,8 @@ class ModelDashboard(Construct):
         period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
         error_rate_percent: float = names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT,
         p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
-        drift_psi_threshold: float = names.DEFAULT_DRIFT_PSI_THRESHOLD,
+        # None: the model has no drift monitor (it captures nothing), so no drift widgets.
+        drift_psi_threshold: float | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.model_name = model_name
@@ -122,7 +123,8 @@ class ModelDashboard(Construct):
             ),
         )
         self.dashboard.add_widgets(*self._alias_widgets(function, alias))
-        self.dashboard.add_widgets(*self._drift_widgets(drift_psi_threshold))
+        if drift_psi_threshold is not None:
+            self.dashboard.add_widgets(*self._drift_widgets(drift_psi_threshold))
         self.dashboard.add_widgets(*self._capture_widgets())
 
     # ---- the predict function's own metrics

@@ -15,6 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra_cdk.drift_settings import (
+    DRIFT_DEFAULTS,
+    RETIRED_KEYS,
+    DriftOptions,
+    check_retired,
+)
 from infra_cdk.settings import (
     RETRAINING_DEFAULTS,
     RetrainingOptions,
@@ -64,6 +70,7 @@ MODEL_KEYS = (
     "captureExcludeFields",
     *RETRAINING_DEFAULTS,
     RETRAINING_SWITCH,
+    *DRIFT_DEFAULTS,
 )
 # Construct ids and CloudFormation logical ids keep only letters and digits.
 _ID_CHARACTERS = re.compile(r"[^A-Za-z0-9]")
@@ -87,11 +94,12 @@ OTHER_PREDICT_VARIABLES_BYTES = 1024
 @dataclass(frozen=True)
 class ModelSettings:
     """One model of the deployment: its settings and, when its retraining is on, the
-    retraining pipeline's options."""
+    retraining pipeline's options; when its data capture is on, the drift monitor's."""
 
     settings: Settings
     retraining: RetrainingOptions | None
     default: bool
+    drift: DriftOptions | None = None
 
     @property
     def name(self) -> str:
@@ -122,6 +130,7 @@ class Deployment:
 
     @classmethod
     def from_context(cls, node: ContextReader) -> Deployment:
+        check_retired(node)
         block = _models_block(node.try_get_context("models"))
         default_name = node.try_get_context("defaultModel")
         if block is None:
@@ -243,6 +252,8 @@ def _models_block(raw: Any) -> dict[str, dict[str, Any]] | None:
 
 def _check_keys(name: str, overrides: Mapping[str, Any]) -> None:
     for key in overrides:
+        if key in RETIRED_KEYS:
+            raise SettingsError(f"model {name!r}: key {key!r} is retired: {RETIRED_KEYS[key]}")
         if key in SHARED_KEYS:
             raise SettingsError(
                 f"model {name!r}: key {key!r} is shared by every model of the deployment; "
@@ -279,4 +290,6 @@ def _layered_model(
 def _model(node: ContextReader, settings: Settings, *, default: bool) -> ModelSettings:
     switch = TypedContext(node, {RETRAINING_SWITCH: True}, error=SettingsError)
     retraining = RetrainingOptions.from_context(node) if switch.switch(RETRAINING_SWITCH) else None
-    return ModelSettings(settings, retraining, default)
+    # The drift monitor judges captured rows: none without data capture.
+    drift = DriftOptions.from_context(node) if settings.captures else None
+    return ModelSettings(settings, retraining, default, drift)

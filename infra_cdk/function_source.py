@@ -49,6 +49,11 @@ def stage_release_source(root: Path = REPO_ROOT) -> Path:
     return stage_function_source(("release", "rollback"), root)
 
 
+def stage_monitor_source(root: Path = REPO_ROOT) -> Path:
+    """The drift monitor function's code."""
+    return stage_function_source(("monitor",), root)
+
+
 def stage_retraining_source(
     root: Path = REPO_ROOT, training_code: str = "", entry_point: str = ""
 ) -> Path:

@@ -1,6 +1,7 @@
 """One model's resources: predict function and `live` alias, its routes on the shared API,
-release and rollback functions, release state machine, guardrails, retraining (when on), its
-dashboard and its entry in the deployment's model directory (an SSM parameter).
+release and rollback functions, release state machine, guardrails, the drift monitor (when
+data capture is on), retraining (when on), its dashboard and its entry in the deployment's
+model directory (an SSM parameter).
 
 The default model's are built into the parent stack at the construct paths a single-model
 deployment always had; every other model's into its own nested stack (`ModelStack`), whose
@@ -23,6 +24,7 @@ from constructs import Construct
 from infra_cdk.dashboard import ModelDashboard
 from infra_cdk.data_capture import CaptureStream
 from infra_cdk.deployment import ModelSettings
+from infra_cdk.drift_monitor import DriftMonitor
 from infra_cdk.guardrails import Guardrails
 from infra_cdk.predict_api import PredictApi
 from infra_cdk.predict_service import PredictService
@@ -47,6 +49,8 @@ class SharedResources:
     predict_source: Path
     release_source: Path
     retraining_source: Callable[[RetrainingOptions], Path]
+    # Staged on first use: only a deployment with data capture on has a drift monitor.
+    monitor_source: Callable[[], Path]
     capture: CaptureStream | None = None  # the deployment's capture stream, if any model captures
 
 
@@ -115,9 +119,26 @@ class ModelResources:
             min_requests=settings.guardrail_min_requests,
             throttle_rate_percent=settings.guardrail_throttle_rate_percent,
         )
+        self.drift_monitor = self._drift_monitor(scope, shared)
         self.retraining = self._retraining(scope, shared)
         self.dashboard = self._dashboard(scope, shared)
         self.directory_entry = self._directory_entry(scope, shared)
+
+    def _drift_monitor(self, scope: Construct, shared: SharedResources) -> DriftMonitor | None:
+        options = self.model.drift
+        if options is None:
+            return None
+        return DriftMonitor(
+            scope,
+            "DriftMonitor",
+            options=options,
+            stack_name=shared.stack_name,
+            model_name=self.model.name,
+            bucket=shared.bucket,
+            predict_function=self.function,
+            alias=self.alias,
+            base=shared.runtime.with_code(shared.monitor_source()),
+        )
 
     def _retraining(self, scope: Construct, shared: SharedResources) -> RetrainingPipeline | None:
         options = self.model.retraining
@@ -138,6 +159,7 @@ class ModelResources:
             alias=self.alias,
             release_function=self.release_functions.release_function,
             base=shared.runtime.with_code(shared.retraining_source(options)),
+            drift_alarm=self.drift_monitor.alarm if self.drift_monitor else None,
         )
         self.guardrails.watch_rollouts_of(retraining.state_machine)
         return retraining
@@ -151,9 +173,11 @@ class ModelResources:
             release.rollback_errors,
             release.rollback_failures.depth_alarm,
         ]
-        retraining = self.retraining
-        if retraining is not None:
-            alarms.append(retraining.trigger_failures.depth_alarm)
+        if self.retraining is not None:
+            alarms.append(self.retraining.trigger_failures.depth_alarm)
+        monitor = self.drift_monitor
+        if monitor is not None:
+            alarms.append(monitor.failures.depth_alarm)
         return ModelDashboard(
             scope,
             "Dashboard",
@@ -162,7 +186,8 @@ class ModelResources:
             function=self.function,
             alias=self.alias,
             alarms=alarms,
-            drift_alarm=retraining.drift_alarm if retraining is not None else None,
+            drift_alarm=monitor.alarm if monitor is not None else None,
+            drift_psi_threshold=monitor.options.psi_threshold if monitor is not None else None,
             period_seconds=settings.guardrail_period_seconds,
             error_rate_percent=settings.guardrail_error_rate_percent,
             p99_latency_ms=settings.guardrail_p99_latency_ms,

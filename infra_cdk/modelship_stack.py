@@ -19,6 +19,7 @@ from constructs import Construct
 from infra_cdk.data_capture import CaptureStream
 from infra_cdk.deployment import Deployment
 from infra_cdk.function_source import (
+    stage_monitor_source,
     stage_predict_source,
     stage_release_source,
     stage_retraining_source,
@@ -98,6 +99,7 @@ class ModelshipStack(Stack):
             api=self.api,
             predict_source=source_dir or stage_predict_source(),
             release_source=stage_release_source(),
+            monitor_source=stage_monitor_source,
             retraining_source=retraining_source,
             capture=self.capture,
         )

@@ -219,6 +219,25 @@ def retraining_trigger_role(role: iam.IRole, state_machine_name: str) -> None:
     )
 
 
+def drift_monitor_role(
+    role: iam.IRole, bucket: s3.IBucket, predict_function: lambda_.IFunction, model_name: str
+) -> None:
+    objects, function = _arn(bucket, role), logical_id(predict_function)
+    _wildcards(
+        role,
+        {
+            f"{objects}/{names.CAPTURE_PREFIX}/{model_name}/*": "captured requests of this "
+            "model only, in hour folders written after deploy",
+            f"{objects}/{names.MODELS_PREFIX}/{model_name}/*": "versions of this model only",
+            f"{objects}/{names.MONITORING_PREFIX}/{model_name}/*": (
+                "this model's drift reports and checkpoint only"
+            ),
+            f"<{function}.Arn>:*": "published versions of the one predict function",
+            _ANY: "X-Ray supports no resource-level permissions",
+        },
+    )
+
+
 def sagemaker_training_integration(state_machine_role: iam.IRole) -> None:
     _wildcards(
         state_machine_role,

@@ -1,8 +1,8 @@
 """The retraining pipeline: task functions, the state machine, its triggers and its topic.
 
 The state machine is built in retraining_machine.py, the SageMaker training backend in
-sagemaker_training.py; new data in S3, a schedule or the drift alarm start a run through one
-trigger function.
+sagemaker_training.py; new data in S3, a schedule or the drift alarm (the drift monitor's,
+infra_cdk/drift_monitor.py) start a run through one trigger function.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class RetrainingPipeline(Construct):
         alias: lambda_.IAlias,
         release_function: lambda_.IFunction,
         base: FunctionBase,
+        drift_alarm: cloudwatch.IAlarm | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.options = options
@@ -156,7 +157,8 @@ class RetrainingPipeline(Construct):
         if options.training_backend == "sagemaker":
             nag.sagemaker_training_integration(self.state_machine.role)
         self.trigger = self._triggers(base)
-        self.drift_alarm = self._drift_alarm(predict_function)
+        if drift_alarm is not None:
+            self._drift_rule(drift_alarm)
 
     def _train_step(self) -> sfn.TaskStateBase:
         """The Lambda trainer, or a SageMaker training job (.sync) for datasets past Lambda's
@@ -314,43 +316,9 @@ class RetrainingPipeline(Construct):
             )
         return trigger
 
-    def _drift_alarm(self, predict_function: lambda_.IFunction) -> cloudwatch.Alarm:
-        """Share of numeric inputs outside the training range, across all model versions;
-        sustained drift starts a retraining run."""
-
-        def metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=names.METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={
-                    "service": names.PREDICT_SERVICE_NAME,
-                    names.METRIC_DIMENSION_MODEL: self.model_name,
-                },
-                statistic="Sum",
-                period=Duration.hours(1),
-            )
-
-        drift = cloudwatch.MathExpression(
-            expression="100 * outside / IF(numeric > 0, numeric, 1)",
-            using_metrics={
-                "outside": metric(names.METRIC_OUT_OF_RANGE_VALUES),
-                "numeric": metric(names.METRIC_NUMERIC_VALUES),
-            },
-            label="inputs outside the training range (%)",
-            period=Duration.hours(1),
-        )
-        alarm = cloudwatch.Alarm(
-            self,
-            "DriftAlarm",
-            alarm_name=f"modelship-drift-{predict_function.function_name}",
-            alarm_description=f"input drift for {self.model_name}: starts retraining",
-            metric=drift,
-            threshold=self.options.drift_threshold_percent,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+    def _drift_rule(self, alarm: cloudwatch.IAlarm) -> None:
+        """The drift monitor's alarm entering ALARM starts a run (named after the alarm and
+        the time of its state change, so a repeated event starts nothing)."""
         events.Rule(
             self,
             "DriftRule",
@@ -362,4 +330,3 @@ class RetrainingPipeline(Construct):
             ),
             targets=[self.trigger_failures.target()],
         )
-        return alarm

@@ -16,6 +16,7 @@ from typing import Any
 from infra_cdk.typed_context import ContextReader, TypedContext
 from modelship import names
 from modelship.releases.plan import InvalidRolloutPlan, parse_plan
+from modelship.schedule_expressions import InvalidSchedule, UnsupportedSchedule, parse_schedule
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -81,7 +82,6 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
     "trainingParams": {},
     "qualityGates": {},
     "releasePlan": "10:10m,50:10m,100",
-    "driftThresholdPercent": 5,
     "trainMemoryMb": 3008,
     "sagemakerImageUri": "",
     "sagemakerInstanceType": "ml.m5.xlarge",
@@ -99,7 +99,6 @@ _STAGE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _MODEL_NAME = re.compile(names.MODEL_NAME_PATTERN)
 _ALIAS = re.compile(r"(?!\d+\Z)[A-Za-z0-9_-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SCHEDULE = re.compile(r"(rate|cron)\(.+\)")
 # SageMaker training instance types are ml.<family>.<size>, e.g. ml.m5.xlarge, ml.g5.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _ENTRY_POINT = re.compile(names.TRAINING_ENTRY_POINT_PATTERN)
@@ -264,7 +263,6 @@ class RetrainingOptions:
     params: str = "{}"
     quality_gates: str = "{}"
     release_plan: tuple[dict[str, float], ...] = tuple(DEFAULT_RELEASE_PLAN)
-    drift_threshold_percent: float = 5.0
     train_memory_mb: int = 3008
     sagemaker_instance_type: str = "ml.m5.xlarge"
     sagemaker_image_uri: str = ""
@@ -280,10 +278,16 @@ class RetrainingOptions:
             node, RETRAINING_DEFAULTS, error=RetrainingSettingsError, blank_is_default=True
         )
         schedule = str(ctx.raw("retrainSchedule"))
-        if schedule and not _SCHEDULE.fullmatch(schedule):
+        try:
+            if schedule:
+                parse_schedule(schedule)
+        except UnsupportedSchedule:
+            pass  # valid on AWS; the emulator names it and does not fire it
+        except InvalidSchedule as exc:
             raise RetrainingSettingsError(
-                f"retrainSchedule {schedule!r} must be rate(...) or cron(...), or empty for off"
-            )
+                f"retrainSchedule {schedule!r} must be rate(...) or cron(...), or empty for "
+                f"off: {exc}"
+            ) from None
         backend = ctx.choice("trainingBackend", TRAINING_BACKENDS)
         params = ctx.json_object("trainingParams")
         gates = ctx.json_object("qualityGates")
@@ -295,12 +299,6 @@ class RetrainingOptions:
             )
         if backend == "sagemaker":
             ecr_repository_arn(image, "aws")  # refuses an image outside ECR
-        # The alarm compares the share of out-of-range inputs, a percentage, with it.
-        threshold = ctx.number("driftThresholdPercent", 0, 100)
-        if threshold == 0:
-            raise RetrainingSettingsError(
-                "context 'driftThresholdPercent' must be above 0 and at most 100, got 0"
-            )
         instance_type = str(ctx.raw("sagemakerInstanceType"))
         if not _INSTANCE_TYPE.match(instance_type):
             raise RetrainingSettingsError(
@@ -326,7 +324,6 @@ class RetrainingOptions:
             params=params,
             quality_gates=gates,
             release_plan=parse_release_plan(str(ctx.raw("releasePlan"))),
-            drift_threshold_percent=threshold,
             train_memory_mb=ctx.int("trainMemoryMb", 128, 10240),
             sagemaker_instance_type=instance_type,
             sagemaker_image_uri=image,

@@ -256,3 +256,15 @@ def dashboard_name(stack_name: str, model_name: str, region: str) -> str:
     Names are up to 255 of [A-Za-z0-9_-] (PutDashboard): a stack name (at most 128), a model
     name (at most 63) and a Region code (about 15) stay well within it."""
     return f"{stack_name}-{model_name}-{region}"
+
+
+# The longest drift window (30 days): the monitor reads at most this far back.
+MAX_DRIFT_WINDOW_HOURS = 720
+DRIFT_CHECKPOINT_FILE = "checkpoint.json"
+
+
+def drift_alarm_name(function_name: str) -> str:
+    """The drift monitor's alarm on a model's DriftScore (its ALARM starts retraining). Not
+    the range-based alarm's old name `modelship-drift-<function>`: CloudFormation creates the
+    replacement before deleting the old alarm, and a shared name would delete the new one."""
+    return f"modelship-drift-score-{function_name}"

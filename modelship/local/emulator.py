@@ -9,8 +9,9 @@ to the matching EventBridge rules' targets (alarms, eventbridge); the gateway al
 template's dashboards as local pages (dashboard). What it does on its own
 goes to the activity log (activity); a fresh emulator serves the reference model (seed).
 
-`time_scale` compresses time for demos: alarm periods and Step Functions Wait states last
-1/time_scale of their configured length. The default, 1, is faithful.
+`time_scale` compresses time for demos: alarm periods, Step Functions Wait states and the
+intervals of scheduled rules (scheduler) last 1/time_scale of their configured length. The
+default, 1, is faithful.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from modelship.local.gateway import Gateway, IntegrationDenied, integration_func
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
 from modelship.local.moto_patches import compressed_waits, ordered_dimensions
+from modelship.local.scheduler import EmulatedClock, Scheduler
 from modelship.local.seed import seed_reference_models
 
 # With IAM enforcement on: the policies, allowed requests and denials, written at stop.
@@ -168,6 +170,15 @@ class Emulator:
         if config.seed_model:
             for seeded in seed_reference_models(clients, deployment, models, config.state_dir):
                 self.activity.record("seeded", {"model": seeded.model, "what": seeded.describe()})
+        self.scheduler = Scheduler(
+            self._scheduled_rules,
+            self.delivery.deliver,
+            self.activity.record,
+            EmulatedClock(config.time_scale),
+            REGION,
+            ACCOUNT,
+        )
+        self.scheduler.advisories()
         dashboards = LocalDashboards(moto_backend, config.time_scale)
         gateway = Gateway(
             self._invoke_alias,
@@ -247,7 +258,17 @@ class Emulator:
                 raise IntegrationDenied(qualified)
         return self.executor.invoke_moto(get_backend(ACCOUNT, REGION), function, alias, event)
 
-    # ---- what runs on its own: alarms, execution status events, idle workers
+    # ---- what runs on its own: alarms, schedules, execution status events, idle workers
+
+    @staticmethod
+    def _scheduled_rules() -> list[Any]:
+        from moto.events.models import events_backends
+
+        backend = events_backends[ACCOUNT][REGION]
+        # Copies: moto's request threads may add a rule meanwhile.
+        return [
+            rule for bus in list(backend.event_buses.values()) for rule in list(bus.rules.values())
+        ]
 
     def evaluation_interval(self) -> float:
         """CloudWatch evaluates an alarm once a minute (or per period, if shorter)."""
@@ -262,6 +283,7 @@ class Emulator:
                 if time.monotonic() >= next_alarms:
                     self.tick_alarms()
                     next_alarms = time.monotonic() + self.evaluation_interval()
+                self.scheduler.tick()
                 self.tick_executions()
                 assert self.executor is not None
                 self.executor.reap_idle()

@@ -25,6 +25,15 @@ from modelship.local.iam.authorizer import AccessDenied, Authorizer
 ActivityRecorder = Callable[[str, dict[str, Any]], None]
 
 
+def matches(rule: Any, event: Any) -> bool:
+    """Whether an enabled rule's event pattern matches. A rule with a schedule and no pattern
+    matches no event (moto's empty pattern would match every one); it fires on its schedule
+    (modelship.local.scheduler)."""
+    if rule.state != "ENABLED" or not rule.event_pattern.get_pattern():
+        return False
+    return bool(rule.event_pattern.matches_event(event))
+
+
 def as_delivered(event: dict[str, Any]) -> dict[str, Any]:
     """The event as a target receives it from AWS: ISO time, an id, S3's `etag` spelling."""
     delivered = json.loads(json.dumps(event, default=str))
@@ -66,14 +75,14 @@ class EventBridgeDelivery:
         matched = 0
         for bus in list(backend.event_buses.values()):
             for rule in list(bus.rules.values()):
-                if rule.event_pattern.matches_event(event) and rule.state == "ENABLED":
+                if matches(rule, event):
                     matched += 1
                     rule.send_to_targets(event, transform_input=False)
         return matched
 
     def deliver(self, rule: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Sends a matched event to the rule's Lambda and Step Functions targets; returns the
-        targets it could not deliver to (moto handles those)."""
+        """Sends a matched (or scheduled) event to the rule's Lambda and Step Functions
+        targets; returns the targets it could not deliver to (moto handles those)."""
         from moto.awslambda.utils import get_backend
 
         delivered = as_delivered(event)
@@ -145,7 +154,7 @@ class EventBridgeDelivery:
         delivery = self
 
         def send_to_targets(rule: Any, event: Any, transform_input: bool = True) -> None:
-            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            if not matches(rule, event):
                 return
             others = delivery.deliver(rule, event)
             if others:

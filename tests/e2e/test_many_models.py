@@ -34,8 +34,10 @@ from tests.iam_report import RECORDED
 
 pytestmark = pytest.mark.e2e
 CHURN, FOREST = "churn", "churn-forest"
-# Retraining off: this test is about serving and releases; fewer resources start faster.
-MODELS = {CHURN: {"retraining": "off"}, FOREST: {"retraining": "off"}}
+# Retraining and data capture (with it the drift monitor) off: this test is about serving and
+# releases; fewer resources start faster, and every role deployed is exercised here.
+OFF = {"retraining": "off", "captureSampleRate": 0}
+MODELS = {CHURN: OFF, FOREST: OFF}
 BODY = str(load_event("predict_valid")["body"])
 
 

@@ -105,9 +105,8 @@ def test_clean_stack_passes_cdk_nag(stub_layer: Path, tmp_path: Path) -> None:
     ("key", "value"),
     [
         ("trainingAlgorithm", "xgboost"),
-        ("driftThresholdPercent", -1),
-        ("driftThresholdPercent", 0),
-        ("driftThresholdPercent", 150),
+        ("retrainSchedule", "rate(7 day)"),
+        ("retrainSchedule", "cron(0 3 * * *)"),
         ("sagemakerInstanceType", "m5.xlarge"),
         ("sagemakerInstanceType", "ml.m5"),
     ],

@@ -93,6 +93,10 @@ def world_names() -> tuple[dict[str, str], dict[str, str]]:
         elif kind == "AWS::Events::Rule":
             refs[logical] = name
             attributes[f"{logical}.Arn"] = _arn("events", f"rule/{name}")
+        elif kind == "AWS::KinesisFirehose::DeliveryStream":
+            stream = props.get("DeliveryStreamName") or name
+            refs[logical] = stream
+            attributes[f"{logical}.Arn"] = _arn("firehose", f"deliverystream/{stream}")
         else:
             refs[logical] = name
     return refs, attributes

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from infra_cdk.deployment import MODEL_KEYS, SHARED_KEYS, Deployment
+from infra_cdk.drift_settings import DRIFT_DEFAULTS
 from infra_cdk.settings import (
     DEFAULTS,
     RETRAINING_DEFAULTS,
@@ -37,7 +38,10 @@ TWO = {"churn": {}, "churn-forest": {"trainingAlgorithm": "random_forest", "memo
 
 def test_every_context_key_is_either_shared_or_per_model() -> None:
     known = set(SHARED_KEYS) | set(MODEL_KEYS) | {"modelName"}
-    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | {"retraining", "apiRoutesQuota"}
+    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | set(DRIFT_DEFAULTS) | {
+        "retraining",
+        "apiRoutesQuota",
+    }
     assert not set(SHARED_KEYS) & set(MODEL_KEYS)
 
 
@@ -221,3 +225,66 @@ def test_a_capture_stream_name_over_firehoses_64_characters_is_refused_never_cut
     assert too_long.stack_name in message
     # Without capture there is no stream to name.
     _with_stack(longest, "a" * 40, (0.0, 0.0))._check_capture_stream()
+
+
+def test_the_retired_drift_threshold_is_refused_naming_its_replacement() -> None:
+    with pytest.raises(
+        SettingsError, match=r"'driftThresholdPercent' is retired.*driftPsiThreshold"
+    ):
+        deployment(driftThresholdPercent=5)
+    with pytest.raises(SettingsError, match="model 'churn-forest': key 'driftThresholdPercent'"):
+        deployment(models={"churn": {}, "churn-forest": {"driftThresholdPercent": 5}})
+
+
+def test_each_model_has_its_own_drift_monitor_settings_and_none_without_capture() -> None:
+    models = deployment(
+        driftSchedule="rate(30 minutes)",
+        models={
+            "churn": {"driftPsiThreshold": 0.3},
+            "churn-forest": {"driftMinRows": 500},
+            "quiet": {"captureSampleRate": 0},
+        },
+    ).models
+    churn, forest, quiet = (m.drift for m in models)
+    assert churn is not None
+    assert forest is not None
+    assert (churn.schedule, churn.psi_threshold, churn.min_rows) == ("rate(30 minutes)", 0.3, 200)
+    assert (forest.psi_threshold, forest.min_rows) == (0.2, 500)
+    assert churn.alarm_period_seconds == 1800
+    assert quiet is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "complaint"),
+    [
+        ("driftSchedule", "every hour", "driftSchedule"),
+        ("driftSchedule", "rate(1 hours)", "singular"),
+        ("driftSchedule", "cron(0 * * * * *)", "day-of-week"),
+        ("driftWindowHours", 0, "driftWindowHours"),
+        ("driftWindowHours", 721, "driftWindowHours"),
+        ("driftPsiThreshold", 0, "driftPsiThreshold"),
+        ("driftPValue", 1, "driftPValue"),
+        ("driftPValue", "x", "driftPValue"),
+        ("driftMinRows", 0, "driftMinRows"),
+    ],
+)
+def test_bad_drift_monitor_values_name_the_key(key: str, value: object, complaint: str) -> None:
+    with pytest.raises(SettingsError, match=complaint):
+        deployment(**{key: value})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "period"),
+    [
+        ("rate(1 minute)", 60),
+        ("rate(1 hour)", 3600),
+        ("rate(1 day)", 86_400),
+        ("rate(30 days)", 604_800),
+        ("cron(0 3 * * ? *)", 3600),
+        ("cron(0 3 L * ? *)", 3600),
+    ],
+)
+def test_the_drift_alarm_period_is_one_schedule_interval(schedule: str, period: int) -> None:
+    (model,) = deployment(driftSchedule=schedule).models
+    assert model.drift is not None
+    assert model.drift.alarm_period_seconds == period
