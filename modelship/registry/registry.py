@@ -177,13 +177,13 @@ class Registry:
         )
 
     def _exists(self, key: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
+        """Whether `key` exists, by listing it rather than HeadObject: S3 answers a HeadObject
+        for a missing key with 404 only to a caller allowed s3:ListBucket, else 403, and the
+        publishing roles' ListBucket is conditioned on s3:prefix, which a HeadObject does not
+        carry. A listing with Prefix=<key> does, and the exact key, when it exists, sorts
+        before every longer key that starts with it, so it is the first and only one asked for."""
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(item.get("Key") == key for item in listed.get("Contents", []))
 
     def list_versions(self, name: str) -> list[VersionEntry]:
         """Published versions (those with a manifest), oldest first."""

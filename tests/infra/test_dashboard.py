@@ -88,12 +88,26 @@ def test_the_dashboard_is_named_for_the_model_and_listed_in_its_directory_entry(
     app: Synthesized, model: str
 ) -> None:
     template = dict(app.templates())[model]
-    name, _body, text = _dashboard(template)
+    raw_name, _body, text = _dashboard(template)
+    name = _rendered(raw_name)
 
-    assert name == names.dashboard_name(app.stack.deployment.stack_name, model)
+    # Dashboards are global to the account: the name carries the Region the stack is in.
+    region = "<ref:AWS::Region>"
+    assert name == names.dashboard_name(app.stack.deployment.stack_name, model, region)
     (entry,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"]
+    # The directory entry names the dashboard as CloudFormation resolves it, Region included.
     assert json.loads(_rendered(entry["Properties"]["Value"]))["dashboard"] == name
     assert dashboard_body_problems(text) == []
+
+
+def test_dashboard_names_differ_by_region_and_fit_cloudwatchs_limit() -> None:
+    longest = names.dashboard_name("s" * 128, "m" * 63, "ap-southeast-5-x")
+
+    assert names.dashboard_name("app-dev", "churn", "eu-west-1") != names.dashboard_name(
+        "app-dev", "churn", "us-east-1"
+    )
+    assert len(longest) <= 255
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", names.dashboard_name("app-dev", "c_1", "us-gov-west-1"))
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from modelship.errors import IntegrityError, ModelNotFound, VersionConflict
 from modelship.registry.registry import Registry, artifact_key, manifest_key
@@ -50,6 +51,46 @@ def test_second_publish_of_a_version_conflicts_and_overwrites_nothing(
     assert after["ETag"] == before["ETag"]
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix="models/churn/v1/")["Versions"]
     assert len(versions) == 4  # artifact, card.md, card.html, manifest: no second write
+
+
+class PrefixListingOnly:
+    """S3 as a role whose s3:ListBucket carries an s3:prefix condition sees it: HeadObject of a
+    missing key is 403 (S3 says 404 only to a caller allowed ListBucket, and HeadObject brings
+    no s3:prefix), while ListObjectsV2 with a Prefix is allowed."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.heads: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def head_object(self, **params: Any) -> Any:
+        self.heads.append(params["Key"])
+        try:
+            return self.s3.head_object(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "404":
+                raise
+            denied = {"Error": {"Code": "403", "Message": "Forbidden"}}
+            raise ClientError(denied, "HeadObject") from None  # type: ignore[arg-type]
+
+
+def test_publish_asks_whether_the_version_exists_by_listing_not_head_object(
+    s3: Any, model_dir: Path, tmp_path: Path
+) -> None:
+    # Given a role that may list under models/ but gets 403 for HeadObject of a missing key
+    role = PrefixListingOnly(s3)
+    # ... and a neighbour whose key starts with the manifest's (not the manifest itself)
+    s3.put_object(Bucket=BUCKET, Key=manifest_key("churn", "v1") + ".old", Body=b"{}")
+
+    manifest = Registry(role, BUCKET).publish(model_dir)
+
+    assert Registry(s3, BUCKET).show("churn", "v1") == manifest
+    assert manifest_key("churn", "v1") not in role.heads
+    # The version now exists: the same check sees it.
+    with pytest.raises(VersionConflict, match="already published"):
+        Registry(role, BUCKET).publish(_retitle(model_dir, tmp_path, "v1"))
 
 
 def test_racing_publisher_is_stopped_by_the_conditional_put(s3: Any, model_dir: Path) -> None:
