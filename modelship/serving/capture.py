@@ -334,7 +334,7 @@ class DataCapture:
             ]
             if attempt == 0 and refused:
                 lines = refused
-                self._pause(random.uniform(*RETRY_PAUSE_SECONDS))  # noqa: S311 - jitter
+                self._pause(random.uniform(*RETRY_PAUSE_SECONDS))  # jitter, not security
                 continue
             return len(refused) or int(answer["FailedPutCount"])
         return 0

@@ -22,7 +22,6 @@ from modelship.serving.capture import (
 )
 from modelship.serving.service import Prediction
 
-
 BODY = 100  # bytes of a one-row request body
 
 
