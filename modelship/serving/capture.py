@@ -348,7 +348,7 @@ class _Offered:
     size: int  # estimated memory, counted against the queue's bytes
 
 
-def request_bytes(line: bytes) -> int:
+def _request_bytes(line: bytes) -> int:
     """What one record adds to a PutRecordBatch request as sent: base64 text and framing."""
     return 4 * ((len(line) + 2) // 3) + RECORD_FRAMING_BYTES
 
@@ -359,7 +359,7 @@ def _calls(lines: list[bytes]) -> Iterator[list[bytes]]:
     call: list[bytes] = []
     size = 0
     for line in lines:
-        encoded = request_bytes(line)
+        encoded = _request_bytes(line)
         if call and (len(call) == MAX_BATCH_RECORDS or size + encoded > room):
             yield call
             call, size = [], 0
