@@ -6,8 +6,9 @@ answers predictions over HTTP on each model's routes, uploads a new dataset that
 canaries and promotes a challenger of `churn` while traffic flows, then canaries a broken
 release of `churn-forest` whose alarm rolls it back automatically while `churn` keeps
 serving, untouched (both models' traffic and alias states shown before and after), and
-prints the release history. Exits 0 only if every expectation held; the emulator is stopped
-whatever happens.
+prints the release history, then shows what watches the models: the requests captured to
+S3, the local dashboard page and the drift monitor's reports. Exits 0 only if every
+expectation held; the emulator is stopped whatever happens.
 
 Time is compressed (`--time-scale`, default 30): an alarm period of 60 s lasts 2 s and a
 10-minute bake 20 s. See docs/local.md.
@@ -27,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -312,6 +314,20 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     story.check(actions[-1] == "rollback", f"the last recorded action is a rollback: {actions}")
     churn_actions = [r.action for r in releases[churn.model].history.records()]
     story.check("rollback" not in churn_actions, f"{churn.model} was never rolled back")
+
+    story.step(f"7. Watching {churn.model}: captured requests, its dashboard, its drift monitor")
+    captured = s3.list_objects_v2(Bucket=churn.bucket, Prefix=f"capture/{churn.model}/")
+    objects = [o["Key"] for o in captured.get("Contents", [])]
+    story.check(bool(objects), f"sampled requests were captured to S3: {len(objects)} object(s)")
+    url = run_cli("dashboard", "--model", churn.model).strip().splitlines()[-1]
+    with urllib.request.urlopen(url + "?minutes=60", timeout=30) as page:  # noqa: S310
+        html = page.read().decode()
+    story.check(
+        challenger is not None and challenger in html, f"the dashboard page names {challenger}"
+    )
+    reports = s3.list_objects_v2(Bucket=churn.bucket, Prefix=f"monitoring/{churn.model}/drift/")
+    count = len(reports.get("Contents", []))
+    print(f"   drift reports so far: {count} (the monitor runs on its schedule, time-compressed)")
 
 
 def _releases(model: Any) -> Any:
