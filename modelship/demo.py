@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from modelship.demo_traffic import Traffic, get, post, print_traffic
+from modelship.demo_traffic import Traffic, get, post, print_traffic, reference_bodies
 from modelship.registry.manifest import copy_as_version
 from modelship.registry.registry import Registry
 from modelship.sample_events import load_event
@@ -196,7 +196,8 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
 
     story.step(f"4. New {churn.model} data lands in S3: retraining, canary, promotion on their own")
     dataset = f"datasets/{churn.model}/{datetime.now():%Y%m%dT%H%M%S}.csv"
-    with Traffic(api, body) as traffic:
+    bodies = reference_bodies()
+    with Traffic(api, bodies) as traffic:
         s3.put_object(
             Bucket=churn.bucket,
             Key=dataset,
@@ -241,8 +242,8 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     s3.put_object(Bucket=forest.bucket, Key=key, Body=b"not a model")
     print(f"   overwrote s3://.../{key} with 11 bytes of garbage")
     with (
-        Traffic(api, body, f"/models/{churn.model}/predict", threads=1) as churn_traffic,
-        Traffic(api, body, f"/models/{forest.model}/predict", threads=2) as forest_traffic,
+        Traffic(api, bodies, f"/models/{churn.model}/predict", threads=1) as churn_traffic,
+        Traffic(api, bodies, f"/models/{forest.model}/predict", threads=2) as forest_traffic,
     ):
         time.sleep(1)  # both models answering before the canary starts
         run_cli(

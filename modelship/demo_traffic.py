@@ -1,5 +1,8 @@
 """HTTP traffic for `make demo`: single requests to the local HTTP API, and steady POST
-traffic in the background to one route, counted by status and model version."""
+traffic in the background to one route, counted by status and model version. The steady
+traffic is rows of the reference dataset, so the drift monitor, which compares the captured
+rows with the training profile, sees what it would see in production: one batch repeated
+would be drift."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
+from itertools import cycle
 from typing import Any
 
 PREDICT_PATH = "/predict"
@@ -17,10 +22,13 @@ class Traffic:
     """Steady POST traffic to one route in the background, counting answers by status and
     model version (X-Model-Version)."""
 
-    def __init__(self, api_url: str, body: str, path: str = PREDICT_PATH, threads: int = 2) -> None:
+    def __init__(
+        self, api_url: str, bodies: Sequence[str], path: str = PREDICT_PATH, threads: int = 2
+    ) -> None:
         self.api_url = api_url
         self.path = path
-        self.body = body.encode()
+        self._bodies = cycle([body.encode() for body in bodies])
+        self._lock = threading.Lock()
         self.seen: Counter[tuple[int, str]] = Counter()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
@@ -37,8 +45,10 @@ class Traffic:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            with self._lock:
+                body = next(self._bodies)
             try:
-                status, version, _ = post(self.api_url, self.body, self.path)
+                status, version, _ = post(self.api_url, body, self.path)
             except OSError:
                 status, version = 0, "connection failed"
             self.seen[(status, version)] += 1
@@ -82,3 +92,30 @@ def print_traffic(seen: Counter[tuple[int, str]], label: str = "traffic meanwhil
     print(f"   {label}: {total} requests")
     for (status, version), count in sorted(seen.items()):
         print(f"     {status} from {version:<28} {count:5d}  ({count / max(total, 1):.0%})")
+
+
+def reference_bodies(batches: int = 200, rows: int = 5, seed: int = 11) -> list[str]:
+    """`{"instances": [...]}` bodies of `rows` rows each, drawn from the reference dataset
+    (undrifted), as JSON text."""
+    from modelship.training.churn import generate_churn
+
+    table = generate_churn(n_rows=batches * rows, seed=seed)
+    numeric = {name for name in table.feature_names if table.kinds[name] == "numeric"}
+    instances = [
+        {
+            name: _number(table.columns[name][i])
+            if name in numeric
+            else str(table.columns[name][i])
+            for name in table.feature_names
+        }
+        for i in range(batches * rows)
+    ]
+    return [
+        json.dumps({"instances": instances[start : start + rows]})
+        for start in range(0, len(instances), rows)
+    ]
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return None if number != number else number  # a missing value (NaN) is sent as null

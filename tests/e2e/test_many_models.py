@@ -161,8 +161,8 @@ def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
 
     # When it is canaried while traffic flows to both models
     with (
-        Traffic(api, BODY, f"/models/{CHURN}/predict", threads=1) as churn_traffic,
-        Traffic(api, BODY, f"/models/{FOREST}/predict", threads=2) as forest_traffic,
+        Traffic(api, [BODY], f"/models/{CHURN}/predict", threads=1) as churn_traffic,
+        Traffic(api, [BODY], f"/models/{FOREST}/predict", threads=2) as forest_traffic,
     ):
         time.sleep(1)
         # through churn-forest's own release state machine, as `modelship rollout` starts it
@@ -216,7 +216,7 @@ def test_a_healthy_rollout_promotes_one_model_and_leaves_the_other_alone(
     api = deployed.environment["MODELSHIP_API_URL"]
     sfn = deployed.client("stepfunctions")
 
-    with Traffic(api, BODY, f"/models/{FOREST}/predict", threads=1) as traffic:
+    with Traffic(api, [BODY], f"/models/{FOREST}/predict", threads=1) as traffic:
         execution = start_rollout(
             sfn,
             deployed.models[FOREST].release_state_machine,
