@@ -16,7 +16,6 @@ from modelship import names
 from modelship.schedule_expressions import (
     InvalidSchedule,
     Rate,
-    UnsupportedSchedule,
     parse_schedule,
 )
 
@@ -61,16 +60,7 @@ class DriftOptions:
     @classmethod
     def from_context(cls, node: ContextReader) -> DriftOptions:
         ctx = TypedContext(node, DRIFT_DEFAULTS, error=SettingsError, blank_is_default=True)
-        schedule = ctx.text("driftSchedule")
-        try:
-            parse_schedule(schedule)
-        except UnsupportedSchedule:
-            pass  # valid on AWS; the emulator names it and does not fire it
-        except InvalidSchedule as exc:
-            raise SettingsError(
-                f"context 'driftSchedule' must be an EventBridge rate(...) or cron(...) "
-                f"expression: {exc}"
-            ) from None
+        schedule = ctx.schedule("driftSchedule")
         p_value = ctx.number("driftPValue", 0, 1)
         if p_value in (0, 1):
             raise SettingsError(

@@ -16,7 +16,6 @@ from typing import Any
 from infra_cdk.typed_context import ContextReader, TypedContext
 from modelship import names
 from modelship.releases.plan import InvalidRolloutPlan, parse_plan
-from modelship.schedule_expressions import InvalidSchedule, UnsupportedSchedule, parse_schedule
 
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -277,17 +276,7 @@ class RetrainingOptions:
         ctx = TypedContext(
             node, RETRAINING_DEFAULTS, error=RetrainingSettingsError, blank_is_default=True
         )
-        schedule = str(ctx.raw("retrainSchedule"))
-        try:
-            if schedule:
-                parse_schedule(schedule)
-        except UnsupportedSchedule:
-            pass  # valid on AWS; the emulator names it and does not fire it
-        except InvalidSchedule as exc:
-            raise RetrainingSettingsError(
-                f"retrainSchedule {schedule!r} must be rate(...) or cron(...), or empty for "
-                f"off: {exc}"
-            ) from None
+        schedule = ctx.schedule("retrainSchedule")  # "" is off
         backend = ctx.choice("trainingBackend", TRAINING_BACKENDS)
         params = ctx.json_object("trainingParams")
         gates = ctx.json_object("qualityGates")

@@ -54,6 +54,28 @@ class TypedContext:
     def text(self, key: str) -> str:
         return str(self.raw(key)).strip()
 
+    def schedule(self, key: str) -> str:
+        """An EventBridge schedule expression, checked with the parser the emulator fires
+        schedules with; "" (no schedule) passes through."""
+        from modelship.schedule_expressions import (
+            InvalidSchedule,
+            UnsupportedSchedule,
+            parse_schedule,
+        )
+
+        value = self.text(key)
+        try:
+            if value:
+                parse_schedule(value)
+        except UnsupportedSchedule:
+            pass  # valid on AWS; the emulator names it and does not fire it
+        except InvalidSchedule as exc:
+            raise self._error(
+                f"context '{key}' must be an EventBridge rate(...) or cron(...) expression, "
+                f"got {value!r}: {exc}"
+            ) from None
+        return value
+
     def match(self, key: str, pattern: re.Pattern[str], rule: str) -> str:
         value = self.text(key)
         if not pattern.fullmatch(value):

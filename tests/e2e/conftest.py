@@ -34,7 +34,8 @@ def free_port() -> int:
         return port
 
 
-def _synth(out: Path) -> Path:
+def synth(out: Path, context: dict[str, Any] | None = None) -> Path:
+    """The CDK app synthesized into `out` (with `context` over cdk.json's), a stub layer."""
     from aws_cdk import App
 
     from infra_cdk.app import build_app
@@ -42,10 +43,23 @@ def _synth(out: Path) -> Path:
     layer = out.parent / "stub-layer"
     (layer / "python").mkdir(parents=True)
     (layer / "python" / "placeholder.txt").write_text("stub layer\n")
-    app = App(outdir=str(out))
+    app = App(outdir=str(out), context=context)
     build_app(app, layer_asset=layer)
     app.synth()
     return out
+
+
+def emulator_config(work: Path, cdk_out: Path) -> EmulatorConfig:
+    """An emulator on free ports under `work`, compressed time, no seeded model."""
+    return EmulatorConfig(
+        cdk_out=cdk_out,
+        state_dir=work / "emulator",
+        api_port=free_port(),
+        aws_port=free_port(),
+        time_scale=TIME_SCALE,
+        seed_model=False,
+        iam=enabled(),
+    )
 
 
 @dataclass
@@ -94,7 +108,7 @@ class Local:
 
 @pytest.fixture(scope="session")
 def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _synth(tmp_path_factory.mktemp("synth") / "cdk.out")
+    return synth(tmp_path_factory.mktemp("synth") / "cdk.out")
 
 
 @pytest.fixture(scope="session")
@@ -102,15 +116,7 @@ def local(
     tmp_path_factory: pytest.TempPathFactory, reference_model_dir: Path, cdk_out: Path
 ) -> Iterator[Local]:
     work = tmp_path_factory.mktemp("e2e")
-    config = EmulatorConfig(
-        cdk_out=cdk_out,
-        state_dir=work / "emulator",
-        api_port=free_port(),
-        aws_port=free_port(),
-        time_scale=TIME_SCALE,
-        seed_model=False,
-        iam=enabled(),
-    )
+    config = emulator_config(work, cdk_out)
     state = start_detached(config)
     try:
         emulator = Local(state["endpoints"]["environment"], config.state_dir, work)

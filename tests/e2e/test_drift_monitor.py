@@ -21,13 +21,12 @@ from modelship import names
 from modelship.demo_traffic import post
 from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
-from modelship.local.emulator import IAM_FILE, EmulatorConfig
-from modelship.local.iam import enabled
+from modelship.local.emulator import IAM_FILE
 from modelship.registry.registry import Registry
 from modelship.releases.models import ReleaseTarget
 from modelship.releases.releases import Releases
 from modelship.training.churn import CHURN_FEATURES, generate_churn
-from tests.e2e.conftest import TIME_SCALE, free_port
+from tests.e2e.conftest import emulator_config, synth
 from tests.iam_report import RECORDED
 
 pytestmark = pytest.mark.e2e
@@ -95,34 +94,12 @@ class Monitored:
         )
 
 
-def _synth(out: Path) -> Path:
-    from aws_cdk import App
-
-    from infra_cdk.app import build_app
-
-    layer = out.parent / "stub-layer"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "placeholder.txt").write_text("stub layer\n")
-    app = App(outdir=str(out), context=CONTEXT)
-    build_app(app, layer_asset=layer)
-    app.synth()
-    return out
-
-
 @pytest.fixture(scope="module")
 def monitored(
     tmp_path_factory: pytest.TempPathFactory, reference_model_dir: Path
 ) -> Iterator[Monitored]:
     work = tmp_path_factory.mktemp("drift-monitor")
-    config = EmulatorConfig(
-        cdk_out=_synth(work / "cdk.out"),
-        state_dir=work / "emulator",
-        api_port=free_port(),
-        aws_port=free_port(),
-        time_scale=TIME_SCALE,
-        seed_model=False,
-        iam=enabled(),
-    )
+    config = emulator_config(work, synth(work / "cdk.out", CONTEXT))
     state = start_detached(config)
     try:
         deployed = Monitored(state["endpoints"]["environment"], config.state_dir)

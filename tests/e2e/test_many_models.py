@@ -20,8 +20,7 @@ from modelship import names
 from modelship.demo_traffic import Traffic, post
 from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
-from modelship.local.emulator import IAM_FILE, EmulatorConfig
-from modelship.local.iam import enabled
+from modelship.local.emulator import IAM_FILE
 from modelship.registry.registry import Registry
 from modelship.releases.directory import DeployedModel, ModelDirectory
 from modelship.releases.models import ReleaseTarget
@@ -29,7 +28,7 @@ from modelship.releases.plan import parse_plan
 from modelship.releases.releases import Releases
 from modelship.releases.rollout import rollout_input, start_rollout
 from modelship.sample_events import load_event
-from tests.e2e.conftest import TIME_SCALE, free_port
+from tests.e2e.conftest import emulator_config, synth
 from tests.iam_report import RECORDED
 
 pytestmark = pytest.mark.e2e
@@ -73,34 +72,13 @@ class Deployed:
         Registry(self.client("s3"), self.models[model].bucket).publish(copy)
 
 
-def _synth(out: Path) -> Path:
-    from aws_cdk import App
-
-    from infra_cdk.app import build_app
-
-    layer = out.parent / "stub-layer"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "placeholder.txt").write_text("stub layer\n")
-    app = App(outdir=str(out), context={"models": MODELS, "defaultModel": CHURN})
-    build_app(app, layer_asset=layer)
-    app.synth()
-    return out
-
-
 @pytest.fixture(scope="module")
 def deployed(
     tmp_path_factory: pytest.TempPathFactory, reference_model_dir: Path
 ) -> Iterator[Deployed]:
     work = tmp_path_factory.mktemp("many-models")
-    config = EmulatorConfig(
-        cdk_out=_synth(work / "cdk.out"),
-        state_dir=work / "emulator",
-        api_port=free_port(),
-        aws_port=free_port(),
-        time_scale=TIME_SCALE,
-        seed_model=False,
-        iam=enabled(),
-    )
+    context = {"models": MODELS, "defaultModel": CHURN}
+    config = emulator_config(work, synth(work / "cdk.out", context))
     state = start_detached(config)
     try:
         environment = state["endpoints"]["environment"]
