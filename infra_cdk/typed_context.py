@@ -63,7 +63,8 @@ class TypedContext:
             parse_schedule,
         )
 
-        value = self.text(key)
+        # Not stripped: "rate(7 days)\n" is refused here as EventBridge would refuse it.
+        value = str(self.raw(key))
         try:
             if value:
                 parse_schedule(value)

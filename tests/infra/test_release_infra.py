@@ -111,8 +111,10 @@ def test_abandoned_rollouts_of_both_machines_go_to_the_rollback_function(
 
 def test_only_eventbridge_rules_may_invoke_the_rollback_function(template: Template) -> None:
     rollback = _function_id(template, names.ROLLBACK_HANDLER)
-    # The retraining trigger is the only other function EventBridge may invoke.
+    # The retraining trigger and the drift monitor (on its schedule) are the only other
+    # functions EventBridge may invoke.
     trigger = _function_id(template, "functions.retraining.trigger.lambda_handler")
+    monitor = _function_id(template, names.MONITOR_HANDLER)
     alias = logical_id(template, "AWS::Lambda::Alias")
     rules = set(template.find_resources("AWS::Events::Rule"))
     for permission in template.find_resources("AWS::Lambda::Permission").values():
@@ -121,6 +123,7 @@ def test_only_eventbridge_rules_may_invoke_the_rollback_function(template: Templ
             assert props["FunctionName"] in (
                 {"Fn::GetAtt": [rollback, "Arn"]},
                 {"Fn::GetAtt": [trigger, "Arn"]},
+                {"Fn::GetAtt": [monitor, "Arn"]},
             )
             assert props["SourceArn"]["Fn::GetAtt"][0] in rules
         else:
@@ -478,6 +481,7 @@ def test_failed_rollbacks_and_waiting_dead_letters_alarm(template: Template) -> 
     assert watched == {
         _queue_for(template, "ReleasesRollbackFailures"),
         _queue_for(template, "RetrainingPipelineTriggerFailures"),
+        _queue_for(template, "DriftMonitorFailures"),
     }
     # Outside the guardrail prefix: the rollback function is never sent its own failures.
     for alarm in [errors, *depth]:
