@@ -4,6 +4,7 @@ other event; a rule with only a schedule matches no event."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,17 +63,13 @@ class World:
     def run_for(self, seconds: float) -> list[str]:
         """Advances real time by `seconds` and runs the scheduler; waits for deliveries."""
         self.monotonic.now += seconds
+        before = set(threading.enumerate())
         fired = self.scheduler.tick()
-        _join_delivery_threads()
-        return fired
-
-
-def _join_delivery_threads() -> None:
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and thread.daemon:
+        # The deliveries this tick started (other daemon threads, such as the IAM
+        # evaluator's, live on).
+        for thread in set(threading.enumerate()) - before:
             thread.join(timeout=5)
+        return fired
 
 
 @pytest.fixture(scope="module")
