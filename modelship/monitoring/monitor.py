@@ -24,7 +24,7 @@ from modelship.monitoring.captures import CaptureReader, CaptureWindow
 from modelship.monitoring.drift import DriftThresholds, detect_drift
 from modelship.monitoring.report import DriftReport
 from modelship.monitoring.settings import MonitorSettings
-from modelship.registry.registry import Registry
+from modelship.registry.registry import Registry, object_exists
 from modelship.releases.lambda_alias import FunctionAlias
 
 _CONFLICTS = {"PreconditionFailed", "ConditionalRequestConflict"}
@@ -154,15 +154,11 @@ class DriftMonitor:
         )
 
     def _checkpoint(self) -> Checkpoint | None:
-        try:
-            body = self.s3.get_object(
-                Bucket=self.settings.bucket, Key=checkpoint_key(self.settings.model_name)
-            )["Body"].read()
-        except ClientError as exc:
-            # The role may list monitoring/<model>/: a missing key is 404, not 403.
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                return None
-            raise
+        bucket, key = self.settings.bucket, checkpoint_key(self.settings.model_name)
+        # Listed first: a GetObject of a missing key may be 403, not 404, on AWS.
+        if not object_exists(self.s3, bucket, key):
+            return None
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         data = json.loads(body)
         return Checkpoint(str(data["model_version"]), datetime.fromisoformat(data["window_end"]))
 

@@ -177,13 +177,7 @@ class Registry:
         )
 
     def _exists(self, key: str) -> bool:
-        """Whether `key` exists, by listing it rather than HeadObject: S3 answers a HeadObject
-        for a missing key with 404 only to a caller allowed s3:ListBucket, else 403, and the
-        publishing roles' ListBucket is conditioned on s3:prefix, which a HeadObject does not
-        carry. A listing with Prefix=<key> does, and the exact key, when it exists, sorts
-        before every longer key that starts with it, so it is the first and only one asked for."""
-        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        return any(item.get("Key") == key for item in listed.get("Contents", []))
+        return object_exists(self.s3, self.bucket, key)
 
     def list_versions(self, name: str) -> list[VersionEntry]:
         """Published versions (those with a manifest), oldest first."""
@@ -242,6 +236,16 @@ class Registry:
                 return None
             raise
         return str(response["Body"].read().decode())
+
+
+def object_exists(s3: Any, bucket: str, key: str) -> bool:
+    """Whether `key` exists, by listing it rather than HeadObject or GetObject: S3 answers
+    either for a missing key with 404 only to a caller allowed s3:ListBucket, else 403, and
+    modelship's roles have ListBucket conditioned on s3:prefix, which those requests do not
+    carry. A listing with Prefix=<key> does, and the exact key, when it exists, sorts before
+    every longer key that starts with it, so it is the first and only one asked for."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(item.get("Key") == key for item in listed.get("Contents", []))
 
 
 def verified_file(path: Path, expected: ArtifactInfo | CodeInfo) -> Path:
