@@ -268,3 +268,63 @@ def drift_alarm_name(function_name: str) -> str:
     the range-based alarm's old name `modelship-drift-<function>`: CloudFormation creates the
     replacement before deleting the old alarm, and a shared name would delete the new one."""
     return f"modelship-drift-score-{function_name}"
+
+
+# Canary verdicts (docs/releases.md). At the end of every bake step the release function
+# judges the candidate against the stable version over the same window
+# (modelship.releases.verdict), from the predict function's per-ModelVersion metrics: error
+# rates (a two-proportion test), model latency (a rank test over CloudWatch percentile-rank
+# bins) and, for classifiers, the top class probability of up to SCORE_SAMPLES_PER_REQUEST
+# rows per request (PredictionScore).
+METRIC_PREDICTION_SCORE = "PredictionScore"
+SCORE_SAMPLES_PER_REQUEST = 20
+ENV_VERDICT_ALPHA = "VERDICT_ALPHA"
+ENV_VERDICT_MIN_REQUESTS = "VERDICT_MIN_REQUESTS"
+ENV_VERDICT_ERROR_MARGIN_PERCENT = "VERDICT_ERROR_MARGIN_PERCENT"
+ENV_VERDICT_LATENCY_TOLERANCE_PERCENT = "VERDICT_LATENCY_TOLERANCE_PERCENT"
+ENV_VERDICT_SCORE_SHIFT_MAX = "VERDICT_SCORE_SHIFT_MAX"
+ENV_VERDICT_EXTENSION_SECONDS = "VERDICT_EXTENSION_SECONDS"
+ENV_VERDICT_MAX_EXTENSIONS = "VERDICT_MAX_EXTENSIONS"
+ENV_VERDICT_ON_INCONCLUSIVE = "VERDICT_ON_INCONCLUSIVE"
+DEFAULT_VERDICT_ALPHA = 0.01
+DEFAULT_VERDICT_MIN_REQUESTS = 100
+DEFAULT_VERDICT_ERROR_MARGIN_PERCENT = 1.0
+DEFAULT_VERDICT_LATENCY_TOLERANCE_PERCENT = 20.0
+DEFAULT_VERDICT_SCORE_SHIFT_MAX = 0.2
+DEFAULT_VERDICT_EXTENSION_SECONDS = 120
+DEFAULT_VERDICT_MAX_EXTENSIONS = 3
+VERDICT_ON_INCONCLUSIVE_CHOICES = ("rollback", "proceed")
+DEFAULT_VERDICT_ON_INCONCLUSIVE = "rollback"
+
+# Shadow releases (docs/releases.md). While shadows/<model>/active.json names a shadow Lambda
+# version, the serving versions mirror a sample of their predict requests to it with an
+# asynchronous Invoke; the shadow predicts, compares with the served answer and records the
+# Shadow* metrics under its own ModelVersion. Users only ever get the served answer, and no
+# live alarm reads a Shadow* metric.
+SHADOW_PREFIX = "shadows"
+SHADOW_EVENT_KEY = "modelship_shadow"
+SHADOW_STATE_REFRESH_SECONDS = 30
+# Mirrors larger than this are skipped (ShadowSkipped): an asynchronous (Event) Invoke takes
+# up to 1 MB (Invoke API reference), and a sample of ordinary requests is what a shadow needs.
+SHADOW_MAX_PAYLOAD_BYTES = 256 * 1024
+# Mirrors waiting for the sender thread; past this they are dropped (ShadowSkipped).
+SHADOW_QUEUE_LIMIT = 1000
+METRIC_SHADOW_MIRRORED = "ShadowMirrored"
+METRIC_SHADOW_SKIPPED = "ShadowSkipped"
+METRIC_SHADOW_REQUESTS = "ShadowRequests"
+METRIC_SHADOW_ERRORS = "ShadowErrors"
+METRIC_SHADOW_ROWS = "ShadowRows"
+METRIC_SHADOW_AGREEING_ROWS = "ShadowAgreeingRows"
+METRIC_SHADOW_SCORE_DIFF_SUM = "ShadowScoreDiffSum"
+METRIC_SHADOW_SCORE_DIFF_MAX = "ShadowScoreDiffMax"
+METRIC_SHADOW_LATENCY = "ShadowLatency"
+
+
+def shadow_state_key(model_name: str) -> str:
+    """The model's running shadow (a JSON ShadowState); absent when none runs."""
+    return f"{SHADOW_PREFIX}/{model_name}/active.json"
+
+
+def shadow_reports_prefix(model_name: str) -> str:
+    """Final agreement reports of stopped shadows, write-once."""
+    return f"{SHADOW_PREFIX}/{model_name}/reports/"

@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelship.errors import HistoryConflict
 from modelship.names import RELEASES_PREFIX
 
-Action = Literal["create", "canary_start", "canary_shift", "promote", "rollback"]
+Action = Literal[
+    "create",
+    "canary_start",
+    "canary_shift",
+    "promote",
+    "rollback",
+    "verdict",
+    "shadow_start",
+    "shadow_stop",
+]
 
 
 class HistoryRecord(BaseModel):
@@ -39,6 +48,8 @@ class HistoryRecord(BaseModel):
     reason: str = ""
     alarm: str | None = None
     execution: str | None = None
+    # A canary verdict (action "verdict") or a shadow's agreement report (shadow_stop).
+    details: dict[str, Any] | None = None
 
     def summary(self) -> str:
         moved = f"{self.from_version or '-'} -> {self.to_version or '-'}"
