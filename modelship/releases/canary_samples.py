@@ -49,6 +49,20 @@ class Histogram:
         return cls(ordered, tuple(counts))
 
 
+# Percentiles of each side whose union makes a distribution's bin edges: bins then follow the
+# data's own scale (a 2 ms model and a 2 s model are binned as finely).
+EDGE_PERCENTILES = tuple(range(5, 100, 5))
+# Prediction scores (class probabilities) lie in [0, 1]: fixed edges.
+SCORE_EDGES = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def shared_edges(*percentile_values: Iterable[float]) -> tuple[float, ...]:
+    """The bin edges two sides are compared over: the union of their percentile values
+    (EDGE_PERCENTILES of each), rounded to 6 significant digits, without repeats."""
+    values = {float(f"{v:.6g}") for side in percentile_values for v in side if v == v}
+    return tuple(sorted(values))
+
+
 @dataclass(frozen=True)
 class SideSample:
     """One side of the comparison (stable or candidate) over the window."""
