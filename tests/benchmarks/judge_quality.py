@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     figure = measure_judge_quality(args.quick)
     print(judge_quality_section(figure))
     print(
-        f"\nMeasured on its own ({COMMAND}) on {describe_machine().line()}; seeded, so any "
+        f"\nMeasured on its own (`{COMMAND}`, not yet in a whole `make bench` run) on "
+        f"{describe_machine().line()}; seeded, so any "
         "machine gives these numbers."
     )
     return 0
