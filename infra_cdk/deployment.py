@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra_cdk.drift_settings import (
@@ -103,7 +103,7 @@ class ModelSettings:
     retraining: RetrainingOptions | None
     default: bool
     drift: DriftOptions | None = None
-    verdict: VerdictOptions = VerdictOptions()
+    verdict: VerdictOptions = field(default_factory=VerdictOptions)
 
     @property
     def name(self) -> str:

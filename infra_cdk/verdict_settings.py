@@ -76,7 +76,9 @@ class VerdictOptions:
             score_shift_max=shift,
             extension_seconds=_extension_seconds(ctx),
             max_extensions=ctx.int("verdictMaxExtensions", 0, names.MAX_VERDICT_MAX_EXTENSIONS),
-            on_inconclusive=ctx.choice("verdictOnInconclusive", names.VERDICT_ON_INCONCLUSIVE_CHOICES),
+            on_inconclusive=ctx.choice(
+                "verdictOnInconclusive", names.VERDICT_ON_INCONCLUSIVE_CHOICES
+            ),
         )
 
     @property
