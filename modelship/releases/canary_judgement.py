@@ -20,6 +20,7 @@ from modelship.errors import (
     NoCanary,
 )
 from modelship.releases.canary_samples import CanaryWindow
+from modelship.releases.canary_window import read_window
 from modelship.releases.verdict import Verdict, judge
 
 if TYPE_CHECKING:
@@ -39,10 +40,7 @@ def judge_canary(
 ) -> Verdict:
     """Judges the canary of `candidate` over [since, now) and appends the verdict to the
     history. `read` reads the window (`canary_window.read_window` unless a test passes one)."""
-    if read is None:
-        from modelship.releases.canary_window import read_window
-
-        read = read_window
+    read = read or read_window
     state = releases.alias_state()
     if state.candidate is None:
         raise NoCanary(
