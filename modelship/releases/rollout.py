@@ -72,7 +72,9 @@ def follow(
             if entered and int(event.get("id", 0)) not in reported:
                 reported.add(int(event.get("id", 0)))
                 yield Progress(
-                    "RUNNING", entered.get("name"), _describe_input(entered.get("input"))
+                    "RUNNING",
+                    entered.get("name"),
+                    _describe_input(entered.get("name"), entered.get("input")),
                 )
         execution = sfn.describe_execution(executionArn=execution_arn)
         status = execution["status"]
@@ -94,13 +96,22 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def _describe_input(raw: str | None) -> str:
+def _describe_input(state: str | None, raw: str | None) -> str:
     try:
         data = json.loads(raw or "{}")
     except ValueError:
         return ""
-    if isinstance(data, dict) and "weight" in data:
+    if not isinstance(data, dict):
+        return ""
+    if "weight" in data:
         return f"weight {float(data['weight']):.0%}, bake {data.get('bake_seconds', 0)}s"
+    verdict = data.get("verdict")
+    if not isinstance(verdict, dict):
+        return ""
+    if state == "Judge":
+        return f"look {verdict.get('next_look', 0)}"
+    if state == "Extend?" and "outcome" in verdict:
+        return f"verdict {verdict['outcome']}: {verdict.get('reason', '')}"
     return ""
 
 
