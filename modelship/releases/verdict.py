@@ -10,9 +10,11 @@ The same canary is judged once after the bake and again after each extension, so
 of each look is alpha / (1 + max_extensions) (Bonferroni over the looks): the chance that a
 healthy candidate fails at any look stays below alpha.
 
-Fewer than min_requests on a side never passes a check, but may fail it: a candidate failing
-every one of its 30 requests against a stable answering 600 is significant already, and
-waiting for 100 would only serve more users its errors.
+Fewer than min_requests on a side never passes a check, but may fail the errors check: its
+test is exact at any size, and a candidate failing every one of its 30 requests against a
+stable answering 600 is significant already; waiting for 100 would only serve more users its
+errors. The rank and KS tests rest on approximations that small samples strain (a healthy
+quiet canary would fail on scores now and then), so below min_requests they are not run.
 """
 
 from __future__ import annotations
@@ -168,11 +170,6 @@ def _sizes(stable_n: float, candidate_n: float) -> str:
     return f"n={candidate_n:g} vs {stable_n:g}"
 
 
-# Fewer values than this on a side and a rank or KS test is not even tried: its normal
-# approximation means little. (The error test is exact at small counts and needs only one.)
-MIN_VALUES_TO_TEST = 10
-
-
 def _too_few(
     name: CheckName, what: str, stable_n: float, candidate_n: float, floor: float
 ) -> Check | None:
@@ -247,7 +244,7 @@ def _latency(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -
     s_hist, c_hist = stable.latency, candidate.latency
     s_n = s_hist.total if s_hist is not None else 0.0
     c_n = c_hist.total if c_hist is not None else 0.0
-    too_few = _too_few("latency", "latency values", s_n, c_n, MIN_VALUES_TO_TEST)
+    too_few = _too_few("latency", "latency values", s_n, c_n, policy.min_requests)
     if too_few is not None:
         return too_few
     # A missing histogram has no values: too few.
@@ -277,7 +274,7 @@ def _latency(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -
 
 def _scores(stable: Histogram, candidate: Histogram, policy: VerdictPolicy) -> Check:
     s_n, c_n = stable.total, candidate.total
-    too_few = _too_few("scores", "scores", s_n, c_n, MIN_VALUES_TO_TEST)
+    too_few = _too_few("scores", "scores", s_n, c_n, policy.min_requests)
     if too_few is not None:
         return too_few
     test = binned_ks(candidate, stable)
