@@ -1,4 +1,4 @@
-"""A copy of the reference model that answers more slowly, or fails its first call: the
+"""A copy of the reference model that answers more slowly, or fails its first request: the
 candidates a canary verdict must tell apart from stable. The wrapper ships as the model's
 own code (code.zip), as a user's custom estimator would, so the emulator's workers load it
 from the artifact alone."""
@@ -25,11 +25,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 # Calls in this process: a worker is one process, so FAIL_FIRST fails exactly one request.
 CALLS = [0]
+# The first request's call and the one the predict function makes right after a failure,
+# with values seen in training, to tell a model fault (503) from a client's (422): both fail.
+FAULTY_CALLS = 2
 
 
 class Paced(ClassifierMixin, BaseEstimator):
     """`inner`, `delay` seconds slower per predict_proba call; with `fail_first` the first
-    call in a process raises (a transient fault)."""
+    request in a process fails as the model's fault (a transient one)."""
 
     def __init__(self, inner=None, delay=0.0, fail_first=False):
         self.inner = inner
@@ -46,7 +49,7 @@ class Paced(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         CALLS[0] += 1
-        if self.fail_first and CALLS[0] == 1:
+        if self.fail_first and CALLS[0] <= FAULTY_CALLS:
             raise RuntimeError("transient fault on the first call")
         if self.delay:
             time.sleep(self.delay)
