@@ -1,10 +1,12 @@
-"""Two corrections to moto while the emulator runs: Step Functions Wait states compressed
-by `time_scale`, and CloudWatch dimensions matched in any order."""
+"""Corrections to moto while the emulator runs: Step Functions Wait states compressed by
+`time_scale`, CloudWatch dimensions matched in any order, and CloudWatch's extended
+statistics (percentiles, percentile ranks, trimmed counts) computed over the stored values."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from unittest import mock
 
@@ -40,4 +42,108 @@ def ordered_dimensions() -> Iterator[None]:
         return (str(self.name), str(self.value)) < (str(other.name), str(other.value))
 
     with mock.patch.object(Dimension, "__lt__", less_than):
+        yield
+
+
+@contextlib.contextmanager
+def extended_statistics() -> Iterator[None]:
+    """moto 5.2.5 answers only the five standard statistics: GetMetricData returns None for
+    `p99` or `PR(:250)`, and GetMetricStatistics drops ExtendedStatistics. Compute them over
+    the stored raw values (modelship.local.metric_statistics), refuse a statistic CloudWatch
+    would not parse, and leave out the datapoints of a period that has no value for it.
+    MetricStat queries are answered from an index of the data (modelship.local.metric_queries),
+    not by moto's scan of every datum per query."""
+    from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    from modelship.local.metric_queries import metric_stat_results
+    from modelship.local.metric_statistics import (
+        InvalidStatistic,
+        is_extended,
+        parse_statistic,
+        raw_values,
+    )
+
+    def parsed(text: str, where: str) -> Any:
+        try:
+            return parse_statistic(text)
+        except InvalidStatistic as exc:
+            raise InvalidParameterValue(f"{where}: {exc}") from None
+
+    standard_statistic = Statistics.get_statistics_for_type
+    standard_metric_data = CloudWatchBackend.get_metric_data
+
+    def statistic_for_type(self: Any, stat: str) -> Any:
+        if not is_extended(stat):
+            return standard_statistic(self, stat)
+        values = raw_values(self.metric_data)
+        return None if values is None else parsed(stat, "Stat").of(values)
+
+    def statistic_of(stat: str, data: list[Any], period_start: Any) -> Any:
+        stats = Statistics([stat], period_start)
+        stats.metric_data = data
+        return stats.get_statistics_for_type(stat)
+
+    def get_metric_data(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: datetime,
+        end_time: datetime,
+        scan_by: str = "TimestampAscending",
+    ) -> Any:
+        for index, query in enumerate(queries, start=1):
+            stat = query.get("MetricStat", {}).get("Stat", "")
+            if is_extended(stat):
+                parsed(stat, f"MetricDataQueries.member.{index}.MetricStat.Stat")
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        if start < end and all("MetricStat" in query for query in queries):
+            results = metric_stat_results(
+                self.get_all_metrics(), queries, start, end, scan_by, statistic_of
+            )
+        else:  # metric math, Metrics Insights, or the time range moto refuses
+            results = standard_metric_data(self, queries, start_time, end_time, scan_by)
+        for result in results:
+            kept = [
+                (t, v)
+                for t, v in zip(result["timestamps"], result["values"], strict=True)
+                if v is not None
+            ]
+            result["timestamps"] = [t for t, _ in kept]
+            result["values"] = [v for _, v in kept]
+        return results
+
+    def get_metric_statistics(self: Any) -> ActionResult:
+        statistics = self._get_param("Statistics", [])
+        extended = self._get_param("ExtendedStatistics", [])
+        if bool(statistics) == bool(extended):
+            # API reference: either Statistics or ExtendedStatistics, but not both.
+            raise InvalidParameterCombination(
+                "Must specify either Statistics or ExtendedStatistics, but not both"
+            )
+        wanted = [parsed(text, "ExtendedStatistics") for text in extended]
+        metric_name = self._get_param("MetricName")
+        datapoints = self.cloudwatch_backend.get_metric_statistics(
+            self._get_param("Namespace"),
+            metric_name,
+            self._get_param("StartTime"),
+            self._get_param("EndTime"),
+            self._get_int_param("Period"),
+            statistics,
+            unit=self._get_param("Unit"),
+            dimensions=self._get_param("Dimensions", []),
+        )
+        for point in datapoints:
+            values = raw_values(point.metric_data)
+            computed = {s.text: (None if values is None else s.of(values)) for s in wanted}
+            if wanted:
+                point.extended_statistics = {k: v for k, v in computed.items() if v is not None}
+        return ActionResult({"Label": metric_name, "Datapoints": datapoints})
+
+    with (
+        mock.patch.object(Statistics, "get_statistics_for_type", statistic_for_type),
+        mock.patch.object(CloudWatchBackend, "get_metric_data", get_metric_data),
+        mock.patch.object(CloudWatchResponse, "get_metric_statistics", get_metric_statistics),
+    ):
         yield

@@ -10,7 +10,8 @@ Modules: releases (transitions), rollback, plan (the one rollout plan grammar), 
 (state machine input and tasks, following a run), rollout_runs, lambda_alias (versions and
 the alias), compatibility (checks at create), history, canary_alarms (guardrails), models
 (value types), settings (the release functions' settings), directory (a deployment's models,
-listed in SSM).
+listed in SSM), canary_samples and verdict (the canary judge: `judge` a window under a
+`VerdictPolicy`), verdict_stats (its tests).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -40,6 +41,9 @@ _EXPORTS = {
     "parse_plan": "plan",
     "parse_weight": "plan",
     "steps_from_input": "plan",
+    "Verdict": "verdict",
+    "VerdictPolicy": "verdict",
+    "judge": "verdict",
     "Releases": "releases",
     "abort_rollout": "rollback",
     "handle_rollback_event": "rollback",
@@ -71,10 +75,13 @@ __all__ = [
     "Releases",
     "RolloutTask",
     "Status",
+    "Verdict",
+    "VerdictPolicy",
     "abort_rollout",
     "follow",
     "format_plan",
     "handle_rollback_event",
+    "judge",
     "parse_plan",
     "parse_rollback_event",
     "parse_weight",
@@ -114,6 +121,7 @@ if TYPE_CHECKING:
         start_rollout,
     )
     from modelship.releases.settings import ReleaseSettings, releases_for
+    from modelship.releases.verdict import Verdict, VerdictPolicy, judge
 
 
 def __getattr__(name: str) -> Any:

@@ -291,7 +291,7 @@ def test_a_broken_random_source_or_state_source_is_not_raised() -> None:
 
 
 def test_on_without_a_client_factory_is_refused() -> None:
-    with pytest.raises(ValueError, match="modelship-predict.*no Lambda client"):
+    with pytest.raises(ValueError, match=r"modelship-predict.*no Lambda client"):
         ShadowMirror(
             None,
             States(),
