@@ -8,16 +8,19 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import threading
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from typing import Any
+
+import boto3
 
 from modelship import names
 from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
 from modelship.local.metrics import emf_metric_data
 from modelship.sample_events import load_event
 from modelship.serving.shadow_mirror import ShadowMirror
-from modelship.serving.shadow_state import ShadowState
+from modelship.serving.shadow_state import ShadowState, read_shadow_state
 from tests.conftest import BUCKET
 from tests.integration.release_world import FUNCTION, MODEL, World, released, stable_on
 
@@ -42,16 +45,29 @@ def _live(world: World, event: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def _mirror_of(world: World, lambda_version: str) -> ShadowMirror:
-    """The ShadowMirror of the warm handler of `lambda_version` (the in-process runner's)."""
-    mirrors = [
-        inspect.unwrap(handler).__globals__["shadow"]
+def _handler_globals(world: World, lambda_version: str) -> dict[str, Any]:
+    """The module globals of the warm handler of `lambda_version` (the in-process runner's)."""
+    found = [
+        inspect.unwrap(handler).__globals__
         for (_, version, _), handler in world.runner._handlers.items()
         if version == lambda_version
     ]
-    assert len(mirrors) == 1, list(world.runner._handlers)
-    mirror: ShadowMirror = mirrors[0]
-    return mirror
+    assert len(found) == 1, list(world.runner._handlers)
+    return found[0]
+
+
+class _AfterTheAnswer:
+    """A Lambda client whose mirrors wait until the test lets them go. On Lambda the shadow
+    runs in another process; here its handler would share Powertools' metric state with the
+    stable handler still answering."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.allowed = threading.Semaphore(0)
+
+    def invoke(self, **kwargs: Any) -> Any:
+        assert self.allowed.acquire(timeout=30)
+        return self.client.invoke(**kwargs)
 
 
 def test_a_shadow_gets_mirrors_while_every_answer_comes_from_stable(world: World) -> None:
@@ -60,22 +76,31 @@ def test_a_shadow_gets_mirrors_while_every_answer_comes_from_stable(world: World
     (shadow,) = released(world, "v2")
     _start_shadow(world, shadow, sample_rate=1.0)
     event = load_event("predict_valid")
-    first = _live(world, event)  # the cold start asks for the shadow state
-    mirror = _mirror_of(world, stable)
+    answers = [_live(world, event)]  # the cold start
+    gate = _AfterTheAnswer(boto3.client("lambda", region_name="us-east-1"))
+    mirror = ShadowMirror(
+        lambda: gate,
+        lambda: read_shadow_state(world.s3, BUCKET, MODEL),
+        function_name=FUNCTION,
+        function_version=stable,
+        model_name=MODEL,
+        max_body_bytes=names.DEFAULT_MAX_BODY_BYTES,
+    )
+    _handler_globals(world, stable)["shadow"] = mirror
+    answers.append(_live(world, event))  # asks for the shadow state
     mirror.flush(30)
     assert mirror.state is not None
     assert mirror.state.lambda_version == shadow
 
-    # When requests arrive (one at a time: the in-process runner sets os.environ per
-    # invocation, so a shadow's cold start must not overlap a stable invocation)
-    answers = []
+    # When requests arrive
     for _ in range(5):
         answers.append(_live(world, event))
+        gate.allowed.release()
         mirror.flush(30)
 
     # Then users got the stable's answers, and the shadow version compared each one
-    assert {a["statusCode"] for a in [first, *answers]} == {200}
-    assert {a["headers"]["X-Model-Version"] for a in [first, *answers]} == {"v1"}
+    assert {a["statusCode"] for a in answers} == {200}
+    assert {a["headers"]["X-Model-Version"] for a in answers} == {"v1"}
     mirrored = [i for i in world.runner.invocations if i.version == shadow]
     assert len(mirrored) == 5
     assert all(names.SHADOW_EVENT_KEY in i.event for i in mirrored)
@@ -96,7 +121,7 @@ def test_without_a_shadow_state_nothing_is_mirrored(world: World) -> None:
     event = load_event("predict_valid")
 
     _live(world, event)
-    mirror = _mirror_of(world, stable)
+    mirror: ShadowMirror = _handler_globals(world, stable)["shadow"]
     mirror.flush(30)
     _live(world, event)
     mirror.flush(30)
