@@ -131,6 +131,14 @@ class PredictService(Construct):
                     actions=["s3:GetObject"],
                     resources=[self.bucket.arn_for_objects(state_key)],
                 ),
+                # Listed before it is read (modelship.serving.shadow_state): without
+                # ListBucket a missing key answers 403, and no shadow is the usual case.
+                iam.PolicyStatement(
+                    sid="ListShadowState",
+                    actions=["s3:ListBucket"],
+                    resources=[self.bucket.bucket_arn],
+                    conditions={"StringEquals": {"s3:prefix": [state_key]}},
+                ),
                 # An Invoke with a Qualifier is authorized against the qualified ARN
                 # (function:name:version), which the unqualified function ARN does not match.
                 iam.PolicyStatement(

@@ -7,21 +7,13 @@ it names (modelship.serving.shadow_mirror). Serving only reads it.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelship import names
-
-logger = logging.getLogger(__name__)
-
-# S3 answers a GetObject of a missing key 404 (NoSuchKey) to a caller allowed s3:ListBucket
-# on it and 403 (AccessDenied) to any other (S3 API reference, GetObject, Permissions). The
-# predict role may read this one key and list nothing outside its model prefix, so on AWS
-# "no shadow" arrives as 403.
-_ABSENT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
+from modelship.registry.registry import object_exists
 
 
 class ShadowState(BaseModel):
@@ -47,18 +39,23 @@ class ShadowState(BaseModel):
 
 def read_shadow_state(s3: Any, bucket: str, model_name: str) -> ShadowState | None:
     """The model's running shadow, or None when none runs. Raises what else goes wrong
-    (throttling, an unreadable object), so a caller can keep what it knew."""
+    (throttling, an unreadable object), so a caller can keep what it knew.
+
+    The key is listed before it is read: S3 answers a GetObject of a missing key 404 only to a
+    caller allowed s3:ListBucket on it, else 403 (S3 API reference, GetObject), and no shadow
+    running is the usual case, not an access problem."""
     from botocore.exceptions import ClientError
 
+    key = names.shadow_state_key(model_name)
+    if not object_exists(s3, bucket, key):
+        return None
     try:
-        answer = s3.get_object(Bucket=bucket, Key=names.shadow_state_key(model_name))
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) in _ABSENT_CODES:
+        answer = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:  # stopped between the listing and the read
+        if str(exc.response.get("Error", {}).get("Code", "")) in {"NoSuchKey", "404"}:
             return None
         raise
     state = ShadowState.parse(answer["Body"].read())
     if state.model != model_name:
-        raise ValueError(
-            f"{names.shadow_state_key(model_name)} names model {state.model}, not {model_name}"
-        )
+        raise ValueError(f"{key} names model {state.model}, not {model_name}")
     return state

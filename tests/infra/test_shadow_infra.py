@@ -70,7 +70,7 @@ def test_serving_versions_may_read_the_shadow_state_and_invoke_their_own_version
 
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
-    assert set(statements) == {"ReadShadowState", "MirrorToShadowVersions"}
+    assert set(statements) == {"ReadShadowState", "ListShadowState", "MirrorToShadowVersions"}
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadShadowState"]
     assert read["Action"] == "s3:GetObject"
@@ -80,6 +80,12 @@ def test_serving_versions_may_read_the_shadow_state_and_invoke_their_own_version
             "",
             [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/" + names.shadow_state_key("churn")],
         ]
+    }
+    listing = statements["ListShadowState"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert listing["Condition"] == {
+        "StringEquals": {"s3:prefix": [names.shadow_state_key("churn")]}
     }
     invoke = statements["MirrorToShadowVersions"]
     assert invoke["Action"] == "lambda:InvokeFunction"

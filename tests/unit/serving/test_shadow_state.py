@@ -25,12 +25,20 @@ DOCUMENT = {
 
 
 class StubS3:
+    """One object at shadows/churn/active.json (`body`), or none; `error` fails the read."""
+
     def __init__(self, body: bytes | None = None, error: str | None = None) -> None:
         self.body, self.error = body, error
-        self.keys: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, str, str]] = []
+
+    def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int) -> dict[str, Any]:
+        self.calls.append(("list", Bucket, Prefix))
+        key = "shadows/churn/active.json"
+        listed = [{"Key": key}] if self.body is not None and key.startswith(Prefix) else []
+        return {"Contents": listed} if listed else {}
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
-        self.keys.append((Bucket, Key))
+        self.calls.append(("get", Bucket, Key))
         if self.error is not None:
             raise ClientError({"Error": {"Code": self.error, "Message": "x"}}, "GetObject")
         return {"Body": io.BytesIO(self.body or b"")}
@@ -61,25 +69,33 @@ def test_a_bad_state_names_the_field(change: dict[str, Any], field: str) -> None
         ShadowState.parse(json.dumps({**DOCUMENT, **change}))
 
 
-def test_the_state_is_read_from_the_models_key() -> None:
+def test_the_state_is_listed_then_read_from_the_models_key() -> None:
     s3 = StubS3(json.dumps(DOCUMENT).encode())
 
     state = read_shadow_state(s3, "bucket", "churn")
 
     assert state is not None
     assert state.model_version == "v4"
-    assert s3.keys == [("bucket", "shadows/churn/active.json")]
+    assert s3.calls == [
+        ("list", "bucket", "shadows/churn/active.json"),
+        ("get", "bucket", "shadows/churn/active.json"),
+    ]
 
 
-# Without s3:ListBucket on the key, S3 answers a missing key 403, not 404.
-@pytest.mark.parametrize("code", ["NoSuchKey", "AccessDenied"])
-def test_a_missing_object_means_no_shadow(code: str) -> None:
-    assert read_shadow_state(StubS3(error=code), "bucket", "churn") is None
+def test_a_missing_object_means_no_shadow_without_reading_it() -> None:
+    s3 = StubS3(None)
+
+    assert read_shadow_state(s3, "bucket", "churn") is None
+    assert [call[0] for call in s3.calls] == ["list"]
+
+
+def test_an_object_gone_between_listing_and_reading_means_no_shadow() -> None:
+    assert read_shadow_state(StubS3(b"{}", error="NoSuchKey"), "bucket", "churn") is None
 
 
 def test_other_failures_and_another_models_state_are_raised() -> None:
-    with pytest.raises(ClientError, match="SlowDown"):
-        read_shadow_state(StubS3(error="SlowDown"), "bucket", "churn")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        read_shadow_state(StubS3(b"{}", error="AccessDenied"), "bucket", "churn")
     with pytest.raises(ValueError, match="names model fraud, not churn"):
         read_shadow_state(StubS3(json.dumps({**DOCUMENT, "model": "fraud"}).encode()), "b", "churn")
     with pytest.raises(ValidationError):
