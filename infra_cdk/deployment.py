@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra_cdk.drift_settings import (
@@ -23,11 +23,13 @@ from infra_cdk.drift_settings import (
 )
 from infra_cdk.settings import (
     RETRAINING_DEFAULTS,
+    RETRAINING_ROLLOUT_HOURS,
     RetrainingOptions,
     Settings,
     SettingsError,
 )
 from infra_cdk.typed_context import ContextReader, LayeredContext, TypedContext
+from infra_cdk.verdict_settings import VERDICT_DEFAULTS, VerdictOptions
 from modelship import names
 
 # Set once per deployment: the stack, the alias name every release tool uses, the shared
@@ -66,6 +68,7 @@ MODEL_KEYS = (
     "guardrailThrottleRatePercent",
     "postPromotionGuardSeconds",
     "releaseTimeoutHours",
+    *VERDICT_DEFAULTS,
     "captureSampleRate",
     "captureExcludeFields",
     *RETRAINING_DEFAULTS,
@@ -100,6 +103,7 @@ class ModelSettings:
     retraining: RetrainingOptions | None
     default: bool
     drift: DriftOptions | None = None
+    verdict: VerdictOptions = field(default_factory=VerdictOptions)
 
     @property
     def name(self) -> str:
@@ -292,4 +296,8 @@ def _model(node: ContextReader, settings: Settings, *, default: bool) -> ModelSe
     retraining = RetrainingOptions.from_context(node) if switch.switch(RETRAINING_SWITCH) else None
     # The drift monitor judges captured rows: none without data capture.
     drift = DriftOptions.from_context(node) if settings.captures else None
-    return ModelSettings(settings, retraining, default, drift)
+    verdict = VerdictOptions.from_context(node)
+    verdict.check_release_timeout(settings.release_timeout_hours)
+    if retraining is not None:
+        verdict.check_plan("releasePlan", retraining.release_plan, RETRAINING_ROLLOUT_HOURS)
+    return ModelSettings(settings, retraining, default, drift, verdict)

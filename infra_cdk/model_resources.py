@@ -94,6 +94,7 @@ class ModelResources:
             p99_latency_ms=settings.guardrail_p99_latency_ms,
             guardrail_period_seconds=settings.guardrail_period_seconds,
             post_promotion_guard_seconds=settings.post_promotion_guard_seconds,
+            verdict_environment=model.verdict.environment(),
         )
         self.release_machine = ReleaseMachine(
             scope,

@@ -165,7 +165,8 @@ def release_function_role(
             _account_arn("cloudwatch", f"alarm:{names.guardrail_alarm_prefix(f'<{function}>')}*"): (
                 "this function's guardrail alarms, by their name prefix"
             ),
-            _ANY: "X-Ray and cloudwatch:DescribeAlarms support no resource-level permissions",
+            _ANY: "X-Ray, cloudwatch:DescribeAlarms and (for classic metrics) "
+            "cloudwatch:GetMetricData support no resource-level permissions",
         },
     )
 

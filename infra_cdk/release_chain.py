@@ -40,7 +40,14 @@ def with_transient_retries(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
 @dataclass(frozen=True)
 class ReleaseChain:
     """`start` runs the plan in `$.steps` for the Lambda version in `$.candidate`; it ends in
-    `on_promoted`, or rolls back and goes to `on_rolled_back` with the cause in `$.error`."""
+    `on_promoted`, or rolls back and goes to `on_rolled_back` with the cause in `$.error`.
+
+    Each step: ApplyStep (its result, with `applied_at`, in `$.applied`) -> Bake ->
+    CheckGuardrails (the threshold alarms: the fast path) -> Judge (the canary verdict over
+    the step so far, in `$.verdict`) -> Extend?: an inconclusive verdict with extensions left
+    waits `$.verdict.extension_seconds` (ExtendBake), checks the guardrails and judges again
+    with the next look; otherwise the step is done. A failed verdict, or a final inconclusive
+    one under verdictOnInconclusive=rollback, is a task error the Map's Catch rolls back on."""
 
     start: sfn.Map
 
@@ -53,7 +60,9 @@ def build_release_chain(
     on_rolled_back: sfn.IChainable,
     on_rollback_failed: sfn.IChainable,
 ) -> ReleaseChain:
-    def task(state_id: str, payload: dict[str, object]) -> tasks.LambdaInvoke:
+    def task(
+        state_id: str, payload: dict[str, object], result_path: str = sfn.JsonPath.DISCARD
+    ) -> tasks.LambdaInvoke:
         invoke = tasks.LambdaInvoke(
             scope,
             state_id,
@@ -61,7 +70,7 @@ def build_release_chain(
             payload=sfn.TaskInput.from_object(payload),
             payload_response_only=True,
             retry_on_service_exceptions=False,
-            result_path=sfn.JsonPath.DISCARD,
+            result_path=result_path,
             task_timeout=sfn.Timeout.duration(Duration.minutes(2)),
         )
         with_transient_retries(invoke)
@@ -93,9 +102,28 @@ def build_release_chain(
             "step": sfn.JsonPath.number_at("$.index"),
             "execution": sfn.JsonPath.string_at("$.execution"),
         },
+        result_path="$.applied",
     )
     bake = sfn.Wait(scope, "Bake", time=sfn.WaitTime.seconds_path("$.step.bake_seconds"))
     check = task("CheckGuardrails", {"action": "check", "candidate": candidate})
+    judge = task(
+        "Judge",
+        {
+            "action": "judge",
+            "candidate": candidate,
+            "since": sfn.JsonPath.string_at("$.applied.applied_at"),
+            "look": sfn.JsonPath.number_at("$.verdict.next_look"),
+            "step": sfn.JsonPath.number_at("$.index"),
+            "execution": sfn.JsonPath.string_at("$.execution"),
+        },
+        result_path="$.verdict",
+    )
+    extend_bake = sfn.Wait(
+        scope, "ExtendBake", time=sfn.WaitTime.seconds_path("$.verdict.extension_seconds")
+    )
+    extend = sfn.Choice(scope, "Extend?")
+    extend.when(sfn.Condition.boolean_equals("$.verdict.extend", True), extend_bake.next(check))
+    extend.otherwise(sfn.Pass(scope, "StepDone"))
     steps = sfn.Map(
         scope,
         "CanarySteps",
@@ -106,10 +134,12 @@ def build_release_chain(
             "step": sfn.JsonPath.object_at("$$.Map.Item.Value"),
             "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
             "execution": execution,
+            # The first judgement of a step is look 0; each extension judges the next look.
+            "verdict": {"next_look": 0},
         },
         result_path=sfn.JsonPath.DISCARD,
     )
-    steps.item_processor(apply_step.next(bake).next(check))
+    steps.item_processor(apply_step.next(bake).next(check).next(judge).next(extend))
     steps.add_catch(rollback, errors=["States.ALL"], result_path="$.error")
 
     promote = task("Promote", {"action": "promote", "candidate": candidate, "execution": execution})

@@ -15,6 +15,8 @@ runs under moto in the tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -48,7 +50,10 @@ class ReleaseFunctions(Construct):
         p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS,
         guardrail_period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS,
         post_promotion_guard_seconds: int = names.DEFAULT_POST_PROMOTION_GUARD_SECONDS,
+        verdict_environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`verdict_environment`: the release task's VERDICT_* variables
+        (`VerdictOptions.environment()`); absent, the function uses the defaults."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         environment = {
@@ -70,7 +75,13 @@ class ReleaseFunctions(Construct):
             f"{names.RELEASES_PREFIX}/{function.function_name}/*"
         )
 
-        def make(name: str, handler: str, service: str, description: str) -> lambda_.Function:
+        def make(
+            name: str,
+            handler: str,
+            service: str,
+            description: str,
+            own_environment: Mapping[str, str],
+        ) -> lambda_.Function:
             created, role = task_function(
                 self,
                 name,
@@ -78,7 +89,11 @@ class ReleaseFunctions(Construct):
                 handler=handler,
                 description=description,
                 role_description=f"modelship {service}: one alias, its alarms and history",
-                environment={**environment, names.ENV_POWERTOOLS_SERVICE_NAME: service},
+                environment={
+                    **environment,
+                    **own_environment,
+                    names.ENV_POWERTOOLS_SERVICE_NAME: service,
+                },
             )
             # Lambda authorizes GetFunctionConfiguration with a Qualifier on the qualified ARN
             # (function:version), and alias actions on the unqualified function ARN (Service
@@ -132,13 +147,15 @@ class ReleaseFunctions(Construct):
             "ReleaseTask",
             names.RELEASE_HANDLER,
             names.RELEASE_SERVICE_NAME,
-            "modelship release task: canary step, guardrail check, promote, rollback",
+            "modelship release task: canary step, guardrail check, verdict, promote, rollback",
+            verdict_environment or {},
         )
         self.rollback_function = make(
             "Rollback",
             names.ROLLBACK_HANDLER,
             names.ROLLBACK_SERVICE_NAME,
             "modelship rollback: clears the canary on a guardrail alarm or failed rollout",
+            {},
         )
         # Only the release task creates canary alarms and reads alarm states.
         self.release_function.add_to_role_policy(
@@ -153,6 +170,16 @@ class ReleaseFunctions(Construct):
                 sid="ReadAlarmStates",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=["*"],  # DescribeAlarms has no resource-level permissions
+            )
+        )
+        # The canary verdict reads both sides' metrics. GetMetricData's only resource type
+        # (Service Authorization Reference) is the optional `dataset` of OTLP metrics;
+        # classic metrics have none, so the statement names "*".
+        self.release_function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadCanaryMetrics",
+                actions=["cloudwatch:GetMetricData"],
+                resources=["*"],
             )
         )
 

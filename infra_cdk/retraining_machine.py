@@ -21,6 +21,7 @@ from constructs import Construct
 
 from infra_cdk.release_chain import build_release_chain, with_transient_retries
 from infra_cdk.resource_names import vended_log_group_name
+from infra_cdk.settings import RETRAINING_TIMEOUT_HOURS
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def retraining_state_machine(
         # A fixed name lets the trigger's role name its executions without a wildcard.
         state_machine_name=state_machine_name,
         definition_body=sfn.DefinitionBody.from_chainable(definition),
-        timeout=Duration.hours(48),
+        timeout=Duration.hours(RETRAINING_TIMEOUT_HOURS),
         tracing_enabled=True,
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
         comment=f"modelship retraining ({model_name}): prepare, train, evaluate, gate, "

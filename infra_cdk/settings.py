@@ -88,6 +88,10 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
     "trainingCode": "",
 }
 TRAINING_BACKENDS = ("lambda", "sagemaker")
+# The retraining state machine's timeout, and what of it a run's canary may use: the rest is
+# for the steps before it, SageMaker training up to its 24 h stopping condition among them.
+RETRAINING_TIMEOUT_HOURS = 48
+RETRAINING_ROLLOUT_HOURS = 24
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 
 # Used with fullmatch: `$` would also accept a trailing newline. The stack name is

@@ -195,6 +195,21 @@ class GuardrailTripped(ReleaseError):
     reason = "guardrail_alarm"
 
 
+class CanaryVerdictFailed(ReleaseError):
+    """The canary verdict found the candidate worse than stable; the message is the
+    verdict's reason, naming the check (errors, latency or scores). The release state machine
+    sees the class name as the Lambda errorType, rolls back and fails with the message."""
+
+    reason = "canary_verdict_failed"
+
+
+class CanaryVerdictInconclusive(ReleaseError):
+    """The canary verdict was still inconclusive after the last extension and the
+    deployment's verdictOnInconclusive is `rollback`; the message is the verdict's reason."""
+
+    reason = "canary_verdict_inconclusive"
+
+
 class HistoryConflict(ReleaseError):
     """A release history record with the same key already exists (write-once)."""
 

@@ -304,6 +304,14 @@ DEFAULT_VERDICT_EXTENSION_SECONDS = 120
 DEFAULT_VERDICT_MAX_EXTENSIONS = 3
 VERDICT_ON_INCONCLUSIVE_CHOICES = ("rollback", "proceed")
 DEFAULT_VERDICT_ON_INCONCLUSIVE = "rollback"
+# Bounds of the verdict settings, shared by the release function's settings and the CDK app.
+# An extension shorter than a minute adds no datapoint: the predict metrics are per minute.
+MIN_VERDICT_EXTENSION_SECONDS = 60
+MAX_VERDICT_EXTENSION_SECONDS = 86_400
+MAX_VERDICT_MAX_EXTENSIONS = 20
+MAX_VERDICT_ALPHA = 0.5
+MAX_VERDICT_MIN_REQUESTS = 10_000_000
+MAX_VERDICT_LATENCY_TOLERANCE_PERCENT = 1000.0
 
 # Shadow releases (docs/releases.md). While shadows/<model>/active.json names a shadow Lambda
 # version, the serving versions mirror a sample of their predict requests to it with an

@@ -48,7 +48,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "status": Command(
         "modelship.cli.commands.status",
-        "stable, candidate, alarms, and rollouts running or failed in the last 24 h",
+        "stable, candidate and its last verdict, alarms, rollouts running or failed in 24 h",
     ),
     "dashboard": Command(
         "modelship.cli.commands.dashboard",

@@ -11,7 +11,8 @@ Modules: releases (transitions), rollback, plan (the one rollout plan grammar), 
 the alias), compatibility (checks at create), history, canary_alarms (guardrails), models
 (value types), settings (the release functions' settings), directory (a deployment's models,
 listed in SSM), canary_samples and verdict (the canary judge: `judge` a window under a
-`VerdictPolicy`), verdict_stats (its tests).
+`VerdictPolicy`), verdict_stats (its tests), canary_judgement (`judge_canary`: a running
+canary's verdict, read from its metrics and recorded in the history).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -35,6 +36,8 @@ _EXPORTS = {
     "ReleaseInfo": "models",
     "ReleaseTarget": "models",
     "Status": "models",
+    "VerdictSummary": "models",
+    "judge_canary": "canary_judgement",
     "InvalidRolloutPlan": "plan",
     "PlanStep": "plan",
     "format_plan": "plan",
@@ -77,11 +80,13 @@ __all__ = [
     "Status",
     "Verdict",
     "VerdictPolicy",
+    "VerdictSummary",
     "abort_rollout",
     "follow",
     "format_plan",
     "handle_rollback_event",
     "judge",
+    "judge_canary",
     "parse_plan",
     "parse_rollback_event",
     "parse_weight",
@@ -95,9 +100,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from modelship.releases.canary_alarms import AlarmState, GuardrailThresholds
+    from modelship.releases.canary_judgement import judge_canary
     from modelship.releases.directory import DeployedModel, ModelDirectory
     from modelship.releases.history import HistoryRecord, ReleaseHistory
-    from modelship.releases.models import AliasState, Outcome, ReleaseInfo, ReleaseTarget, Status
+    from modelship.releases.models import (
+        AliasState,
+        Outcome,
+        ReleaseInfo,
+        ReleaseTarget,
+        Status,
+        VerdictSummary,
+    )
     from modelship.releases.plan import (
         InvalidRolloutPlan,
         PlanStep,

@@ -124,6 +124,23 @@ class ReleaseHistory:
                 return record
         return None
 
+    def last_verdict(self, candidate: str) -> HistoryRecord | None:
+        """The latest verdict on the canary of `candidate`, if one was judged since that
+        canary started. Only records of those two actions are read (a key names its action)."""
+        prefix = history_prefix(self.function_name)
+        for key in reversed(self.keys()):
+            action = key[len(prefix) :].split("-", 1)[-1].rsplit("-", 1)[0]
+            if action not in ("verdict", "canary_start"):
+                continue
+            record = self._read(key)
+            if record.to_version != candidate:
+                continue
+            if record.action == "verdict":
+                return record
+            if record.action == "canary_start":
+                return None
+        return None
+
     def promotion_of(self, version: str) -> HistoryRecord | None:
         """The record of the promotion that made `version` stable, if that is still the most
         recent change of the stable release."""

@@ -27,8 +27,16 @@ from modelship.releases.canary_alarms import AlarmState, GuardrailThresholds
 from modelship.releases.compatibility import check_artifact, check_runtime, check_schema
 from modelship.releases.history import Action, HistoryRecord, ReleaseHistory
 from modelship.releases.lambda_alias import FunctionAlias
-from modelship.releases.models import AliasState, Outcome, ReleaseInfo, ReleaseTarget, Status
+from modelship.releases.models import (
+    AliasState,
+    Outcome,
+    ReleaseInfo,
+    ReleaseTarget,
+    Status,
+    VerdictSummary,
+)
 from modelship.releases.rollout_runs import Kind, rollout_runs
+from modelship.releases.verdict import VerdictPolicy
 
 
 def check_weight(weight: float) -> float:
@@ -60,6 +68,8 @@ class Releases:
         post_promotion_guard: timedelta = timedelta(
             seconds=names.DEFAULT_POST_PROMOTION_GUARD_SECONDS
         ),
+        verdict_policy: VerdictPolicy | None = None,
+        verdict_extension_seconds: int = names.DEFAULT_VERDICT_EXTENSION_SECONDS,
     ) -> None:
         self.target = target
         self.alias = FunctionAlias(lambda_client, target.function_name, target.alias)
@@ -69,6 +79,9 @@ class Releases:
         self.thresholds = thresholds or GuardrailThresholds()
         self.clock = clock
         self.post_promotion_guard = post_promotion_guard
+        # How a rollout judges its canary (modelship.releases.canary_judgement).
+        self.verdict_policy = verdict_policy or VerdictPolicy()
+        self.verdict_extension_seconds = verdict_extension_seconds
         self.history = ReleaseHistory(s3, target.bucket, target.function_name)
         self._actor: str | None = None
 
@@ -97,10 +110,12 @@ class Releases:
         state_machine_arn: str | None = None,
         retrain_state_machine_arn: str | None = None,
     ) -> Status:
-        """The alias, its releases and alarms; with `sfn`, the rollouts and retraining runs
-        (they canary their challenger) running or recently failed, with the cause."""
+        """The alias, its releases and alarms, the candidate's last verdict; with `sfn`, the
+        rollouts and retraining runs (they canary their challenger) running or recently
+        failed, with the cause."""
         state = self.alias_state()
         candidate = self.version_info(state.candidate) if state.candidate else None
+        verdict = self.history.last_verdict(candidate.version) if candidate else None
         machines: dict[Kind, str] = {}
         if state_machine_arn:
             machines["release"] = state_machine_arn
@@ -115,6 +130,7 @@ class Releases:
             candidate_weight=state.candidate_weight,
             alarms=canary_alarms.alarm_states(self.cloudwatch, self.target.function_name),
             rollouts=runs,
+            verdict=VerdictSummary.of(verdict) if verdict is not None else None,
         )
 
     def latest_created(self) -> str:

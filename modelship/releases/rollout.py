@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from modelship.errors import CanaryInProgress, GuardrailTripped, InvalidWeight, NoCanary
 from modelship.releases.canary_alarms import alarm_prefix
+from modelship.releases.canary_judgement import judge_canary, task_answer
 from modelship.releases.plan import PlanStep
 from modelship.releases.releases import Releases
 from modelship.releases.rollback import abort_rollout
@@ -72,7 +73,9 @@ def follow(
             if entered and int(event.get("id", 0)) not in reported:
                 reported.add(int(event.get("id", 0)))
                 yield Progress(
-                    "RUNNING", entered.get("name"), _describe_input(entered.get("input"))
+                    "RUNNING",
+                    entered.get("name"),
+                    _describe_input(entered.get("name"), entered.get("input")),
                 )
         execution = sfn.describe_execution(executionArn=execution_arn)
         status = execution["status"]
@@ -94,13 +97,22 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def _describe_input(raw: str | None) -> str:
+def _describe_input(state: str | None, raw: str | None) -> str:
     try:
         data = json.loads(raw or "{}")
     except ValueError:
         return ""
-    if isinstance(data, dict) and "weight" in data:
+    if not isinstance(data, dict):
+        return ""
+    if "weight" in data:
         return f"weight {float(data['weight']):.0%}, bake {data.get('bake_seconds', 0)}s"
+    verdict = data.get("verdict")
+    if not isinstance(verdict, dict):
+        return ""
+    if state == "Judge":
+        return f"look {verdict.get('next_look', 0)}"
+    if state == "Extend?" and "outcome" in verdict:
+        return f"verdict {verdict['outcome']}: {verdict.get('reason', '')}"
     return ""
 
 
@@ -109,14 +121,24 @@ class RolloutTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    action: Literal["apply_step", "check", "promote", "rollback"]
+    action: Literal["apply_step", "check", "judge", "promote", "rollback"]
     candidate: str = Field(pattern=r"^\d+$")
     weight: float | None = None
+    # judge: when the step applied its weight (ApplyStep's applied_at), and which look at
+    # the step this is (0 after the bake, then one per extension).
+    since: AwareDatetime | None = None
+    look: int = Field(default=0, ge=0)
     # Index of the plan step: only the first step may start the canary, so a later step
     # never brings back a candidate the guardrails have already rolled back.
     step: int = 0
     cause: str | None = None
     execution: str | None = None
+
+    @model_validator(mode="after")
+    def _judge_needs_since(self) -> RolloutTask:
+        if self.action == "judge" and self.since is None:
+            raise ValueError("a judge task needs since: when the step applied its weight")
+        return self
 
 
 def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
@@ -149,10 +171,21 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
                 f"another canary (version {state.candidate}) is running; rollout of "
                 f"{task.candidate} refused"
             )
-        return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
+        return {
+            "action": task.action,
+            "changed": outcome.changed,
+            "message": outcome.message,
+            "applied_at": _utc(outcome.record.time if outcome.record else releases.clock()),
+        }
     if task.action == "check":
         states = releases.check_guardrails(task.candidate)
         return {"action": task.action, "alarms": {s.name: s.state for s in states}}
+    if task.action == "judge":
+        assert task.since is not None  # checked by RolloutTask
+        verdict = judge_canary(
+            releases, task.candidate, since=task.since, look=task.look, execution=task.execution
+        )
+        return task_answer(verdict, releases)
     if task.action == "promote":
         outcome = releases.promote(
             candidate=task.candidate, reason="rollout complete", execution=task.execution
@@ -166,6 +199,10 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         alarm=_tripped_alarm(task.cause, releases.target.function_name),
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _cause(raw: str | None) -> str:

@@ -9,6 +9,12 @@ at high traffic, a margin alone would roll back one transient error at low traff
 The same canary is judged once after the bake and again after each extension, so the level
 of each look is alpha / (1 + max_extensions) (Bonferroni over the looks): the chance that a
 healthy candidate fails at any look stays below alpha.
+
+Fewer than min_requests on a side never passes a check, but may fail the errors check: its
+test is exact at any size, and a candidate failing every one of its 30 requests against a
+stable answering 600 is significant already; waiting for 100 would only serve more users its
+errors. The rank and KS tests rest on approximations that small samples strain (a healthy
+quiet canary would fail on scores now and then), so below min_requests they are not run.
 """
 
 from __future__ import annotations
@@ -165,12 +171,12 @@ def _sizes(stable_n: float, candidate_n: float) -> str:
 
 
 def _too_few(
-    name: CheckName, what: str, stable_n: float, candidate_n: float, policy: VerdictPolicy
+    name: CheckName, what: str, stable_n: float, candidate_n: float, floor: float
 ) -> Check | None:
-    if min(stable_n, candidate_n) >= policy.min_requests:
+    """An inconclusive check when a side has fewer than `floor` values to test at all."""
+    if min(stable_n, candidate_n) >= floor:
         return None
     side = "candidate" if candidate_n < stable_n else "stable"
-    fewest = min(stable_n, candidate_n)
     return Check(
         name=name,
         outcome="inconclusive",
@@ -180,9 +186,27 @@ def _too_few(
         stable_n=stable_n,
         candidate_n=candidate_n,
         detail=(
-            f"{name}: too few {what} on the {side} ({fewest:g}, fewer than "
-            f"{policy.min_requests}) ({_sizes(stable_n, candidate_n)})"
+            f"{name}: too few {what} on the {side} to test "
+            f"({min(stable_n, candidate_n):g}) ({_sizes(stable_n, candidate_n)})"
         ),
+    )
+
+
+def _settled(check: Check, what: str, policy: VerdictPolicy) -> Check:
+    """A small sample may fail a check (the evidence against the candidate is already
+    significant and large) but never pass it: below min_requests a pass is inconclusive."""
+    fewest = min(check.stable_n, check.candidate_n)
+    if check.outcome != "pass" or fewest >= policy.min_requests:
+        return check
+    side = "candidate" if check.candidate_n < check.stable_n else "stable"
+    return check.model_copy(
+        update={
+            "outcome": "inconclusive",
+            "detail": (
+                f"{check.name}: too few {what} on the {side} to pass ({fewest:g}, fewer than "
+                f"{policy.min_requests}); {check.detail.split(': ', 1)[-1]}"
+            ),
+        }
     )
 
 
@@ -192,7 +216,7 @@ def _decide(significant: bool, large: bool) -> Outcome:
 
 def _errors(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -> Check:
     s_n, c_n = float(stable.requests), float(candidate.requests)
-    too_few = _too_few("errors", "requests", s_n, c_n, policy)
+    too_few = _too_few("errors", "requests", s_n, c_n, 1)
     if too_few is not None:
         return too_few
     test = error_rate_test(candidate.errors, candidate.requests, stable.errors, stable.requests)
@@ -203,7 +227,7 @@ def _errors(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) ->
         f"{stable.errors / stable.requests:.2%} ({effect * 100:+.2f} points, "
         f"{test.method}, p={test.p_value:.2g}, {_sizes(s_n, c_n)})"
     )
-    return Check(
+    check = Check(
         name="errors",
         outcome=outcome,
         statistic=test.z,
@@ -213,13 +237,14 @@ def _errors(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) ->
         candidate_n=c_n,
         detail=detail,
     )
+    return _settled(check, "requests", policy)
 
 
 def _latency(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -> Check:
     s_hist, c_hist = stable.latency, candidate.latency
     s_n = s_hist.total if s_hist is not None else 0.0
     c_n = c_hist.total if c_hist is not None else 0.0
-    too_few = _too_few("latency", "latency values", s_n, c_n, policy)
+    too_few = _too_few("latency", "latency values", s_n, c_n, policy.min_requests)
     if too_few is not None:
         return too_few
     # A missing histogram has no values: too few.
@@ -234,7 +259,7 @@ def _latency(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -
         f"latency: candidate median {ratio:.2f}x stable ({c_median:.3g} vs {s_median:.3g} ms, "
         f"p={test.p_value:.2g}, {_sizes(s_n, c_n)})"
     )
-    return Check(
+    check = Check(
         name="latency",
         outcome=outcome,
         statistic=test.z,
@@ -244,11 +269,12 @@ def _latency(stable: SideSample, candidate: SideSample, policy: VerdictPolicy) -
         candidate_n=c_n,
         detail=detail,
     )
+    return _settled(check, "latency values", policy)
 
 
 def _scores(stable: Histogram, candidate: Histogram, policy: VerdictPolicy) -> Check:
     s_n, c_n = stable.total, candidate.total
-    too_few = _too_few("scores", "scores", s_n, c_n, policy)
+    too_few = _too_few("scores", "scores", s_n, c_n, policy.min_requests)
     if too_few is not None:
         return too_few
     test = binned_ks(candidate, stable)
@@ -257,7 +283,7 @@ def _scores(stable: Histogram, candidate: Histogram, policy: VerdictPolicy) -> C
         f"scores: distributions {test.distance:.2f} apart (KS distance, "
         f"p={test.p_value:.2g}, {_sizes(s_n, c_n)})"
     )
-    return Check(
+    check = Check(
         name="scores",
         outcome=outcome,
         statistic=test.distance,
@@ -267,3 +293,4 @@ def _scores(stable: Histogram, candidate: Histogram, policy: VerdictPolicy) -> C
         candidate_n=c_n,
         detail=detail,
     )
+    return _settled(check, "scores", policy)

@@ -183,15 +183,20 @@ def judge_canary(stable: Side, candidate: Side, bake: int, policy: VerdictPolicy
     raise AssertionError("the last look is final")
 
 
-def threshold_alarm(candidate: Side, bake: int, min_requests: int = 1) -> tuple[int, str] | None:
+def threshold_alarm(
+    candidate: Side, bake: int, min_errors: int = names.DEFAULT_CANARY_ALARM_MIN_ERRORS
+) -> tuple[int, str] | None:
     """The first period of the bake in which a canary guardrail alarm crosses its threshold
-    (end of that period, which alarm), or None. Today's error-rate alarm judges every period
-    with a request; `min_requests` judges only periods with that many, as the alias-wide
-    alarms do (infra_cdk/guardrails.py)."""
+    (end of that period, which alarm), or None. The error-rate alarm judges a period with at
+    least `min_errors` failed requests (modelship.releases.canary_alarms); `min_errors=1` is
+    the alarm as it was before that minimum, judging every period with a failure."""
     for period in range(bake // PERIOD):
         requests = int(candidate.requests[period])
-        if requests >= min_requests and 100 * candidate.errors[period] / requests > (
-            names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
+        errors = int(candidate.errors[period])
+        if (
+            requests
+            and errors >= min_errors
+            and 100 * errors / requests > names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT
         ):
             return (period + 1) * PERIOD, "error rate"
         latency = candidate.period_latency(period)
@@ -209,7 +214,7 @@ class Row:
     candidate_requests: list[int] = field(default_factory=list)
     judged: list[Judged] = field(default_factory=list)
     alarms: list[tuple[int, str]] = field(default_factory=list)
-    guarded_alarms: int = 0
+    unguarded_alarms: int = 0
 
     def judge_rollbacks(self, policy: VerdictPolicy) -> list[Judged]:
         inconclusive_rolls_back = policy.on_inconclusive == "rollback"
@@ -253,8 +258,8 @@ def measure_judge_quality(
                     alarm = threshold_alarm(candidate, bake)
                     if alarm is not None:
                         row.alarms.append(alarm)
-                    guarded = threshold_alarm(candidate, bake, names.DEFAULT_GUARDRAIL_MIN_REQUESTS)
-                    row.guarded_alarms += guarded is not None
+                    unguarded = threshold_alarm(candidate, bake, min_errors=1)
+                    row.unguarded_alarms += unguarded is not None
             rows.extend(case_rows.values())
     return JudgeQualityFigure(rows, policy, time.monotonic() - started)
 
@@ -292,7 +297,7 @@ def _alarm_cells(row: Row) -> list[str]:
     return [
         f"**{_percent(len(row.alarms), row.canaries)}**" + (f" ({named})" if named else ""),
         _median_time([seconds for seconds, _ in row.alarms]),
-        _percent(row.guarded_alarms, row.canaries),
+        _percent(row.unguarded_alarms, row.canaries),
     ]
 
 
@@ -306,7 +311,8 @@ def judge_quality_table(figure: JudgeQualityFigure) -> str:
         "judge: time to rollback, median (rollbacks at each look); checks failed",
         "threshold alarms roll back (which)",
         "time to alarm, median",
-        f"error alarm judging periods with {names.DEFAULT_GUARDRAIL_MIN_REQUESTS}+ requests",
+        "alarms before the error alarm's minimum of "
+        f"{names.DEFAULT_CANARY_ALARM_MIN_ERRORS} failed requests",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in figure.rows:
@@ -371,8 +377,9 @@ def judge_quality_section(figure: JudgeQualityFigure | None) -> str:
         f"least {policy.min_requests} requests per side, margins {policy.error_margin:.0%} "
         f"errors, {policy.latency_tolerance:.0%} latency, KS {policy.score_shift_max:g} scores; "
         f"{_duration(EXTENSION)} extensions, a final inconclusive rolls back) sees latencies "
-        "binned as the CloudWatch reader bins them. The threshold alarms are today's canary "
-        f"guardrails (error rate > {names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT:g}% or p99 > "
+        "binned as the CloudWatch reader bins them. The threshold alarms are the canary's "
+        f"guardrails (error rate > {names.DEFAULT_GUARDRAIL_ERROR_RATE_PERCENT:g}% with at "
+        f"least {names.DEFAULT_CANARY_ALARM_MIN_ERRORS} failed requests, or p99 > "
         f"{names.DEFAULT_GUARDRAIL_P99_LATENCY_MS:g} ms in a {PERIOD} s period) over the "
         'bake\'s periods. For a healthy candidate "rolls back" is the false-rollback rate, '
         "otherwise the detection rate. Targets at 5% of 100 requests per second, 5 minute "

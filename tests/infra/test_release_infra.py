@@ -270,10 +270,17 @@ def test_release_state_machine_shape(template: Template) -> None:
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Rollback"}
     ]
     inner = steps["ItemProcessor"]["States"]
+    assert steps["ItemProcessor"]["StartAt"] == "ApplyStep"
+    assert inner["ApplyStep"]["Next"] == "Bake"
     assert inner["Bake"]["SecondsPath"] == "$.step.bake_seconds"
-    for task in ("ApplyStep", "CheckGuardrails"):
+    assert inner["Bake"]["Next"] == "CheckGuardrails"
+    assert inner["CheckGuardrails"]["Next"] == "Judge"
+    assert inner["Judge"]["Next"] == "Extend?"
+    for task in ("ApplyStep", "CheckGuardrails", "Judge"):
         retried = {e for r in inner[task]["Retry"] for e in r["ErrorEquals"]}
         assert "Lambda.TooManyRequestsException" in retried
+        # A verdict's failure is not transient: retrying would only judge again.
+        assert not retried & {"CanaryVerdictFailed", "CanaryVerdictInconclusive", "States.ALL"}
     assert states["Promote"]["Catch"][0]["Next"] == "Rollback"
     assert states["Rollback"]["Next"] == "RolledBack"
     assert states["RolledBack"] == {

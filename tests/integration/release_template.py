@@ -76,9 +76,11 @@ def function_env(template: dict[str, Any], handler: str) -> dict[str, str]:
     return resolved
 
 
-def deploy_release_resources(world: World) -> str:
+def deploy_release_resources(world: World, release_env: dict[str, str] | None = None) -> str:
     """Creates the release task and rollback functions and the release state machine in moto,
-    as the template defines them; returns the state machine ARN."""
+    as the template defines them; returns the state machine ARN. `release_env` stands for
+    deploying with other verdict context (verdictOnInconclusive=proceed is
+    VERDICT_ON_INCONCLUSIVE=proceed in the release task's environment)."""
     from modelship import names
 
     template = release_template()
@@ -86,10 +88,14 @@ def deploy_release_resources(world: World) -> str:
     for handler in (names.RELEASE_HANDLER, names.ROLLBACK_HANDLER):
         logical = _logical(template, "AWS::Lambda::Function", handler)
         name = f"modelship-{handler.split('.')[1]}"
+        env = function_env(template, handler)
+        if handler == names.RELEASE_HANDLER and release_env:
+            assert set(release_env) <= set(env), "only variables the template sets"
+            env.update(release_env)
         try:  # the retraining pipeline may have created the release task function already
             arn = world.lambda_.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
         except world.lambda_.exceptions.ResourceNotFoundException:
-            arn = world.create_function(name, handler, function_env(template, handler))
+            arn = world.create_function(name, handler, env)
         attributes[f"{logical}.Arn"] = arn
     machine_id = _logical(template, "AWS::StepFunctions::StateMachine", prefix="ReleaseMachine")
     definition = state_machine_definition(template, refs(template), attributes, machine_id)

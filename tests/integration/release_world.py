@@ -8,7 +8,7 @@ import io
 import json
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from moto import mock_aws
 from modelship import names
 from modelship.local.iam import Authorizer
 from modelship.local.inprocess_lambda import InProcessLambda
+from modelship.local.moto_patches import extended_statistics, ordered_dimensions
 from modelship.registry.manifest import Manifest
 from modelship.registry.registry import Registry
 from modelship.releases.canary_alarms import GuardrailThresholds
@@ -167,15 +168,57 @@ class World:
                     "Unit": "Count",
                     "Timestamp": now,
                 },
-                {
-                    "MetricName": names.METRIC_MODEL_LATENCY,
-                    "Dimensions": dimensions,
-                    "Value": latency_ms,
-                    "Unit": "Milliseconds",
-                    "Timestamp": now,
-                },
             ],
         )
+        spread = latency_spread(latency_ms, requests)
+        if spread:
+            self.cloudwatch.put_metric_data(
+                Namespace=names.METRICS_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": names.METRIC_MODEL_LATENCY,
+                        "Dimensions": dimensions,
+                        "Values": [value for value, _ in spread],
+                        "Counts": [count for _, count in spread],
+                        "Unit": "Milliseconds",
+                        "Timestamp": now,
+                    }
+                ],
+            )
+
+    def judged_with_traffic(
+        self,
+        *,
+        stable: tuple[int, int] = (2000, 10),
+        candidate: tuple[int, int] = (200, 1),
+        latency_ms: tuple[float, float] = (20.0, 20.0),
+    ) -> Callable[[str, str, dict[str, Any]], None]:
+        """A `runner.before_invoke` hook: before each judge task, both sides serve traffic
+        ((requests, errors) each; the default is healthy, 0.5% errors on both)."""
+
+        def before(name: str, version: str, event: dict[str, Any]) -> None:
+            if event.get("action") != "judge":
+                return
+            sides = (
+                (self.alias()["FunctionVersion"], stable, latency_ms[0]),
+                (str(event["candidate"]), candidate, latency_ms[1]),
+            )
+            for lambda_version, (requests, errors), latency in sides:
+                config = self.lambda_.get_function_configuration(
+                    FunctionName=FUNCTION, Qualifier=lambda_version
+                )
+                model = config["Environment"]["Variables"][names.ENV_MODEL_VERSION]
+                self.put_traffic(model, requests, errors, latency)
+
+        return before
+
+
+def latency_spread(median_ms: float, requests: int) -> list[tuple[float, int]]:
+    """One latency per request, as the handler emits them: ten values from 0.6x to 1.5x
+    `median_ms`, the requests shared evenly between them."""
+    factors = [0.6 + 0.1 * i for i in range(10)]
+    counts = [requests // 10 + (1 if i < requests % 10 else 0) for i in range(10)]
+    return [(round(median_ms * f, 6), n) for f, n in zip(factors, counts, strict=True) if n]
 
 
 @contextmanager
@@ -196,6 +239,9 @@ def open_world(
         RECORDED.worlds.append(authorizer)
     with (
         mock_aws(config=MOTO_CONFIG),
+        # What the emulator corrects in moto: the canary verdict's percentiles and ranks.
+        ordered_dimensions(),
+        extended_statistics(),
         InProcessLambda() as runner,
         enforce(authorizer) if authorizer else nullcontext(),
     ):

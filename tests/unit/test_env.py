@@ -64,6 +64,21 @@ CASES = [
         {**RELEASE, "GUARDRAIL_PERIOD_SECONDS": "5"},
         "GUARDRAIL_PERIOD_SECONDS: Input should be greater than or equal to 10, got '5'",
     ),
+    (
+        ReleaseSettings,
+        {**RELEASE, "VERDICT_ALPHA": "0"},
+        "VERDICT_ALPHA: Input should be greater than 0, got '0'",
+    ),
+    (
+        ReleaseSettings,
+        {**RELEASE, "VERDICT_EXTENSION_SECONDS": "30"},
+        "VERDICT_EXTENSION_SECONDS: Input should be greater than or equal to 60, got '30'",
+    ),
+    (
+        ReleaseSettings,
+        {**RELEASE, "VERDICT_ON_INCONCLUSIVE": "ignore"},
+        "VERDICT_ON_INCONCLUSIVE: must be one of rollback, proceed, got 'ignore'",
+    ),
     # retraining step tasks
     (RetrainingSettings, {names.ENV_MODEL_NAME: "churn"}, "MODEL_BUCKET is missing"),
     (
@@ -186,3 +201,32 @@ def test_each_function_fails_its_cold_start_naming_the_variable(
 
     with pytest.raises(ConfigurationError, match=f"{missing} is missing"):
         load_handler(handler)
+
+
+def test_the_release_settings_build_the_verdict_policy_from_percentages() -> None:
+    settings = load(
+        ReleaseSettings,
+        {
+            **RELEASE,
+            "VERDICT_ALPHA": "0.05",
+            "VERDICT_MIN_REQUESTS": "20",
+            "VERDICT_ERROR_MARGIN_PERCENT": "2.5",
+            "VERDICT_LATENCY_TOLERANCE_PERCENT": "50",
+            "VERDICT_SCORE_SHIFT_MAX": "0.3",
+            "VERDICT_EXTENSION_SECONDS": "300",
+            "VERDICT_MAX_EXTENSIONS": "0",
+            "VERDICT_ON_INCONCLUSIVE": "proceed",
+        },
+    )
+
+    policy = settings.verdict_policy
+    assert (policy.alpha, policy.min_requests, policy.error_margin) == (0.05, 20, 0.025)
+    assert (policy.latency_tolerance, policy.score_shift_max) == (0.5, 0.3)
+    assert (policy.max_extensions, policy.on_inconclusive) == (0, "proceed")
+    assert settings.verdict_extension_seconds == 300
+
+
+def test_the_verdict_defaults_are_the_judges() -> None:
+    from modelship.releases.verdict import VerdictPolicy
+
+    assert load(ReleaseSettings, RELEASE).verdict_policy == VerdictPolicy()

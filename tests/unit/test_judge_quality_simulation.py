@@ -58,11 +58,12 @@ def test_a_slow_busy_canary_fails_on_latency_at_the_bakes_end() -> None:
     )
 
 
-def test_one_transient_error_trips_todays_alarm_but_not_the_guarded_one() -> None:
+def test_one_transient_error_tripped_the_alarm_before_its_minimum_of_failures() -> None:
     rng = np.random.default_rng(3)
     stable, candidate = simulate_canary(rng, QUIET, TRANSIENT, periods=11, bake=300)
 
     assert candidate.errors[:5].sum() >= 1
-    assert threshold_alarm(candidate, 300) is not None
-    assert threshold_alarm(candidate, 300, min_requests=20) is None
+    assert candidate.errors[:5].max() < 2
+    assert threshold_alarm(candidate, 300, min_errors=1) is not None
+    assert threshold_alarm(candidate, 300) is None
     assert judge_canary(stable, candidate, 300, VerdictPolicy()).outcome == "inconclusive"

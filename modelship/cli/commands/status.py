@@ -20,7 +20,7 @@ from modelship.cli.targets import (
 )
 from modelship.errors import UsageError
 
-SUMMARY = "stable, candidate, alarms, and rollouts running or failed in the last 24 h"
+SUMMARY = "stable, candidate and its last verdict, alarms, rollouts running or failed in 24 h"
 # One model's options; with every model in one table they would apply to all of them.
 _ONE_MODEL_ONLY = {
     "alias": "--alias",
@@ -71,6 +71,8 @@ def _model_status(args: argparse.Namespace) -> dict[str, Any]:
             f"candidate  v{candidate.version:<4} {candidate.model_name} {candidate.model_version}"
             f"  {status.candidate_weight:.1%}"
         )
+        if status.verdict is not None:
+            lines.append(f"verdict    {status.verdict.summary()}")
     else:
         lines.append("candidate  none")
     lines.extend(f"alarm      {a.state:<17} {a.name}" for a in status.alarms)

@@ -138,6 +138,7 @@ def test_rollout_runs_the_state_machine_and_shows_progress(
     assert main(["release", "create", "v1", *TARGET]) == 0
     assert main(["promote", "--version", "2", *TARGET]) == 0
     assert main(["release", "create", "v2", *TARGET]) == 0
+    world.runner.before_invoke = world.judged_with_traffic()
     capsys.readouterr()
 
     status = main(
@@ -157,6 +158,8 @@ def test_rollout_runs_the_state_machine_and_shows_progress(
     assert status == 0, out
     assert "5% for 0s, 25% for 1s, then promote" in out
     assert "ApplyStep" in out
+    assert "Judge  look 0" in out
+    assert "Extend?  verdict pass: pass: errors, latency" in out
     assert "Promote" in out
     assert "rollout SUCCEEDED" in out
     assert world.alias()["FunctionVersion"] == "3"
@@ -246,6 +249,7 @@ def test_ctrl_c_stops_following_not_the_rollout(
     for argv in (["release", "create", "v1"], ["promote", "--version", "2"]):
         assert main([*argv, *TARGET]) == 0
     assert main(["release", "create", "v2", *TARGET]) == 0
+    world.runner.before_invoke = world.judged_with_traffic()
     capsys.readouterr()
 
     def interrupted(*args: Any, **kwargs: Any) -> Any:

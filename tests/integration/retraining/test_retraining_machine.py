@@ -28,6 +28,8 @@ FAST_PLAN = [{"weight": 0.1, "bake_seconds": 0}, {"weight": 0.5, "bake_seconds":
 def pipeline(world: World) -> dict[str, str]:
     deployed = deploy_retraining(world, release_plan=FAST_PLAN)
     stable_on(world, "v1")
+    # The challenger's canary is judged against the champion: both serve healthy traffic.
+    world.runner.before_invoke = world.judged_with_traffic()
     return deployed
 
 
@@ -73,6 +75,12 @@ def test_a_better_model_is_registered_canaried_and_promoted(
     states = _states(world, result["executionArn"])
     assert states[:5] == ["Prepare", "Train", "Evaluate", "Gate", "GatesPassed?"]
     assert {"Register", "CreateRelease", "CanarySteps", "Promote", "Promoted"} <= set(states)
+    assert {"Judge", "Extend?"} <= set(states)
+    verdicts = [r for r in world.history() if r.action == "verdict"]
+    assert [(r.to_model, (r.details or {}).get("outcome")) for r in verdicts] == [
+        (new_model, "pass"),
+        (new_model, "pass"),
+    ]
     (notice,) = outcome_messages(world, pipeline["queue"])
     assert notice["outcome"] == "promoted"
     assert notice["candidate_version"] == new_model

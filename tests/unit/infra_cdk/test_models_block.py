@@ -18,6 +18,7 @@ from infra_cdk.settings import (
     Settings,
     SettingsError,
 )
+from infra_cdk.verdict_settings import VERDICT_DEFAULTS
 from modelship import names
 
 
@@ -38,7 +39,8 @@ TWO = {"churn": {}, "churn-forest": {"trainingAlgorithm": "random_forest", "memo
 
 def test_every_context_key_is_either_shared_or_per_model() -> None:
     known = set(SHARED_KEYS) | set(MODEL_KEYS) | {"modelName"}
-    assert known == set(DEFAULTS) | set(RETRAINING_DEFAULTS) | set(DRIFT_DEFAULTS) | {
+    every = set(DEFAULTS) | set(RETRAINING_DEFAULTS) | set(DRIFT_DEFAULTS) | set(VERDICT_DEFAULTS)
+    assert known == every | {
         "retraining",
         "apiRoutesQuota",
     }

@@ -39,13 +39,17 @@ def window(
     scores: tuple[float, float] | None = None,
     seed: int = 0,
     versions: tuple[str, str] = ("v3", "v4"),
+    latency: bool = True,
 ) -> CanaryWindow:
     """Requests and errors per side; latencies lognormal, the candidate's `slower` times the
     stable's, binned as the CloudWatch reader bins them; scores beta(a, 2) per side."""
     rng = np.random.default_rng(seed)
-    s_lat, c_lat = latencies(rng, stable[0]), latencies(rng, candidate[0], slower)
+    # Without `latency` the candidate answered nothing it timed (every request failed).
+    s_lat = latencies(rng, stable[0])
+    c_lat = latencies(rng, candidate[0], slower) if latency else np.array([])
     edges = shared_edges(
-        np.percentile(s_lat, EDGE_PERCENTILES), np.percentile(c_lat, EDGE_PERCENTILES)
+        np.percentile(s_lat, EDGE_PERCENTILES),
+        np.percentile(c_lat, EDGE_PERCENTILES) if latency else [],
     )
     s_scores = c_scores = None
     if scores is not None:
@@ -81,7 +85,9 @@ def test_one_transient_error_at_low_traffic_does_not_fail() -> None:
     assert verdict.outcome == "inconclusive"
     errors = check(verdict, "errors")
     assert errors.outcome == "inconclusive"
-    assert "too few requests on the candidate (60, fewer than 100)" in errors.detail
+    assert "too few requests on the candidate to pass (60, fewer than 100)" in errors.detail
+    assert errors.p_value is not None
+    assert errors.p_value > 0.01
 
 
 @pytest.mark.parametrize(("stable", "candidate"), [((1200, 0), (60, 1)), ((4000, 0), (200, 1))])
@@ -103,7 +109,30 @@ def test_too_few_requests_on_either_side_is_inconclusive() -> None:
     assert [c.outcome for c in verdict.checks] == ["inconclusive", "inconclusive"]
     assert verdict.reason.startswith("inconclusive: errors (too few requests on the candidate")
     assert "latency (too few latency values on the candidate" in verdict.reason
-    assert check(verdict, "errors").p_value is None
+    # Tested, and nothing against the candidate: only the sample is too small to pass.
+    assert check(verdict, "errors").p_value == pytest.approx(1.0)
+
+
+def test_a_small_sample_failing_every_request_fails_without_waiting_for_the_minimum() -> None:
+    # 30 requests, all failed (a broken candidate records no latency), against 600 healthy
+    verdict = judge(window(stable=(600, 0), candidate=(30, 30), latency=False), VerdictPolicy())
+
+    assert verdict.outcome == "fail"
+    errors = check(verdict, "errors")
+    assert errors.outcome == "fail"
+    assert errors.p_value is not None
+    assert errors.p_value < 1e-10
+    assert check(verdict, "latency").outcome == "inconclusive"
+    assert verdict.reason.startswith("fail: errors (candidate 100.00% vs stable 0.00%")
+
+
+def test_a_small_sample_runs_no_rank_test_even_when_much_slower() -> None:
+    verdict = judge(window(stable=(600, 0), candidate=(60, 0), slower=3.0), VerdictPolicy())
+
+    latency = check(verdict, "latency")
+    assert latency.outcome == "inconclusive"
+    assert latency.p_value is None
+    assert "too few latency values on the candidate to test (60)" in latency.detail
 
 
 def test_a_candidate_50_percent_slower_fails_naming_latency() -> None:
