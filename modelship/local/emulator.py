@@ -46,7 +46,11 @@ from modelship.local.firehose_delivery import firehose_delivery
 from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
-from modelship.local.moto_patches import compressed_waits, ordered_dimensions
+from modelship.local.moto_patches import (
+    compressed_waits,
+    extended_statistics,
+    ordered_dimensions,
+)
 from modelship.local.scheduler import EmulatedClock, Scheduler
 from modelship.local.seed import seed_reference_models
 
@@ -157,6 +161,7 @@ class Emulator:
         self._stack.enter_context(self.delivery.serve_moto())
         self._stack.enter_context(compressed_waits(config.time_scale))
         self._stack.enter_context(ordered_dimensions())
+        self._stack.enter_context(extended_statistics())
         self._stack.enter_context(firehose_delivery(lambda: self.authorizer))
 
         deployment = Deployer(clients, config.cdk_out).deploy()

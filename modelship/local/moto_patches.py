@@ -1,5 +1,6 @@
-"""Two corrections to moto while the emulator runs: Step Functions Wait states compressed
-by `time_scale`, and CloudWatch dimensions matched in any order."""
+"""Corrections to moto while the emulator runs: Step Functions Wait states compressed by
+`time_scale`, CloudWatch dimensions matched in any order, and CloudWatch's extended
+statistics (percentiles, percentile ranks, trimmed counts) computed over the stored values."""
 
 from __future__ import annotations
 
@@ -40,4 +41,88 @@ def ordered_dimensions() -> Iterator[None]:
         return (str(self.name), str(self.value)) < (str(other.name), str(other.value))
 
     with mock.patch.object(Dimension, "__lt__", less_than):
+        yield
+
+
+@contextlib.contextmanager
+def extended_statistics() -> Iterator[None]:
+    """moto 5.2.5 answers only the five standard statistics: GetMetricData returns None for
+    `p99` or `PR(:250)`, and GetMetricStatistics drops ExtendedStatistics. Compute them over
+    the stored raw values (modelship.local.metric_statistics), refuse a statistic CloudWatch
+    would not parse, and leave out the datapoints of a period that has no value for it."""
+    from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    from modelship.local.metric_statistics import (
+        InvalidStatistic,
+        is_extended,
+        parse_statistic,
+        raw_values,
+    )
+
+    def parsed(text: str, where: str) -> Any:
+        try:
+            return parse_statistic(text)
+        except InvalidStatistic as exc:
+            raise InvalidParameterValue(f"{where}: {exc}") from None
+
+    standard_statistic = Statistics.get_statistics_for_type
+    standard_metric_data = CloudWatchBackend.get_metric_data
+
+    def statistic_for_type(self: Any, stat: str) -> Any:
+        if not is_extended(stat):
+            return standard_statistic(self, stat)
+        values = raw_values(self.metric_data)
+        return None if values is None else parsed(stat, "Stat").of(values)
+
+    def get_metric_data(self: Any, queries: list[dict[str, Any]], *args: Any, **kw: Any) -> Any:
+        for index, query in enumerate(queries, start=1):
+            stat = query.get("MetricStat", {}).get("Stat", "")
+            if is_extended(stat):
+                parsed(stat, f"MetricDataQueries.member.{index}.MetricStat.Stat")
+        results = standard_metric_data(self, queries, *args, **kw)
+        for result in results:
+            kept = [
+                (t, v)
+                for t, v in zip(result["timestamps"], result["values"], strict=True)
+                if v is not None
+            ]
+            result["timestamps"] = [t for t, _ in kept]
+            result["values"] = [v for _, v in kept]
+        return results
+
+    def get_metric_statistics(self: Any) -> ActionResult:
+        statistics = self._get_param("Statistics", [])
+        extended = self._get_param("ExtendedStatistics", [])
+        if bool(statistics) == bool(extended):
+            # API reference: either Statistics or ExtendedStatistics, but not both.
+            raise InvalidParameterCombination(
+                "Must specify either Statistics or ExtendedStatistics, but not both"
+            )
+        wanted = [parsed(text, "ExtendedStatistics") for text in extended]
+        metric_name = self._get_param("MetricName")
+        datapoints = self.cloudwatch_backend.get_metric_statistics(
+            self._get_param("Namespace"),
+            metric_name,
+            self._get_param("StartTime"),
+            self._get_param("EndTime"),
+            self._get_int_param("Period"),
+            statistics,
+            unit=self._get_param("Unit"),
+            dimensions=self._get_param("Dimensions", []),
+        )
+        for point in datapoints:
+            values = raw_values(point.metric_data)
+            computed = {s.text: (None if values is None else s.of(values)) for s in wanted}
+            if wanted:
+                point.extended_statistics = {k: v for k, v in computed.items() if v is not None}
+        return ActionResult({"Label": metric_name, "Datapoints": datapoints})
+
+    with (
+        mock.patch.object(Statistics, "get_statistics_for_type", statistic_for_type),
+        mock.patch.object(CloudWatchBackend, "get_metric_data", get_metric_data),
+        mock.patch.object(CloudWatchResponse, "get_metric_statistics", get_metric_statistics),
+    ):
         yield
