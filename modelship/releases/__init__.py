@@ -10,7 +10,8 @@ Modules: releases (transitions), rollback, plan (the one rollout plan grammar), 
 (state machine input and tasks, following a run), rollout_runs, lambda_alias (versions and
 the alias), compatibility (checks at create), history, canary_alarms (guardrails), models
 (value types), settings (the release functions' settings), directory (a deployment's models,
-listed in SSM).
+listed in SSM), shadow (shadow releases: start, stop, report, promote) and shadow_agreement
+(the shadow's report, read from its metrics).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -52,6 +53,12 @@ _EXPORTS = {
     "start_rollout": "rollout",
     "ReleaseSettings": "settings",
     "releases_for": "settings",
+    "current_shadow": "shadow",
+    "promote_shadow": "shadow",
+    "shadow_report": "shadow",
+    "start_shadow": "shadow",
+    "stop_shadow": "shadow",
+    "ShadowReport": "shadow_agreement",
 }
 
 __all__ = [
@@ -70,8 +77,10 @@ __all__ = [
     "ReleaseTarget",
     "Releases",
     "RolloutTask",
+    "ShadowReport",
     "Status",
     "abort_rollout",
+    "current_shadow",
     "follow",
     "format_plan",
     "handle_rollback_event",
@@ -79,11 +88,15 @@ __all__ = [
     "parse_rollback_event",
     "parse_weight",
     "perform_task",
+    "promote_shadow",
     "releases_for",
     "rollback_on_alarm",
     "rollout_input",
+    "shadow_report",
     "start_rollout",
+    "start_shadow",
     "steps_from_input",
+    "stop_shadow",
 ]
 
 if TYPE_CHECKING:
@@ -114,6 +127,14 @@ if TYPE_CHECKING:
         start_rollout,
     )
     from modelship.releases.settings import ReleaseSettings, releases_for
+    from modelship.releases.shadow import (
+        current_shadow,
+        promote_shadow,
+        shadow_report,
+        start_shadow,
+        stop_shadow,
+    )
+    from modelship.releases.shadow_agreement import ShadowReport
 
 
 def __getattr__(name: str) -> Any:
