@@ -209,10 +209,12 @@ def stop_shadow(releases: Releases, *, reason: str = "") -> ShadowReport:
 def _finish(
     releases: Releases, state: ShadowState, report: ShadowReport, reason: str
 ) -> ShadowReport:
-    key = report_key(report)
+    """Report first (write-once), then the state, then the record: a stop that failed after
+    the report finds it on the next try, keeps it and finishes the rest."""
+    bucket, key = releases.target.bucket, report_key(report)
     try:
         releases.s3.put_object(
-            Bucket=releases.target.bucket,
+            Bucket=bucket,
             Key=key,
             Body=report.model_dump_json().encode(),
             IfNoneMatch="*",
@@ -221,10 +223,13 @@ def _finish(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in _CONDITION_FAILED:
             raise
-        raise NoShadow(
-            f"the shadow of version {state.lambda_version} was stopped meanwhile; its report "
-            f"is s3://{releases.target.bucket}/{key}"
-        ) from None
+        if current_shadow(releases, state.model) != state:
+            raise NoShadow(
+                f"the shadow of version {state.lambda_version} was stopped meanwhile; its "
+                f"report is s3://{bucket}/{key}"
+            ) from None
+        stored = releases.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        report = ShadowReport.model_validate_json(stored)
     releases.s3.delete_object(
         Bucket=releases.target.bucket, Key=names.shadow_state_key(state.model)
     )

@@ -377,3 +377,50 @@ def put_latency(world: World, model_version: str, latency_ms: float) -> None:
             }
         ],
     )
+
+
+def test_a_stop_that_failed_after_its_report_finishes_on_the_next_try(
+    world: World, shadowable: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, version = shadowable
+    start_shadow(world.releases(), version, 0.5)
+    put_shadow_metrics(world, "v2", requests=10, rows=10, agreeing=9)
+    releases = world.releases()
+
+    def fail(**_: Any) -> None:
+        raise ConnectionError("network gone")
+
+    monkeypatch.setattr(releases.s3, "delete_object", fail)
+    with pytest.raises(ConnectionError):
+        stop_shadow(releases)
+    assert state_object(world) is not None  # still running; its report is written
+    monkeypatch.undo()
+    put_shadow_metrics(world, "v2", requests=5, rows=5, agreeing=0)  # after the first try
+
+    report = stop_shadow(world.releases())
+
+    assert report.requests == 10  # the report written first stands
+    assert state_object(world) is None
+    stops = [r for r in world.history() if r.action == "shadow_stop"]
+    assert len(stops) == 1
+    assert stops[0].details == report.model_dump(mode="json")
+    with pytest.raises(NoShadow):
+        stop_shadow(world.releases())
+
+
+def test_a_racing_stop_finds_the_shadow_stopped_and_records_nothing(
+    world: World, shadowable: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, version = shadowable
+    state = start_shadow(world.releases(), version, 0.5)
+    first = world.releases()
+    second = world.releases()
+    # The second read the state before the first stopped it.
+    monkeypatch.setattr("modelship.releases.shadow._running", lambda releases: state)
+    stop_shadow(first)
+
+    with pytest.raises(NoShadow) as raised:
+        stop_shadow(second)
+
+    assert "stopped meanwhile" in str(raised.value)
+    assert [r.action for r in world.history()].count("shadow_stop") == 1
