@@ -10,8 +10,9 @@ Modules: releases (transitions), rollback, plan (the one rollout plan grammar), 
 (state machine input and tasks, following a run), rollout_runs, lambda_alias (versions and
 the alias), compatibility (checks at create), history, canary_alarms (guardrails), models
 (value types), settings (the release functions' settings), directory (a deployment's models,
-listed in SSM), shadow (shadow releases: start, stop, report, promote) and shadow_agreement
-(the shadow's report, read from its metrics).
+listed in SSM), canary_samples and verdict (the canary judge: `judge` a window under a
+`VerdictPolicy`), verdict_stats (its tests), shadow (shadow releases: start, stop, report,
+promote) and shadow_agreement (the shadow's report, read from its metrics).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -41,6 +42,9 @@ _EXPORTS = {
     "parse_plan": "plan",
     "parse_weight": "plan",
     "steps_from_input": "plan",
+    "Verdict": "verdict",
+    "VerdictPolicy": "verdict",
+    "judge": "verdict",
     "Releases": "releases",
     "abort_rollout": "rollback",
     "handle_rollback_event": "rollback",
@@ -79,11 +83,14 @@ __all__ = [
     "RolloutTask",
     "ShadowReport",
     "Status",
+    "Verdict",
+    "VerdictPolicy",
     "abort_rollout",
     "current_shadow",
     "follow",
     "format_plan",
     "handle_rollback_event",
+    "judge",
     "parse_plan",
     "parse_rollback_event",
     "parse_weight",
@@ -135,6 +142,7 @@ if TYPE_CHECKING:
         stop_shadow,
     )
     from modelship.releases.shadow_agreement import ShadowReport
+    from modelship.releases.verdict import Verdict, VerdictPolicy, judge
 
 
 def __getattr__(name: str) -> Any:

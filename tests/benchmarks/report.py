@@ -10,6 +10,7 @@ from tests.benchmarks.cold_start import PHASES, ColdFigure
 from tests.benchmarks.csv_ingest import CsvIngest
 from tests.benchmarks.drift_quality import DriftQualityFigure, drift_quality_section
 from tests.benchmarks.hostile import HostileFigure
+from tests.benchmarks.judge_quality import JudgeQualityFigure, judge_quality_section
 from tests.benchmarks.machine import Machine
 from tests.benchmarks.models import BenchModel
 from tests.benchmarks.package import LAMBDA_UNZIPPED_LIMIT, ImportFigure, PackageSize
@@ -74,6 +75,8 @@ warm calls of **2-4.5 ms**.
    (not a timing: the same on any machine).
 11. *Data capture*: the warm handler for one row with capture off, at rate 1.0 to a working
    Firehose stream (moto), and to a Firehose that fails every call or answers slowly.
+12. *Canary judge quality*: false-rollback and detection rates of the canary judge over
+   simulated canaries, beside today's threshold alarms on the same traffic (not a timing).
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -110,6 +113,7 @@ class Results:
     dataframe_stages: list[tuple[str, float]] = field(default_factory=list)
     drift_quality: DriftQualityFigure | None = None
     capture: CaptureFigure | None = None
+    judge_quality: JudgeQualityFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -610,5 +614,6 @@ def render(results: Results) -> str:
         _dataframe_section(results),
         drift_quality_section(results.drift_quality),
         capture_section(results.capture),
+        judge_quality_section(results.judge_quality),
     ]
     return "\n\n".join(sections) + "\n"

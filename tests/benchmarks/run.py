@@ -24,6 +24,7 @@ from tests.benchmarks.csv_ingest import measure_csv_ingest
 from tests.benchmarks.dataframe import build_dataframe_model, measure_dataframe
 from tests.benchmarks.drift_quality import measure_drift_quality
 from tests.benchmarks.hostile import measure_hostile
+from tests.benchmarks.judge_quality import measure_judge_quality
 from tests.benchmarks.machine import describe_machine
 from tests.benchmarks.models import build_models, moto_s3
 from tests.benchmarks.package import (
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     csv_ingest = measure_csv_ingest(WORKDIR / "csv", (5, 20) if args.quick else (25, 100))
     _progress("drift detector quality over windows of the reference dataset")
     drift_quality = measure_drift_quality(quick=args.quick)
+    _progress("canary judge quality over simulated canaries")
+    judge_quality = measure_judge_quality(quick=args.quick)
     results = Results(
         machine=machine,
         started_at=started_at,
@@ -131,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         drift_quality=drift_quality,
         dataframe_model=frame_model,
         capture=capture,
+        judge_quality=judge_quality,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):
