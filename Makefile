@@ -44,10 +44,14 @@ demo: $(STAMP) $(NODE_STAMP) synth
 
 # The whole suite also measures least privilege: every IAM Allow statement needed or justified.
 IAM_REPORT := .modelship/iam-report.json
+# pytest-xdist workers: one runs the e2e tier (one emulator at a time) while the others take
+# whole modules of the other tiers (tests/conftest.py groups them); the controller merges the
+# workers' IAM observations into one report. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 test: $(STAMP) $(NODE_STAMP)
 	mkdir -p $(dir $(IAM_REPORT))
-	$(PY) -m pytest --iam-report=$(IAM_REPORT)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --iam-report=$(IAM_REPORT)
 
 test-unit: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/unit

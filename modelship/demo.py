@@ -13,9 +13,10 @@ expectation held; the emulator is stopped whatever happens.
 Time is compressed (`--time-scale`, default 30): an alarm period of 60 s lasts 2 s and a
 10-minute bake 20 s. See docs/local.md.
 
-The broken canary gets 1% of its model's traffic: enough for its own alarm (its error rate
-is 100%), too little for the model-wide error-rate alarm (5%), whose event, handled after the
-canary's, would also undo the previous promotion (see docs/local.md, "Known behaviour").
+The broken canary gets 5% of its model's traffic: enough for its own alarm (its error rate is
+100%, with the two failed requests in one period the alarm asks for). The model-wide
+error-rate alarm (5%) may fire too; its event, handled after the canary's rollback, is
+attributed to the canary (see docs/local.md, "Known behaviour").
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     ):
         time.sleep(1)  # both models answering before the canary starts
         run_cli(
-            "canary", "start", "--model", forest.model, "--weight", "1%", "--version", broken,
+            "canary", "start", "--model", forest.model, "--weight", "5%", "--version", broken,
             "--reason", "demo canary",
         )  # fmt: skip
         _print_alias_states("during", {forest.model: releases[forest.model].alias_state()})

@@ -121,6 +121,11 @@ DEFAULT_GUARDRAIL_PERIOD_SECONDS = 60
 # cross a threshold on its own.
 DEFAULT_GUARDRAIL_MIN_REQUESTS = 20
 DEFAULT_GUARDRAIL_THROTTLE_RATE_PERCENT = 10.0
+# A canary's error-rate alarm judges a period only with at least this many failed requests in
+# it: at low traffic one transient error is a 100% rate, and the canary verdict (not this fast
+# path for gross failures) is what weighs a few errors against the stable version's. A broken
+# candidate at 1% of 5 requests a second still fails 2 or more in its first minute.
+DEFAULT_CANARY_ALARM_MIN_ERRORS = 2
 DEFAULT_POST_PROMOTION_GUARD_SECONDS = 3600
 # Alias weights are kept to this many decimals (what Lambda's routing config carries well):
 # a weight is checked after rounding, so 99.99999% is refused rather than becoming 100%.

@@ -48,11 +48,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests_dir = Path(__file__).resolve().parent
+    # Under pytest-xdist's loadgroup (`make test`), one worker runs every e2e test in turn (one
+    # emulator at a time, the session's shared one started once) while others take whole
+    # modules (their module-scoped fixtures, e.g. a synthesis, built once).
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         path = item.path.resolve()
         parts = path.relative_to(tests_dir).parts if path.is_relative_to(tests_dir) else ()
         if parts and parts[0] in _TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+        if grouped:
+            group = "e2e" if parts[:1] == ("e2e",) else item.nodeid.split("::", 1)[0]
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 BUCKET = "modelship-test-models"
@@ -127,7 +134,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.iam_report import RECORDED, finish
 
-    if not RECORDED.worlds and not RECORDED.emulators:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # An xdist worker: the controller reports on what every worker recorded.
+        workeroutput["iam"] = RECORDED.as_json()
+        return
+    if not RECORDED:
         return
     passed, text = finish(session.config.getoption("--iam-report"))
     if text:
@@ -138,3 +150,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 reporter.write_line(line)
     if not passed and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """An xdist worker finished: what it recorded joins the controller's IAM report."""
+    from tests.iam_report import RECORDED
+
+    recorded = getattr(node, "workeroutput", {}).get("iam")
+    if recorded:
+        RECORDED.add_worker(recorded)

@@ -19,7 +19,8 @@ The emulator
                   CloudWatch; alarms: alarm evaluation;
                   eventbridge and events: rule targets and the events moto never emits
   moto_patches    Wait states by time_scale; dimensions matched in any order; extended
-                  statistics (metric_statistics: pNN, PR, TC exactly over raw values)
+                  statistics (metric_statistics: pNN, PR, TC exactly over raw values;
+                  metric_queries: GetMetricData from an index, not a scan per query)
   firehose_delivery  Firehose to S3 as the template configures it (partitions, GZIP)
   seed            the reference model a fresh emulator serves
   iam/            every call authorized against the template's policies

@@ -5,7 +5,8 @@ summaries; the emulator holds every raw value (moto stores each datum) and compu
 exactly, with the definitions of CloudWatch's "Statistics definitions" page:
 
   pNN, pNN.NN   the percentile: the smallest value v with at least NN% of the values <= v
-                (nearest rank; numpy's method="inverted_cdf")
+                (nearest rank, as numpy's method="inverted_cdf" but in exact arithmetic:
+                numpy's 0.35 * 400 is 140.00000000000003, so it takes the 141st of 400)
   PR(a:b)       percentile rank: the percentage of values v with a < v <= b (lower bound
                 excluded, upper included); PR(:b) and PR(a:) leave one side open
   TC(a:b)       trimmed count: how many values v have a < v <= b; TC(X%:Y%) takes the bounds

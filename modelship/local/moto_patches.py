@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from unittest import mock
 
@@ -49,12 +50,15 @@ def extended_statistics() -> Iterator[None]:
     """moto 5.2.5 answers only the five standard statistics: GetMetricData returns None for
     `p99` or `PR(:250)`, and GetMetricStatistics drops ExtendedStatistics. Compute them over
     the stored raw values (modelship.local.metric_statistics), refuse a statistic CloudWatch
-    would not parse, and leave out the datapoints of a period that has no value for it."""
+    would not parse, and leave out the datapoints of a period that has no value for it.
+    MetricStat queries are answered from an index of the data (modelship.local.metric_queries),
+    not by moto's scan of every datum per query."""
     from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue
     from moto.cloudwatch.models import CloudWatchBackend, Statistics
     from moto.cloudwatch.responses import CloudWatchResponse
     from moto.core.responses import ActionResult
 
+    from modelship.local.metric_queries import metric_stat_results
     from modelship.local.metric_statistics import (
         InvalidStatistic,
         is_extended,
@@ -77,12 +81,29 @@ def extended_statistics() -> Iterator[None]:
         values = raw_values(self.metric_data)
         return None if values is None else parsed(stat, "Stat").of(values)
 
-    def get_metric_data(self: Any, queries: list[dict[str, Any]], *args: Any, **kw: Any) -> Any:
+    def statistic_of(stat: str, data: list[Any], period_start: Any) -> Any:
+        stats = Statistics([stat], period_start)
+        stats.metric_data = data
+        return stats.get_statistics_for_type(stat)
+
+    def get_metric_data(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: datetime,
+        end_time: datetime,
+        scan_by: str = "TimestampAscending",
+    ) -> Any:
         for index, query in enumerate(queries, start=1):
             stat = query.get("MetricStat", {}).get("Stat", "")
             if is_extended(stat):
                 parsed(stat, f"MetricDataQueries.member.{index}.MetricStat.Stat")
-        results = standard_metric_data(self, queries, *args, **kw)
+        start, end = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
+        if start < end and all("MetricStat" in query for query in queries):
+            results = metric_stat_results(
+                self.get_all_metrics(), queries, start, end, scan_by, statistic_of
+            )
+        else:  # metric math, Metrics Insights, or the time range moto refuses
+            results = standard_metric_data(self, queries, start_time, end_time, scan_by)
         for result in results:
             kept = [
                 (t, v)

@@ -27,6 +27,7 @@ class GuardrailThresholds:
     p99_latency_ms: float = names.DEFAULT_GUARDRAIL_P99_LATENCY_MS
     period_seconds: int = names.DEFAULT_GUARDRAIL_PERIOD_SECONDS
     evaluation_periods: int = 1
+    min_errors: int = names.DEFAULT_CANARY_ALARM_MIN_ERRORS
 
     def attribution_window(self) -> timedelta:
         """How long after a canary rollback an alarm may still be counting its errors: the
@@ -103,13 +104,17 @@ def create_canary_alarms(
     dimensions = canary_dimensions(model_name, model_version)
     cloudwatch.put_metric_alarm(
         AlarmName=error_alarm,
-        AlarmDescription=description + f", error rate > {thresholds.error_rate_percent:g}%",
+        AlarmDescription=description + f", error rate > {thresholds.error_rate_percent:g}% "
+        f"(with at least {thresholds.min_errors} failed requests in a period)",
         Metrics=[
             _stat("errors", names.METRIC_PREDICTION_ERRORS, dimensions, period),
             _stat("requests", names.METRIC_REQUESTS, dimensions, period),
             {
                 "Id": "error_rate",
-                "Expression": "100 * errors / requests",
+                # Fewer failures than min_errors in a period is not a gross failure: 0%.
+                "Expression": (
+                    f"IF(errors >= {thresholds.min_errors}, 100 * errors / requests, 0)"
+                ),
                 "Label": "candidate error rate (%)",
                 "ReturnData": True,
             },

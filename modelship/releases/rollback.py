@@ -226,14 +226,21 @@ def rollback_on_alarm(releases: Releases, alarm_name: str, alarm_reason: str = "
 
 
 def abort_rollout(
-    releases: Releases, candidate: str | None, *, reason: str, execution: str
+    releases: Releases,
+    candidate: str | None,
+    *,
+    reason: str,
+    execution: str,
+    alarm: str | None = None,
 ) -> Outcome:
     """Takes the traffic a failed, stopped or timed-out `execution` gave its candidate:
     clears the canary it started or shifted, or undoes the promotion it made. Only the
     execution that owns the current routing may undo it, so a late event of an earlier
     rollout (EventBridge retries for an hour) never undoes a later canary or promotion,
     nor an operator's. `candidate` (from the execution input, when it names one) must
-    match too; a retraining run's input names none, the history finds it."""
+    match too; a retraining run's input names none, the history finds it. `alarm`: the
+    guardrail alarm that stopped the execution, when one did (the history names it, as
+    for a rollback the alarm itself started)."""
     state = releases.alias_state()
     if state.candidate is not None:
         owner = releases.history.canary_owner(state.candidate)
@@ -242,7 +249,7 @@ def abort_rollout(
             and owner.execution == execution
             and candidate in (None, state.candidate)
         ):
-            return _clear_canary(releases, state, reason=reason, execution=execution)
+            return _clear_canary(releases, state, reason=reason, alarm=alarm, execution=execution)
     else:
         promotion = releases.history.promotion_of(state.stable)
         if (
@@ -252,7 +259,12 @@ def abort_rollout(
             and candidate in (None, state.stable)
         ):
             return _roll_to(
-                releases, state, promotion.from_version, reason=reason, execution=execution
+                releases,
+                state,
+                promotion.from_version,
+                reason=reason,
+                alarm=alarm,
+                execution=execution,
             )
     return Outcome(
         "rollback",

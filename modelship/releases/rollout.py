@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelship.errors import CanaryInProgress, InvalidWeight, NoCanary
+from modelship.errors import CanaryInProgress, GuardrailTripped, InvalidWeight, NoCanary
+from modelship.releases.canary_alarms import alarm_prefix
 from modelship.releases.plan import PlanStep
 from modelship.releases.releases import Releases
 from modelship.releases.rollback import abort_rollout
@@ -158,7 +159,11 @@ def perform_task(releases: Releases, task: RolloutTask) -> dict[str, Any]:
         )
         return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
     outcome = abort_rollout(
-        releases, task.candidate, reason=_cause(task.cause), execution=task.execution or ""
+        releases,
+        task.candidate,
+        reason=_cause(task.cause),
+        execution=task.execution or "",
+        alarm=_tripped_alarm(task.cause, releases.target.function_name),
     )
     return {"action": task.action, "changed": outcome.changed, "message": outcome.message}
 
@@ -174,3 +179,18 @@ def _cause(raw: str | None) -> str:
     if isinstance(data, dict) and "errorMessage" in data:
         return f"rollout failed: {data.get('errorType', 'Error')}: {data['errorMessage']}"[:500]
     return f"rollout failed: {raw[:500]}"
+
+
+def _tripped_alarm(raw: str | None, function_name: str) -> str | None:
+    """The first alarm a GuardrailTripped cause names ("guardrail alarm in ALARM: NAME
+    (reason); ..."), when it is a guardrail of this function: guardrail alarm names have no
+    spaces."""
+    try:
+        error = json.loads(raw or "{}")
+    except ValueError:
+        return None
+    if not isinstance(error, dict) or error.get("errorType") != GuardrailTripped.__name__:
+        return None
+    _, _, named = str(error.get("errorMessage", "")).partition(": ")
+    name = named.split(" ", 1)[0].split(";", 1)[0]
+    return name if name.startswith(alarm_prefix(function_name)) else None

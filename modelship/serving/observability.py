@@ -6,6 +6,14 @@ Every datum carries two dimension sets: {service, Model, ModelVersion}, which a 
 alarms read (modelship.releases.canary_alarms), and {service, Model}, which the model's
 static guardrail and drift alarms read. `Model` keeps two models of one deployment apart:
 their ModelVersion values can be equal.
+
+For classifiers, PredictionScore records the top class probability of each of the request's
+first SCORE_SAMPLES_PER_REQUEST rows: the canary judge compares the two versions' score
+distributions (modelship.releases.canary_window reads their percentile ranks). Powertools
+keeps a metric added more than once as a list of values in one EMF document, which
+CloudWatch Logs turns into one datum per value; EMF takes at most 100 values per metric and
+document, and Powertools flushes a document when a metric reaches 100 values, so 20 per
+request never splits one.
 """
 
 from __future__ import annotations
@@ -62,6 +70,17 @@ def record_prediction(metrics: MetricsSink, model_name: str, prediction: Predict
         names.METRIC_OUT_OF_RANGE_VALUES, MetricUnit.Count, prediction.out_of_range_values
     )
     metrics.add_metric(names.METRIC_NUMERIC_VALUES, MetricUnit.Count, prediction.numeric_values)
+    for score in top_scores(prediction):
+        metrics.add_metric(names.METRIC_PREDICTION_SCORE, MetricUnit.NoUnit, score)
+
+
+def top_scores(prediction: Prediction) -> list[float]:
+    """The top class probability of each of the first SCORE_SAMPLES_PER_REQUEST rows; none
+    for a model that answers no probabilities (regression, predict-only models)."""
+    if prediction.probabilities is None:
+        return []
+    rows = prediction.probabilities[: names.SCORE_SAMPLES_PER_REQUEST]
+    return [max(row.values()) for row in rows if row]
 
 
 def record_capture(metrics: MetricsSink, captured: bool, failures: int) -> None:

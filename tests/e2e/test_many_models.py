@@ -122,19 +122,54 @@ def test_each_models_routes_reach_its_own_function(deployed: Deployed) -> None:
     assert post(api, BODY.encode(), "/models/elsewhere/predict")[0] == 404
 
 
+def test_a_broken_canarys_alarm_has_its_own_rollback_function_clear_it(
+    deployed: Deployed, reference_model_dir: Path
+) -> None:
+    # The alarm -> EventBridge -> rollback function path alone: a canary started by hand has
+    # no rollout whose guardrail check could clear it first.
+    api = deployed.environment["MODELSHIP_API_URL"]
+    forest = deployed.releases(FOREST)
+    candidate = _broken_release(deployed, reference_model_dir, "v2-alarmed")
+    before = forest.alias_state()
+    forest.start_canary(0.05, candidate, reason="e2e broken canary by hand")
+
+    with Traffic(api, [BODY], f"/models/{FOREST}/predict", threads=2) as traffic:
+        deadline = time.monotonic() + 120
+        while forest.alias_state().candidate is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        served = traffic.reset()
+
+    assert forest.alias_state().candidate is None
+    assert forest.alias_state().stable == before.stable
+    assert any(status == 503 and version == "v2-alarmed" for status, version in served)
+    record = forest.history.records()[-1]
+    assert (record.action, record.from_version, record.execution) == ("rollback", candidate, None)
+    assert record.alarm is not None
+    assert record.alarm.startswith(names.guardrail_alarm_prefix(deployed.models[FOREST].function))
+    # The rollback function's answer lands in the activity log just after it returns.
+    handled: list[dict[str, Any]] = []
+    log_deadline = time.monotonic() + 10
+    while not handled and time.monotonic() < log_deadline:
+        handled = [
+            a
+            for a in read_activity(deployed.state_dir)
+            if a["kind"] == "event-handled"
+            and a.get("detail-type") == "CloudWatch Alarm State Change"
+            and (a.get("result") or {}).get("changed")
+            and f"canary version {candidate} cleared" in a["result"]["message"]
+        ]
+        time.sleep(0.1)
+    assert len(handled) == 1, handled
+    assert "churnforest" in handled[0]["target"].lower(), handled
+
+
 def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
     deployed: Deployed, reference_model_dir: Path
 ) -> None:
     api = deployed.environment["MODELSHIP_API_URL"]
     churn, forest = deployed.releases(CHURN), deployed.releases(FOREST)
     # Given a churn-forest candidate whose artifact was corrupted in S3 after its release
-    deployed.publish(reference_model_dir, FOREST, "v2-broken")
-    info, _ = forest.create("v2-broken", reason="e2e broken")
-    deployed.client("s3").put_object(
-        Bucket=deployed.models[FOREST].bucket,
-        Key=f"{names.MODELS_PREFIX}/{FOREST}/v2-broken/{names.MODEL_ARTIFACT_FILE}",
-        Body=b"not a model",
-    )
+    candidate = _broken_release(deployed, reference_model_dir, "v2-broken")
     churn_before, forest_before = churn.alias_state(), forest.alias_state()
 
     # When it is canaried while traffic flows to both models
@@ -148,7 +183,7 @@ def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
         execution = start_rollout(
             sfn,
             deployed.models[FOREST].release_state_machine,
-            rollout_input(info.version, parse_plan("5:10m,100"), reason="e2e broken canary"),
+            rollout_input(candidate, parse_plan("5:10m,100"), reason="e2e broken canary"),
         )
         deadline = time.monotonic() + 180
         while forest.alias_state().candidate is None and _running(sfn, execution, deadline):
@@ -160,7 +195,10 @@ def test_a_broken_canary_is_rolled_back_while_the_other_model_is_untouched(
         time.sleep(1)
         untouched, canaried = churn_traffic.reset(), forest_traffic.reset()
 
-    # Then churn-forest's own guardrail rolled its canary back, and the rollout failed
+    # Then churn-forest's own guardrail rolled its canary back, and the rollout failed. Either
+    # its rollback function (for the alarm) or the rollout's Rollback task (its guardrail check
+    # after the bake found the alarm) cleared the canary, whichever came first; both name the
+    # alarm. The previous test covers the rollback function alone.
     assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
     assert forest.alias_state().candidate is None
     assert forest.alias_state().stable == forest_before.stable
@@ -215,6 +253,18 @@ def test_a_healthy_rollout_promotes_one_model_and_leaves_the_other_alone(
     )["MetricAlarms"]
     assert not [a for a in alarms if names.CANARY_ALARM_MARKER + info.version in a["AlarmName"]]
     assert churn.alias_state() == churn_before
+
+
+def _broken_release(deployed: Deployed, reference: Path, version: str) -> str:
+    """A churn-forest Lambda version of model `version`, its artifact then corrupted in S3."""
+    deployed.publish(reference, FOREST, version)
+    info, _ = deployed.releases(FOREST).create(version, reason="e2e broken")
+    deployed.client("s3").put_object(
+        Bucket=deployed.models[FOREST].bucket,
+        Key=f"{names.MODELS_PREFIX}/{FOREST}/{version}/{names.MODEL_ARTIFACT_FILE}",
+        Body=b"not a model",
+    )
+    return info.version
 
 
 def _running(sfn: Any, execution: str, deadline: float) -> bool:

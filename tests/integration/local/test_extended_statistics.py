@@ -208,3 +208,24 @@ def test_a_period_with_a_negative_value_has_no_percentile(cloudwatch: Any) -> No
     assert by_id["n"]["Values"] == [1.0, 1.0]
     assert by_id["p"]["Values"] == [2.0]
     assert by_id["p"]["Timestamps"] == [start + timedelta(minutes=1)]
+
+
+def test_a_metric_is_its_namespace_name_and_whole_dimension_set(cloudwatch: Any) -> None:
+    start = _minute()
+    at = start + timedelta(seconds=3)
+    for namespace, dimensions, value in (
+        (NAMESPACE, DIMENSIONS, 1.0),
+        ("elsewhere", DIMENSIONS, 50.0),
+        (NAMESPACE, DIMENSIONS[:1], 70.0),
+        (NAMESPACE, [*DIMENSIONS, {"Name": "ModelVersion", "Value": "v1"}], 90.0),
+    ):
+        cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {"MetricName": "Latency", "Dimensions": dimensions, "Value": value, "Timestamp": at}
+            ],
+        )
+
+    got = _values(cloudwatch, ["SampleCount", "Maximum", "p100"], start, minutes=1)
+
+    assert got == {"SampleCount": [1.0], "Maximum": [1.0], "p100": [1.0]}

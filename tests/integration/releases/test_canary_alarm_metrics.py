@@ -104,3 +104,29 @@ def test_another_models_failing_version_of_the_same_name_leaves_the_canary_quiet
     assert {(d["Model"], d["ModelVersion"]) for d in documents} == {("churn-forest", "v2")}
     evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
     assert _alarm(world, error_alarm)["StateValue"] != "ALARM"
+
+
+def test_one_transient_error_is_not_a_gross_failure_but_the_minimum_of_failures_is(
+    world: World,
+) -> None:
+    # Given a broken candidate at low traffic: fewer failed requests in a period than the
+    # alarm's minimum (every one a 100% rate) leave it quiet; the canary verdict weighs them
+    candidate = _canary_with_a_broken_candidate(world)
+    error_alarm, _ = canary_alarm_names(FUNCTION, candidate)
+    env = _version_env(world, candidate)
+    fewest = names.DEFAULT_CANARY_ALARM_MIN_ERRORS
+
+    statuses, documents = _run_handler(env, fewest - 1)
+    _put(world, documents)
+    evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
+
+    assert statuses == [503] * (fewest - 1)
+    assert _alarm(world, error_alarm)["StateValue"] != "ALARM"
+
+    # When one more request fails in the same period
+    statuses, documents = _run_handler(env, 1)
+    _put(world, documents)
+    evaluate_alarms(world.cloudwatch, alarm_prefix(FUNCTION))
+
+    # Then the guardrail trips
+    assert _alarm(world, error_alarm)["StateValue"] == "ALARM"

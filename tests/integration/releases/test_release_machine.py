@@ -104,6 +104,8 @@ def test_failing_candidate_is_rolled_back_and_the_execution_fails_with_the_cause
     assert last.execution is not None
     assert last.execution == result["executionArn"]
     assert "GuardrailTripped" in last.reason
+    # The history names the alarm that stopped the rollout.
+    assert last.alarm == canary_alarm_names(FUNCTION, candidate)[0]
 
 
 def test_stopped_rollout_leaves_live_on_the_stable_release(world: World, machine: str) -> None:

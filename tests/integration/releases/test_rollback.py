@@ -303,3 +303,56 @@ def test_a_rollout_that_adopts_a_running_canary_owns_it(world: World) -> None:
     assert outcome.changed is True
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
+
+
+def _rollback_task(world: World, candidate: str, error_type: str, message: str) -> None:
+    from modelship.releases.rollout import RolloutTask, perform_task
+
+    # The Cause the release state machine's Catch hands over for a Lambda error.
+    cause = json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": []})
+    task = RolloutTask(action="rollback", candidate=candidate, cause=cause, execution=ROLLOUT)
+    assert perform_task(world.releases(), task)["changed"] is True
+
+
+def test_a_rollout_stopped_by_a_guardrail_names_the_alarm_in_the_history(
+    world: World, canary: tuple[str, str]
+) -> None:
+    stable, candidate = canary
+    errors, _ = canary_alarm_names(FUNCTION, candidate)
+    static = f"{alarm_prefix(FUNCTION)}live-error-rate"
+    reason = "Threshold Crossed: 1 datapoint [40.0 (01/01/25 00:00:00)] was > 5.0; (one)"
+
+    _rollback_task(
+        world,
+        candidate,
+        "GuardrailTripped",
+        f"guardrail alarm in ALARM: {errors} ({reason}); {static}",
+    )
+
+    record = world.history()[-1]
+    assert (record.action, record.to_version) == ("rollback", stable)
+    assert record.alarm == errors
+    assert record.execution == ROLLOUT
+    assert "GuardrailTripped" in record.reason
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message"),
+    [
+        ("NoCanary", "the canary of version 3 is gone (rolled back?); rollout stopped"),
+        # Not a guardrail of this function: nothing to name.
+        ("GuardrailTripped", "guardrail alarm in ALARM: modelship-guardrail-other-fn-errors"),
+        ("GuardrailTripped", "guardrail alarm in ALARM: "),
+    ],
+)
+def test_a_rollout_stopped_for_another_reason_names_no_alarm(
+    world: World, canary: tuple[str, str], error_type: str, message: str
+) -> None:
+    _, candidate = canary
+
+    _rollback_task(world, candidate, error_type, message)
+
+    record = world.history()[-1]
+    assert record.action == "rollback"
+    assert record.alarm is None
+    assert error_type in record.reason

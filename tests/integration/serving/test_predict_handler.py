@@ -176,7 +176,7 @@ def test_metrics_are_emitted_per_model_and_model_version(
     capsys: pytest.CaptureFixture[str], function: Invoke
 ) -> None:
     capsys.readouterr()
-    function(load_event("predict_batch"))
+    answer = _body(function(load_event("predict_batch")))
     function(load_event("predict_missing_feature"))
 
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -197,6 +197,9 @@ def test_metrics_are_emitted_per_model_and_model_version(
     assert ok["NumericValues"] == [30.0]  # 5 rows x 6 numeric features
     assert ok["OutOfRangeValues"][0] >= 0
     assert (failed["ClientErrors"], failed["PredictionErrors"]) == ([1.0], [0.0])
+    # a classifier's answer also records each row's top class probability; a failure none
+    assert ok["PredictionScore"] == [max(row.values()) for row in answer["probabilities"]]
+    assert "PredictionScore" not in failed
 
 
 def test_logs_carry_the_request_correlation_id(function: Invoke) -> None:

@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
+from modelship import names
 from modelship.errors import SchemaMismatch, UnknownModel
 from modelship.serving.http_errors import error_response, internal_error_response
 from modelship.serving.observability import record_capture, record_failure, record_prediction
@@ -138,3 +139,51 @@ def test_capture_metrics_ride_on_the_predict_dimension_sets(
     ]
     shown = {k: document[k] for k in ("CapturedRequests", "CaptureFailures") if k in document}
     assert shown == expected
+
+
+def _classified(rows: int) -> Prediction:
+    probabilities = [{"no": 1.0 - p, "yes": p} for p in (0.05 * (i % 20) for i in range(rows))]
+    return Prediction(
+        model_name="churn",
+        model_version="v7",
+        predictions=["yes" if row["yes"] > 0.5 else "no" for row in probabilities],
+        probabilities=probabilities,
+        rows=rows,
+        model_latency_ms=2.0,
+        out_of_range_values=0,
+        numeric_values=0,
+    )
+
+
+def test_a_classifier_records_the_top_probability_of_each_row_under_both_sets() -> None:
+    metrics = AmazonCloudWatchEMFProvider(namespace="modelship")
+    prediction = _classified(3)  # P(yes) 0.0, 0.05, 0.1: the top class is "no" each time
+
+    record_prediction(metrics, "churn", prediction)
+
+    document = metrics.serialize_metric_set()
+    assert document["PredictionScore"] == [1.0, 0.95, 0.9]
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert {"Name": "PredictionScore", "Unit": "None"} in directive["Metrics"]
+    assert len(_dimension_sets(document)) == 2
+
+
+def test_scores_are_sampled_from_the_first_rows_only() -> None:
+    metrics = AmazonCloudWatchEMFProvider(namespace="modelship")
+    prediction = _classified(45)
+    assert prediction.probabilities is not None
+
+    record_prediction(metrics, "churn", prediction)
+
+    document = metrics.serialize_metric_set()
+    expected = [max(row.values()) for row in prediction.probabilities[:20]]
+    assert names.SCORE_SAMPLES_PER_REQUEST == 20
+    assert document["PredictionScore"] == expected
+
+
+def test_a_model_without_probabilities_records_no_scores() -> None:
+    metrics = AmazonCloudWatchEMFProvider(namespace="modelship")
+
+    record_prediction(metrics, "churn", PREDICTION)
+
+    assert "PredictionScore" not in metrics.serialize_metric_set()
