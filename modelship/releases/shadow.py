@@ -41,6 +41,10 @@ DEFAULT_PROMOTE_WEIGHT = 0.05
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
+# PutFunctionEventInvokeConfig takes 60 to 21600 seconds.
+SHADOW_MAX_EVENT_AGE_SECONDS = 60
+
+
 def parse_sample(text: str) -> float:
     """`--sample` as given: `20%` or `0.2` (the weight rules), in (0, 1]."""
     try:
@@ -140,6 +144,14 @@ def start_shadow(
         sample_rate=sample_rate,
         started_at=releases.clock(),
         started_by=releases.actor(),
+    )
+    # Mirrors are invoked asynchronously: a throttled or failed one is not worth Lambda's
+    # default of two retries over up to six hours (a stale mirror compares nothing useful).
+    releases.alias.lambda_.put_function_event_invoke_config(
+        FunctionName=releases.target.function_name,
+        Qualifier=info.version,
+        MaximumRetryAttempts=0,
+        MaximumEventAgeInSeconds=SHADOW_MAX_EVENT_AGE_SECONDS,
     )
     key = names.shadow_state_key(state.model)
     try:

@@ -28,7 +28,7 @@ from modelship.releases.shadow import (
 )
 from modelship.serving.shadow_state import ShadowState
 from tests.conftest import BUCKET
-from tests.integration.release_world import MODEL, World, released, stable_on
+from tests.integration.release_world import FUNCTION, MODEL, World, released, stable_on
 
 
 def put_shadow_metrics(
@@ -139,6 +139,11 @@ def test_start_writes_the_state_the_serving_side_reads_and_records_it(
     # The alias is not touched: users only get the stable's answers.
     assert world.alias()["FunctionVersion"] == stable
     assert world.weights() == {}
+    # A mirror is invoked asynchronously: never retried, never delivered stale.
+    config = world.lambda_.get_function_event_invoke_config(
+        FunctionName=FUNCTION, Qualifier=version
+    )
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 60)
 
 
 def test_a_second_start_is_refused_naming_the_running_shadow(
@@ -348,7 +353,7 @@ def test_the_report_compares_latency_percentiles_with_the_stable_release(
     state = start_shadow(world.releases(), version, 1.0)
     put_shadow_metrics(world, "v2", requests=100, rows=100, agreeing=100)
     for latency in range(1, 101):
-        world.put_traffic("v1", 1, 0, latency_ms=float(latency))
+        put_latency(world, "v1", float(latency), names.METRIC_MODEL_LATENCY)
         put_latency(world, "v2", 2.0 * latency)
 
     with ordered_dimensions(), extended_statistics():
@@ -361,12 +366,17 @@ def test_the_report_compares_latency_percentiles_with_the_stable_release(
     assert "shadow p50 100.0 ms, p99 198.0 ms" in report.summary()
 
 
-def put_latency(world: World, model_version: str, latency_ms: float) -> None:
+def put_latency(
+    world: World,
+    model_version: str,
+    latency_ms: float,
+    metric: str = names.METRIC_SHADOW_LATENCY,
+) -> None:
     world.cloudwatch.put_metric_data(
         Namespace=names.METRICS_NAMESPACE,
         MetricData=[
             {
-                "MetricName": names.METRIC_SHADOW_LATENCY,
+                "MetricName": metric,
                 "Dimensions": [
                     {"Name": "service", "Value": names.PREDICT_SERVICE_NAME},
                     {"Name": names.METRIC_DIMENSION_MODEL, "Value": MODEL},
