@@ -24,11 +24,13 @@ def shadow_release(
     from modelship.releases.shadow import model_name
 
     model = model_name(releases)
-    story.step(f"8. A shadow release: {model} v1 answers beside {challenger}, unseen by users")
-    first = min(
-        (r.to_version for r in releases.history.records() if r.action == "create"),
-        key=lambda v: int(v or 0),
-    )
+    story.step(f"8. A shadow release: an earlier {model} answers beside {challenger}, unseen")
+    stable = releases.alias_state().stable
+    created = [r.to_version for r in releases.history.records() if r.action == "create"]
+    others = sorted({v for v in created if v and v != stable}, key=int)
+    if not story.check(bool(others), f"{model} has a release beside its stable v{stable}"):
+        return
+    first = others[0]
     run_cli(
         "shadow", "start", "--model", model, "--version", str(first), "--sample", "50%",
         "--reason", "demo shadow",
