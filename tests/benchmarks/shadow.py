@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from modelship import names
-from modelship.local.handler_runner import FakeLambdaContext, load_handler, patched_environ
-from modelship.names import PREDICT_HANDLER
+from modelship.local.handler_runner import patched_environ
 from modelship.sample_events import http_api_event, load_event
 from modelship.serving.shadow_mirror import ShadowMirror
 from modelship.serving.shadow_state import ShadowState
+from tests.benchmarks.capture import WarmHandler, moto_client
 from tests.benchmarks.models import BenchModel, free_port, function_environment
 from tests.benchmarks.stats import Summary, summarize
 from tests.benchmarks.warm import QUIET
@@ -90,35 +90,6 @@ class ShadowFigure:
         return (self.summaries[configuration].p50 - self.summaries["off"].p50) * 1000
 
 
-class _Handler:
-    def __init__(self, environment: dict[str, str]) -> None:
-        self.environment = environment
-        with patched_environ(environment):
-            self.module, self.handler = load_handler(PREDICT_HANDLER)
-        self.context = FakeLambdaContext()
-
-    def call(self, event: dict[str, Any]) -> float:
-        started = time.perf_counter()
-        response = self.handler(event, self.context)
-        elapsed = time.perf_counter() - started
-        if response["statusCode"] != 200:
-            raise RuntimeError(f"handler answered {response['statusCode']}")
-        return elapsed
-
-
-def _client(service: str, endpoint: str, **options: Any) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        **options,
-    )
-
-
 @contextlib.contextmanager
 def _lambda_server() -> Iterator[tuple[str, str]]:
     """A moto server process holding the function and one published version; yields its URL
@@ -133,7 +104,7 @@ def _lambda_server() -> Iterator[tuple[str, str]]:
     try:
         for _ in range(100):
             try:
-                role = _client("iam", endpoint).create_role(
+                role = moto_client("iam", endpoint).create_role(
                     RoleName="bench", AssumeRolePolicyDocument="{}"
                 )["Role"]["Arn"]
                 break
@@ -142,7 +113,7 @@ def _lambda_server() -> Iterator[tuple[str, str]]:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
-        lambda_ = _client("lambda", endpoint)
+        lambda_ = moto_client("lambda", endpoint)
         lambda_.create_function(
             FunctionName=FUNCTION,
             Runtime="python3.12",
@@ -193,7 +164,7 @@ def _measure(
         started_at=datetime.now(UTC),
         started_by="bench",
     )
-    working = _Counting(_client("lambda", lambda_endpoint, config=ShadowMirror.client_config()))
+    working = _Counting(moto_client("lambda", lambda_endpoint, config=ShadowMirror.client_config()))
     clients: dict[str, Any] = {
         "off": _Counting(None),
         "working": working,
@@ -203,7 +174,7 @@ def _measure(
     times: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
     sampled = dict.fromkeys(CONFIGURATIONS, 0)
     with contextlib.redirect_stdout(QUIET):
-        handlers = {name: _Handler(base) for name in CONFIGURATIONS}
+        handlers = {name: WarmHandler(base) for name in CONFIGURATIONS}
         mirrors = {}
         for name, handler in handlers.items():
             mirror = _mirror(clients[name], None if name == "off" else state)
