@@ -112,6 +112,17 @@ def predict_function(function: lambda_.IFunction, role: iam.IRole) -> None:
     )
 
 
+def shadow_mirror_policy(policy: iam.Policy, function: lambda_.IFunction) -> None:
+    _wildcards(
+        policy,
+        {
+            f"{_arn(function, policy)}:*": "A shadow release mirrors requests to a version of "
+            "this same function published at run time (modelship shadow start); the wildcard "
+            "covers this function's versions only.",
+        },
+    )
+
+
 def capture_stream(role: iam.IRole, bucket: s3.IBucket) -> None:
     objects = _arn(bucket, role)
     _wildcards(

@@ -111,7 +111,45 @@ class PredictService(Construct):
             ),
         )
         nag.predict_function(function, role)
+        self._shadow_policy(role, function)
         return function
+
+    def _shadow_policy(self, role: iam.IRole, function: lambda_.Function) -> iam.Policy:
+        """What a serving version needs to mirror requests to a shadow version of the same
+        function (modelship.serving.shadow_mirror): read the model's shadow state, and invoke
+        the function's published versions. A policy of its own, not the role's default one:
+        the function depends on its role's default policy, so naming the function's ARN
+        there would make the function depend on itself."""
+        state_key = names.shadow_state_key(self.settings.model_name)
+        policy = iam.Policy(
+            self,
+            "ShadowMirrorPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadShadowState",
+                    actions=["s3:GetObject"],
+                    resources=[self.bucket.arn_for_objects(state_key)],
+                ),
+                # Listed before it is read (modelship.serving.shadow_state): without
+                # ListBucket a missing key answers 403, and no shadow is the usual case.
+                iam.PolicyStatement(
+                    sid="ListShadowState",
+                    actions=["s3:ListBucket"],
+                    resources=[self.bucket.bucket_arn],
+                    conditions={"StringEquals": {"s3:prefix": [state_key]}},
+                ),
+                # An Invoke with a Qualifier is authorized against the qualified ARN
+                # (function:name:version), which the unqualified function ARN does not match.
+                iam.PolicyStatement(
+                    sid="MirrorToShadowVersions",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[f"{function.function_arn}:*"],
+                ),
+            ],
+        )
+        nag.shadow_mirror_policy(policy, function)
+        return policy
 
     def _live_alias(self) -> lambda_.Alias:
         # A Version with a fixed logical id is published once, at the first deploy, and never

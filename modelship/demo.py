@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modelship.demo_shadow import shadow_release
 from modelship.demo_traffic import Traffic, get, post, print_traffic, reference_bodies
 from modelship.registry.manifest import copy_as_version
 from modelship.registry.registry import Registry
@@ -231,6 +232,13 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
         "the challenger answered requests during its canary",
     )
     story.check(all(status == 200 for (status, _) in seen), "every request answered 200")
+    verdicts = [r for r in releases[churn.model].history.records() if r.action == "verdict"]
+    for record in verdicts:
+        print(f"   verdict: {record.reason}")
+    story.check(
+        bool(verdicts) and all(r.reason.startswith("pass") for r in verdicts),
+        "each canary step ended with a verdict of the challenger against the champion: pass",
+    )
 
     story.step(f"5. A broken release of {forest.model}, canaried while both models serve")
     before = {model: r.alias_state() for model, r in releases.items()}
@@ -330,6 +338,8 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     reports = s3.list_objects_v2(Bucket=churn.bucket, Prefix=f"monitoring/{churn.model}/drift/")
     count = len(reports.get("Contents", []))
     print(f"   drift reports so far: {count} (the monitor runs on its schedule, time-compressed)")
+
+    shadow_release(story, run_cli, wait_for, releases[churn.model], api, bodies, challenger, s3)
 
 
 def _releases(model: Any) -> Any:

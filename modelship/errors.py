@@ -256,3 +256,36 @@ class PackagingError(ModelshipError):
     output_exists) and the message names what to change."""
 
     reason = "packaging_failed"
+
+
+class ShadowError(ReleaseError):
+    """Base of shadow release failures: no shadow was started, stopped or promoted."""
+
+    reason = "shadow_failed"
+
+
+class ShadowAlreadyRunning(ShadowError):
+    """A model has one shadow at a time; the message names the running one."""
+
+    reason = "shadow_running"
+
+
+class NoShadow(ShadowError):
+    """The action needs a running shadow and there is none."""
+
+    reason = "no_shadow"
+
+
+class InvalidShadow(ShadowError):
+    """A shadow that cannot be started: the stable release or its model, the canary's
+    candidate (reasons already_stable, canary_candidate, same_model), or a sample rate
+    outside (0, 1] (invalid_sample_rate)."""
+
+    reason = "invalid_shadow"
+
+
+class ShadowNotPromotable(ShadowError):
+    """The shadow's report raises a concern (no requests, errors, low agreement); the
+    message names it. `--force` promotes anyway."""
+
+    reason = "shadow_not_promotable"

@@ -93,6 +93,10 @@ ENV_TRAINING_ENTRY_POINT = "TRAINING_ENTRY_POINT"
 ENV_TRAINING_CODE_DIR = "TRAINING_CODE_DIR"
 # Lambda's reserved variable: where the function's code is unpacked (/var/task on AWS).
 ENV_LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
+# Lambda's reserved variables naming the running function and its version ($LATEST or a
+# number); the predict function mirrors to a shadow version of itself by name.
+ENV_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+ENV_LAMBDA_FUNCTION_VERSION = "AWS_LAMBDA_FUNCTION_VERSION"
 TRAINING_CODE_DIR_NAME = "training_code"
 # Dotted module path, a colon, a function name: identifiers only (used with fullmatch).
 TRAINING_ENTRY_POINT_PATTERN = (

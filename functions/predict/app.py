@@ -1,5 +1,6 @@
 """Predict function: POST /predict, GET /health, GET /model/info, GET /openapi.json, and the
-same four under /models/<name>/ (predict, health, info, openapi.json) for its own model."""
+same four under /models/<name>/ (predict, health, info, openapi.json) for its own model; and,
+as a shadow version, the mirrored requests of a shadow release."""
 
 import json
 import warnings
@@ -33,6 +34,9 @@ from modelship.serving.observability import (
 from modelship.serving.openapi import openapi_document
 from modelship.serving.service import PredictionService
 from modelship.serving.settings import PredictSettings
+from modelship.serving.shadow import handle_mirror
+from modelship.serving.shadow_mirror import ShadowMirror, record_mirrors
+from modelship.serving.shadow_state import read_shadow_state
 
 # /health and /model/info emit no metrics; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -41,9 +45,10 @@ settings = load(PredictSettings)
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+s3 = boto3.client("s3")
 service = PredictionService(
     ModelStore.for_ephemeral_storage(
-        boto3.client("s3"), settings.model_bucket, settings.cache_dir, settings.ephemeral_storage_mb
+        s3, settings.model_bucket, settings.cache_dir, settings.ephemeral_storage_mb
     ),
     settings,
 )
@@ -54,6 +59,15 @@ capture = DataCapture.for_stream(
     settings.capture_stream,
     settings.capture_sample_rate,
     settings.capture_exclude_fields,
+)
+# Off the request path: see modelship.serving.shadow_mirror. Off when not on Lambda.
+shadow = ShadowMirror.for_function(
+    lambda: boto3.client("lambda", config=ShadowMirror.client_config()),
+    lambda: read_shadow_state(s3, settings.model_bucket, settings.model_name),
+    function_name=settings.function_name,
+    function_version=settings.function_version,
+    model_name=settings.model_name,
+    max_body_bytes=settings.max_body_bytes,
 )
 # Every log line names the release's model, so Logs Insights can filter on it.
 logger.append_keys(model_version=service.model_version)
@@ -94,6 +108,8 @@ def predict():
     record_prediction(metrics, settings.model_name, prediction)
     captured = capture.offer(event.request_context.request_id, prediction, len(event.body or ""))
     record_capture(metrics, captured, capture.take_failures())
+    shadow.offer(event.request_context.request_id, event.body, event.is_base64_encoded, prediction)
+    record_mirrors(metrics, *shadow.take_counts())
     record_reason(metrics, "ok")
     return _json(200, prediction.body())
 
@@ -170,4 +186,6 @@ def handle_unexpected_error(exc: Exception):
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if names.SHADOW_EVENT_KEY in event:  # a mirror sent to this version as a shadow
+        return handle_mirror(event, service, metrics)
     return app.resolve(event, context)

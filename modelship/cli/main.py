@@ -46,6 +46,10 @@ COMMANDS: dict[str, Command] = {
     "rollout": Command(
         _RELEASES, "run a rollout plan through the release state machine and follow it"
     ),
+    "shadow": Command(
+        "modelship.cli.commands.shadow",
+        "mirror a sample of live requests to a release that answers no one; its report",
+    ),
     "status": Command(
         "modelship.cli.commands.status",
         "stable, candidate and its last verdict, alarms, rollouts running or failed in 24 h",

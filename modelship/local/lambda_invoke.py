@@ -39,7 +39,18 @@ def answered_by(run: Run, *, background_events: bool = False) -> Iterator[None]:
     asynchronous invocation (InvocationType Event) runs in a thread and returns at once, as
     Lambda queues it; without, it runs before the call returns."""
     from moto.awslambda.models import LambdaBackend
+    from moto.awslambda.responses import LambdaResponse
     from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original_response = LambdaResponse.invoke
+
+    def response_invoke(response: Any) -> Any:
+        # The API's query parameter is `Qualifier` (Invoke API reference); moto reads
+        # `qualifier`, so without this an Invoke with a Qualifier would run $LATEST.
+        qualifier = response.querystring.get("Qualifier")
+        if qualifier and "qualifier" not in response.querystring:
+            response.querystring["qualifier"] = qualifier
+        return original_response(response)
 
     def invoke(
         backend: Any,
@@ -51,6 +62,8 @@ def answered_by(run: Run, *, background_events: bool = False) -> Iterator[None]:
     ) -> bytes:
         event = json.loads(body) if body else {}
         if background_events and headers.get("X-Amz-Invocation-Type") == "Event":
+            # Lambda refuses an unknown function or qualifier before it queues the event.
+            backend.get_function(function_name, qualifier)
             threading.Thread(
                 target=run, args=(backend, function_name, qualifier, event), daemon=True
             ).start()
@@ -65,6 +78,7 @@ def answered_by(run: Run, *, background_events: bool = False) -> Iterator[None]:
 
     # Without Docker moto uses LambdaSimpleBackend, which overrides invoke: patch both.
     with (
+        mock.patch.object(LambdaResponse, "invoke", response_invoke),
         mock.patch.object(LambdaBackend, "invoke", invoke),
         mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
     ):

@@ -12,7 +12,9 @@ the alias), compatibility (checks at create), history, canary_alarms (guardrails
 (value types), settings (the release functions' settings), directory (a deployment's models,
 listed in SSM), canary_samples and verdict (the canary judge: `judge` a window under a
 `VerdictPolicy`), verdict_stats (its tests), canary_judgement (`judge_canary`: a running
-canary's verdict, read from its metrics and recorded in the history).
+canary's verdict, read from its metrics and recorded in the history), shadow (shadow
+releases: start, stop, report, promote) and shadow_agreement (the shadow's report, read from
+its metrics).
 
 The names below are imported on first use: `modelship.releases.plan` is standard library
 only, and the CDK app imports it without pulling boto3 or pydantic in through this package.
@@ -59,6 +61,12 @@ _EXPORTS = {
     "start_rollout": "rollout",
     "ReleaseSettings": "settings",
     "releases_for": "settings",
+    "current_shadow": "shadow",
+    "promote_shadow": "shadow",
+    "shadow_report": "shadow",
+    "start_shadow": "shadow",
+    "stop_shadow": "shadow",
+    "ShadowReport": "shadow_agreement",
 }
 
 __all__ = [
@@ -77,11 +85,13 @@ __all__ = [
     "ReleaseTarget",
     "Releases",
     "RolloutTask",
+    "ShadowReport",
     "Status",
     "Verdict",
     "VerdictPolicy",
     "VerdictSummary",
     "abort_rollout",
+    "current_shadow",
     "follow",
     "format_plan",
     "handle_rollback_event",
@@ -91,11 +101,15 @@ __all__ = [
     "parse_rollback_event",
     "parse_weight",
     "perform_task",
+    "promote_shadow",
     "releases_for",
     "rollback_on_alarm",
     "rollout_input",
+    "shadow_report",
     "start_rollout",
+    "start_shadow",
     "steps_from_input",
+    "stop_shadow",
 ]
 
 if TYPE_CHECKING:
@@ -134,6 +148,14 @@ if TYPE_CHECKING:
         start_rollout,
     )
     from modelship.releases.settings import ReleaseSettings, releases_for
+    from modelship.releases.shadow import (
+        current_shadow,
+        promote_shadow,
+        shadow_report,
+        start_shadow,
+        stop_shadow,
+    )
+    from modelship.releases.shadow_agreement import ShadowReport
     from modelship.releases.verdict import Verdict, VerdictPolicy, judge
 
 

@@ -145,9 +145,18 @@ def fetch_values(
         for page in pages:
             for result in page.get("MetricDataResults", []):
                 query_id = result["Id"]
-                if result.get("Values"):
+                found = result.get("Values") or []
+                if len(found) > 1 or (found and query_id in values):
+                    # The period spans the window: a second value would mean part of the
+                    # window was dropped, and a percentile of one part is not of the whole.
+                    raise ReleaseError(
+                        f"CloudWatch answered {query_id} with more than one period over the "
+                        f"canary window {start.isoformat()} to {end.isoformat()}",
+                        reason="canary_metrics_unavailable",
+                    )
+                if found:
                     # One period: one value; a later page may carry it after PartialData.
-                    values[query_id] = float(result["Values"][0])
+                    values[query_id] = float(found[0])
                 messages = [str(m.get("Value", "")) for m in result.get("Messages", [])]
                 statuses[query_id] = (result.get("StatusCode", "Complete"), messages)
     failed = {

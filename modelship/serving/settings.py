@@ -74,6 +74,16 @@ class PredictSettings(EnvSettings):
         default=(), validation_alias=names.ENV_CAPTURE_EXCLUDE_FIELDS
     )
 
+    # Set by Lambda (reserved variables): the serving versions mirror to a shadow version of
+    # this function by name (modelship.serving.shadow_mirror); empty off Lambda, where
+    # nothing is mirrored.
+    function_name: str = Field(
+        default="", validation_alias=names.ENV_LAMBDA_FUNCTION_NAME, max_length=64
+    )
+    function_version: str = Field(
+        default="$LATEST", validation_alias=names.ENV_LAMBDA_FUNCTION_VERSION, max_length=32
+    )
+
     @field_validator("capture_exclude_fields")
     @classmethod
     def _check_exclude_fields(cls, fields: tuple[str, ...]) -> tuple[str, ...]:

@@ -64,7 +64,9 @@ class CaptureFigure:
         return self.summaries[configuration].p50 / self.summaries["off"].p50
 
 
-class _Handler:
+class WarmHandler:
+    """The predict handler loaded once with `environment`; `call` times one invocation."""
+
     def __init__(self, environment: dict[str, str]) -> None:
         self.environment = environment
         with patched_environ(environment):
@@ -80,7 +82,7 @@ class _Handler:
         return elapsed
 
 
-def _client(service: str, endpoint: str) -> Any:
+def moto_client(service: str, endpoint: str, **options: Any) -> Any:
     import boto3
 
     return boto3.client(
@@ -89,12 +91,13 @@ def _client(service: str, endpoint: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
+        **options,
     )
 
 
 def _delivered_lines(endpoint: str) -> int:
     """Records moto's Firehose wrote to S3 (one line each)."""
-    s3 = _client("s3", endpoint)
+    s3 = moto_client("s3", endpoint)
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/").get("Contents", [])
     bodies = (s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed)
     return sum(body.count(b"\n") for body in bodies)
@@ -113,7 +116,7 @@ def _firehose_server() -> Iterator[str]:
     try:
         for _ in range(100):
             try:
-                _client("s3", endpoint).create_bucket(Bucket=BUCKET)
+                moto_client("s3", endpoint).create_bucket(Bucket=BUCKET)
                 break
             except Exception:
                 time.sleep(0.1)
@@ -125,7 +128,7 @@ def _firehose_server() -> Iterator[str]:
 
 
 def _create_stream(endpoint: str) -> None:
-    _client("firehose", endpoint).create_delivery_stream(
+    moto_client("firehose", endpoint).create_delivery_stream(
         DeliveryStreamName=STREAM,
         ExtendedS3DestinationConfiguration={
             "BucketARN": f"arn:aws:s3:::{BUCKET}",
@@ -152,10 +155,10 @@ def _measure(
     times: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
     with contextlib.redirect_stdout(QUIET):
         handlers = {
-            "off": _Handler(base),
-            "working": _Handler(captured),
-            "failing": _Handler(captured),
-            "slow": _Handler(captured),
+            "off": WarmHandler(base),
+            "working": WarmHandler(captured),
+            "failing": WarmHandler(captured),
+            "slow": WarmHandler(captured),
         }
         stubs = {"failing": _FailingFirehose(), "slow": _SlowFirehose()}
         for name, client in stubs.items():

@@ -15,6 +15,8 @@ from tests.benchmarks.machine import Machine
 from tests.benchmarks.models import BenchModel
 from tests.benchmarks.package import LAMBDA_UNZIPPED_LIMIT, ImportFigure, PackageSize
 from tests.benchmarks.rollback import RollbackReaction
+from tests.benchmarks.shadow import TARGET_MS as SHADOW_TARGET_MS
+from tests.benchmarks.shadow import ShadowFigure, shadow_section
 from tests.benchmarks.stats import Summary, summarize
 from tests.benchmarks.warm import LatencyFigure, WarmResults
 
@@ -77,6 +79,9 @@ warm calls of **2-4.5 ms**.
    Firehose stream (moto), and to a Firehose that fails every call or answers slowly.
 12. *Canary judge quality*: false-rollback and detection rates of the canary judge over
    simulated canaries, beside today's threshold alarms on the same traffic (not a timing).
+13. *Shadow mirroring*: the stable version's warm handler for one row with no shadow running,
+   and with a shadow at sample 20% sent to a working Lambda API (moto), to one that fails
+   every call and to one that answers slowly.
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -114,6 +119,7 @@ class Results:
     drift_quality: DriftQualityFigure | None = None
     capture: CaptureFigure | None = None
     judge_quality: JudgeQualityFigure | None = None
+    shadow: ShadowFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,22 @@ def verdicts(results: Results) -> list[Verdict]:
         ),
         *_package_verdicts(results),
         *_dataframe_verdicts(results),
+        *_shadow_verdicts(results),
+    ]
+
+
+def _shadow_verdicts(results: Results) -> list[Verdict]:
+    figure = results.shadow
+    if figure is None:
+        return []
+    worst = max(("working", "failing", "slow"), key=figure.gap_ms)
+    return [
+        Verdict(
+            "13. shadow mirroring",
+            f"stable p50 within {SHADOW_TARGET_MS:g} ms of no shadow, shadow at 20%",
+            f"{figure.gap_ms(worst):+.3f} ms (worst: {worst} Lambda API)",
+            figure.gap_ms(worst) <= SHADOW_TARGET_MS,
+        )
     ]
 
 
@@ -615,5 +637,6 @@ def render(results: Results) -> str:
         drift_quality_section(results.drift_quality),
         capture_section(results.capture),
         judge_quality_section(results.judge_quality),
+        shadow_section(results.shadow),
     ]
     return "\n\n".join(sections) + "\n"

@@ -35,11 +35,13 @@ from tests.benchmarks.package import (
 )
 from tests.benchmarks.report import Results, render, verdicts
 from tests.benchmarks.rollback import RollbackReaction, measure_rollback
+from tests.benchmarks.shadow import measure_shadow
 from tests.benchmarks.warm import measure_warm
 
 WORKDIR = Path("/tmp/bench-work/run")
 LATENCY_CALLS = 3000
 CAPTURE_CALLS = 1000
+SHADOW_CALLS = 1000
 
 
 def _progress(message: str) -> None:
@@ -100,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         capture = measure_capture(
             endpoint, models[0], WORKDIR / "capture-cache", int(CAPTURE_CALLS * scale)
         )
+        _progress("warm latency of the stable version with no shadow, and a shadow at 20%")
+        shadow = measure_shadow(
+            endpoint, models[0], WORKDIR / "shadow-cache", int(SHADOW_CALLS * scale)
+        )
         _progress(f"cold starts, {repetitions} per configuration")
         cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
     rollback, rollback_error = _rollback_figure(models[0].directory, repetitions)
@@ -135,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         dataframe_model=frame_model,
         capture=capture,
         judge_quality=judge_quality,
+        shadow=shadow,
     )
     args.out.write_text(render(results))
     for verdict in verdicts(results):

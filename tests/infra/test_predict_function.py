@@ -18,11 +18,13 @@ def function_props(template: Template) -> dict:
 
 
 def predict_policy(template: Template) -> list[dict]:
+    """The predict role's default policy (the shadow mirror's own policy: test_shadow_infra)."""
     role_id = logical_id_starting(template, "AWS::IAM::Role", "PredictRole")
     policies = [
         policy["Properties"]
-        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for logical, policy in template.find_resources("AWS::IAM::Policy").items()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
+        and logical.startswith("PredictRoleDefaultPolicy")
     ]
     assert len(policies) == 1
     return policies[0]["PolicyDocument"]["Statement"]

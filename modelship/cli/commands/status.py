@@ -56,10 +56,11 @@ def _model_status(args: argparse.Namespace) -> dict[str, Any]:
     target = resolve_target(args)
     machines = target.release_state_machine or target.retrain_state_machine
     sfn = boto3.client("stepfunctions") if machines else None
-    status = releases_of(target).status(
-        sfn, target.release_state_machine, target.retrain_state_machine
-    )
+    releases = releases_of(target)
+    status = releases.status(sfn, target.release_state_machine, target.retrain_state_machine)
     data = status.as_dict()
+    shadow = _shadow(releases, status)
+    data["shadow"] = shadow.model_dump(mode="json") if shadow else None
     stable, candidate = status.stable, status.candidate
     lines = [
         f"function   {status.function_name}  alias {status.alias}",
@@ -75,6 +76,12 @@ def _model_status(args: argparse.Namespace) -> dict[str, Any]:
             lines.append(f"verdict    {status.verdict.summary()}")
     else:
         lines.append("candidate  none")
+    if shadow is not None:
+        lines.append(
+            f"shadow     v{shadow.lambda_version:<4} {shadow.model} {shadow.model_version}  "
+            f"{shadow.sample_rate:.0%} mirrored since {shadow.started_at:%Y-%m-%dT%H:%M:%SZ} "
+            "(`modelship shadow status`)"
+        )
     lines.extend(f"alarm      {a.state:<17} {a.name}" for a in status.alarms)
     if not status.alarms:
         lines.append("alarms     none")
@@ -83,6 +90,14 @@ def _model_status(args: argparse.Namespace) -> dict[str, Any]:
         if not status.rollouts:
             lines.append("rollout    none running or failed in the last 24 h")
     return {"text": "\n".join(lines), "json": data}
+
+
+def _shadow(releases: Any, status: Any) -> Any:
+    """The model's running shadow (a ShadowState), or None."""
+    from modelship.releases.shadow import current_shadow
+
+    model = status.stable.model_name or (status.candidate.model_name if status.candidate else "")
+    return current_shadow(releases, model) if model else None
 
 
 def _deployment_status(stack: str, args: argparse.Namespace) -> dict[str, Any]:

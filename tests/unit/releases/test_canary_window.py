@@ -117,6 +117,16 @@ def test_a_query_cloudwatch_could_not_answer_fails_naming_it(status: str) -> Non
     assert "s_requests" not in str(raised.value)
 
 
+def test_more_than_one_period_over_the_window_is_refused_not_cut() -> None:
+    paginator = StubPaginator([[{"MetricDataResults": [_result("c_requests", [3.0, 4.0])]}]])
+
+    with pytest.raises(ReleaseError) as raised:
+        fetch_values(StubCloudWatch(paginator), _queries(1), start=T0, end=T0 + timedelta(hours=1))
+
+    assert raised.value.reason == "canary_metrics_unavailable"
+    assert "c_requests with more than one period" in str(raised.value)
+
+
 def test_a_histogram_is_the_differences_of_the_percentile_ranks() -> None:
     # 10 values; 30% at most 1.5, 60% at most 2.5, 100% at most 4
     values = {"xn": 10.0, "xr0": 30.0, "xr1": 60.0, "xr2": 100.0}
