@@ -233,10 +233,13 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     )
     story.check(all(status == 200 for (status, _) in seen), "every request answered 200")
     verdicts = [r for r in releases[churn.model].history.records() if r.action == "verdict"]
+    # A step is judged at look 0, then again after each extension while inconclusive.
+    following = [*verdicts[1:], None]
+    step_ends = [r for r, after in zip(verdicts, following, strict=True) if _look(after) == 0]
     for record in verdicts:
-        print(f"   verdict: {record.reason}")
+        print(f"   verdict, look {_look(record)}: {record.reason}")
     story.check(
-        bool(verdicts) and all(r.reason.startswith("pass") for r in verdicts),
+        bool(step_ends) and all(r.reason.startswith("pass") for r in step_ends),
         "each canary step ended with a verdict of the challenger against the champion: pass",
     )
 
@@ -340,6 +343,11 @@ def _story(story: Story, env: dict[str, str], work: Path) -> None:
     print(f"   drift reports so far: {count} (the monitor runs on its schedule, time-compressed)")
 
     shadow_release(story, run_cli, wait_for, releases[churn.model], api, bodies, challenger, s3)
+
+
+def _look(record: Any) -> int:
+    """A verdict record's look (0: right after the bake); 0 past the last record."""
+    return 0 if record is None else int((record.details or {}).get("look", 0))
 
 
 def _releases(model: Any) -> Any:
