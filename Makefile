@@ -52,9 +52,10 @@ demo: $(STAMP) $(NODE_STAMP) layer
 IAM_REPORT := .modelship/iam-report.json
 # pytest-xdist workers (TEST_WORKERS=2): meant to run the e2e tier on one worker (one emulator
 # at a time) while the others take whole modules of the other tiers (tests/conftest.py marks
-# the groups), the controller merging the workers' IAM observations into one report. In a full
-# run the groups did not hold (e2e files ran on both workers, two emulators at once), so
-# `make test` runs in one process (0) until they do.
+# the groups), the controller merging the workers' IAM observations into one report. The groups
+# do not hold with the pinned pytest 9.2 and pytest-xdist 3.8: xdist's loadgroup renames an
+# item's `_nodeid`, which pytest 9 no longer reads (Node.nodeid is `_id`), so e2e files ran on
+# both workers, two emulators at once. `make test` runs in one process (0) until they hold.
 TEST_WORKERS ?= 0
 
 test: $(STAMP) $(NODE_STAMP)
