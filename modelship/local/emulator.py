@@ -47,6 +47,7 @@ from modelship.local.gateway import Gateway, IntegrationDenied, integration_func
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
 from modelship.local.moto_patches import (
+    alias_revisions,
     compressed_waits,
     extended_statistics,
     ordered_dimensions,
@@ -162,6 +163,7 @@ class Emulator:
         self._stack.enter_context(compressed_waits(config.time_scale))
         self._stack.enter_context(ordered_dimensions())
         self._stack.enter_context(extended_statistics())
+        self._stack.enter_context(alias_revisions())
         self._stack.enter_context(firehose_delivery(lambda: self.authorizer))
 
         deployment = Deployer(clients, config.cdk_out).deploy()

@@ -1,6 +1,7 @@
 """Corrections to moto while the emulator runs: Step Functions Wait states compressed by
-`time_scale`, CloudWatch dimensions matched in any order, and CloudWatch's extended
-statistics (percentiles, percentile ranks, trimmed counts) computed over the stored values."""
+`time_scale`, CloudWatch dimensions matched in any order, CloudWatch's extended statistics
+(percentiles, percentile ranks, trimmed counts) computed over the stored values, and Lambda
+alias revisions (UpdateAlias checks RevisionId and renews it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from unittest import mock
+from urllib.parse import unquote
 
 
 @contextlib.contextmanager
@@ -145,5 +147,48 @@ def extended_statistics() -> Iterator[None]:
         mock.patch.object(Statistics, "get_statistics_for_type", statistic_for_type),
         mock.patch.object(CloudWatchBackend, "get_metric_data", get_metric_data),
         mock.patch.object(CloudWatchResponse, "get_metric_statistics", get_metric_statistics),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def alias_revisions() -> Iterator[None]:
+    """moto 5.2.5 ignores UpdateAlias's RevisionId and never renews an alias's: two writers
+    that read the same alias would both succeed. Lambda answers PreconditionFailed (412) to
+    a RevisionId that is no longer the alias's, and every update gives it a new one; both
+    under one lock here, as the check and the write are one step on AWS."""
+    import json
+    import threading
+    import uuid
+
+    from moto.awslambda.exceptions import PreconditionFailedException
+    from moto.awslambda.models import LambdaAlias
+    from moto.awslambda.responses import LambdaResponse
+
+    lock = threading.Lock()
+    original_response = LambdaResponse.update_alias
+    original_update = LambdaAlias.update
+
+    def update_alias(self: Any) -> Any:
+        expected = (json.loads(self.body or "{}") or {}).get("RevisionId")
+        with lock:
+            if expected:
+                function_name = unquote(self.path.rsplit("/")[-3])
+                alias_name = unquote(self.path.rsplit("/", 2)[-1])
+                alias = self.backend.get_alias(alias_name, function_name)
+                if alias.revision_id != expected:
+                    raise PreconditionFailedException(
+                        "The Revision Id provided does not match the latest Revision Id. "
+                        "Call the GetAlias API to retrieve the latest Revision Id"
+                    )
+            return original_response(self)
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_update(self, *args, **kwargs)
+        self.revision_id = str(uuid.uuid4())
+
+    with (
+        mock.patch.object(LambdaResponse, "update_alias", update_alias),
+        mock.patch.object(LambdaAlias, "update", update),
     ):
         yield

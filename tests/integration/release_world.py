@@ -22,7 +22,11 @@ from moto import mock_aws
 from modelship import names
 from modelship.local.iam import Authorizer
 from modelship.local.inprocess_lambda import InProcessLambda
-from modelship.local.moto_patches import extended_statistics, ordered_dimensions
+from modelship.local.moto_patches import (
+    alias_revisions,
+    extended_statistics,
+    ordered_dimensions,
+)
 from modelship.registry.manifest import Manifest
 from modelship.registry.registry import Registry
 from modelship.releases.canary_alarms import GuardrailThresholds
@@ -242,6 +246,7 @@ def open_world(
         # What the emulator corrects in moto: the canary verdict's percentiles and ranks.
         ordered_dimensions(),
         extended_statistics(),
+        alias_revisions(),
         InProcessLambda() as runner,
         enforce(authorizer) if authorizer else nullcontext(),
     ):

@@ -468,3 +468,23 @@ def test_history_is_write_once_sortable_and_complete(world: World) -> None:
     assert records[-1].reason == "oops"
     with pytest.raises(ClientError):
         world.s3.put_object(Bucket=BUCKET, Key=keys[0], Body=b"{}", IfNoneMatch="*")
+
+
+def test_two_writers_of_one_alias_the_second_is_refused_on_its_stale_revision(
+    world: World,
+) -> None:
+    # Given two operators who read the alias at the same revision
+    stable_on(world, "v1")
+    (candidate,) = released(world, "v2")
+    first, second = world.releases(), world.releases()
+    read_by_first, read_by_second = first.alias_state(), second.alias_state()
+    assert read_by_first.revision_id == read_by_second.revision_id
+
+    # When the first routes 10% to the candidate: the alias gets a new revision
+    after = first.alias.route(read_by_first, read_by_first.stable, {candidate: 0.1})
+    assert after.revision_id not in (None, read_by_first.revision_id)
+
+    # Then the second's write, made on what it read, is refused and changes nothing
+    with pytest.raises(ReleaseConflict):
+        second.alias.route(read_by_second, read_by_second.stable, {candidate: 0.5})
+    assert world.weights() == {candidate: 0.1}
