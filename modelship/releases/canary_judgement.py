@@ -2,8 +2,10 @@
 (`modelship.releases.verdict`) decide, and record the verdict in the release history.
 
 Stable is the alias's FunctionVersion, the candidate the canary's version; each side is
-identified in the metrics by the model version its release pins. The window starts when the
-rollout step applied its weight, so every look at a step judges all of that step's traffic.
+identified in the metrics by the model version its release pins (the handler's metrics) and
+by its Lambda version (Lambda's own Invocations and Errors through the alias, which count a
+version that crashes before its handler runs). The window starts when the rollout step
+applied its weight, so every look at a step judges all of that step's traffic.
 """
 
 from __future__ import annotations
@@ -55,8 +57,12 @@ def judge_canary(
     window = read(
         releases.cloudwatch,
         model_name=info.model_name,
+        function_name=releases.target.function_name,
+        alias=releases.target.alias,
         stable_version=stable.model_version,
         candidate_version=info.model_version,
+        stable_lambda_version=state.stable,
+        candidate_lambda_version=candidate,
         start=since,
         end=releases.clock(),
         # Asked for always: only classifiers record PredictionScore, and a window where

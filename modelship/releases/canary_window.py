@@ -9,6 +9,14 @@ first the EDGE_PERCENTILES of both sides (`pNN`), whose union is the bin edges
 percentage of values at most each edge, times the count, less the previous edge's, is the
 bin's count. Score edges are fixed (SCORE_EDGES), so scores need only the second step.
 
+A version that fails before its handler runs (an init crash, an import error, a timeout)
+records none of those metrics, so each side's counts also take Lambda's own: `Invocations`
+and `Errors` Sums in AWS/Lambda under {FunctionName, Resource=<function>:<alias>,
+ExecutedVersion=<the side's Lambda version>} (Lambda developer guide, "Types of metrics for
+Lambda functions": ExecutedVersion filters alias invocations by the version executed).
+A function error is never a handled answer, so a side's errors are PredictionErrors plus
+Lambda Errors, and its requests the larger of Requests and Invocations.
+
 API facts relied on (CloudWatch API reference, GetMetricData, MetricStat, MetricDataResult;
 "CloudWatch statistics definitions"): a period is a multiple of 60 for standard-resolution
 metrics; a call takes at most 500 queries; results page with NextToken, a result's
@@ -41,28 +49,41 @@ from modelship.releases.canary_samples import (
 MAX_QUERIES_PER_CALL = 500
 _MINUTE = timedelta(minutes=1)
 _FAILED_STATUSES = {"InternalError", "Forbidden", "PartialData"}
+LAMBDA_NAMESPACE = "AWS/Lambda"
+LAMBDA_INVOCATIONS = "Invocations"
+LAMBDA_ERRORS = "Errors"
 
 
 @dataclass(frozen=True)
 class _Side:
     key: str  # a query id prefix: ids start with a lowercase letter
     model_version: str
+    lambda_version: str
 
 
 def read_window(
     cloudwatch: Any,
     *,
     model_name: str,
+    function_name: str,
+    alias: str,
     stable_version: str,
     candidate_version: str,
+    stable_lambda_version: str,
+    candidate_lambda_version: str,
     start: datetime,
     end: datetime,
     scores: bool,
 ) -> CanaryWindow:
-    """Both sides' samples over [start, end): start floored and end ceiled to the minute."""
+    """Both sides' samples over [start, end): start floored and end ceiled to the minute.
+    A side is its model version (the handler's metrics) and its Lambda version (Lambda's
+    metrics for invocations of `alias` of `function_name` that ran that version)."""
     first, last = window_bounds(start, end)
     period = int((last - first).total_seconds())
-    sides = (_Side("s", stable_version), _Side("c", candidate_version))
+    sides = (
+        _Side("s", stable_version, stable_lambda_version),
+        _Side("c", candidate_version, candidate_lambda_version),
+    )
 
     def fetch(queries: Sequence[dict[str, Any]]) -> dict[str, float]:
         return fetch_values(cloudwatch, queries, start=first, end=last)
@@ -75,6 +96,10 @@ def read_window(
         counts += [
             query(side, "requests", names.METRIC_REQUESTS, "Sum"),
             query(side, "errors", names.METRIC_PREDICTION_ERRORS, "Sum"),
+            *(
+                _lambda_query(f"{side.key}_{suffix}", function_name, alias, side, metric, period)
+                for suffix, metric in (("li", LAMBDA_INVOCATIONS), ("le", LAMBDA_ERRORS))
+            ),
         ]
         counts += [
             query(side, f"lp{p}", names.METRIC_MODEL_LATENCY, f"p{p}") for p in EDGE_PERCENTILES
@@ -101,11 +126,17 @@ def read_window(
             binning += _bin_queries(query, side, "s", names.METRIC_PREDICTION_SCORE, score_edges)
     second_step = fetch(binning)
 
+    def count(side: _Side, suffix: str) -> int:
+        return round(first_step.get(f"{side.key}_{suffix}", 0.0))
+
     def sample(side: _Side) -> SideSample:
+        requests = max(count(side, "requests"), count(side, "li"))
         return SideSample(
             model_version=side.model_version,
-            requests=round(first_step.get(f"{side.key}_requests", 0.0)),
-            errors=round(first_step.get(f"{side.key}_errors", 0.0)),
+            requests=requests,
+            # Invocations count both kinds of error, so the sum is at most them, but the two
+            # pipelines' delays differ at a window's end: never more errors than requests.
+            errors=min(requests, count(side, "errors") + count(side, "le")),
             latency=_histogram(second_step, f"{side.key}_l", latency_edges),
             scores=_histogram(second_step, f"{side.key}_s", score_edges) if scores else None,
         )
@@ -189,6 +220,29 @@ def _query(
             },
             "Period": period,
             "Stat": stat,
+        },
+        "ReturnData": True,
+    }
+
+
+def _lambda_query(
+    query_id: str, function_name: str, alias: str, side: _Side, metric: str, period: int
+) -> dict[str, Any]:
+    dimensions = {
+        "FunctionName": function_name,
+        "Resource": f"{function_name}:{alias}",
+        "ExecutedVersion": side.lambda_version,
+    }
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": LAMBDA_NAMESPACE,
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+            },
+            "Period": period,
+            "Stat": "Sum",
         },
         "ReturnData": True,
     }

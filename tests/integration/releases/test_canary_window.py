@@ -22,9 +22,21 @@ from modelship.releases.canary_samples import (
     Histogram,
     shared_edges,
 )
-from modelship.releases.canary_window import read_window
+from modelship.releases.canary_window import LAMBDA_NAMESPACE, read_window
+from modelship.releases.verdict import VerdictPolicy, judge
 
 MODEL = "churn"
+FUNCTION = "churn-predict"
+ALIAS = "live"
+SIDES: dict[str, str] = {
+    "model_name": MODEL,
+    "function_name": FUNCTION,
+    "alias": ALIAS,
+    "stable_version": "v1",
+    "candidate_version": "v2",
+    "stable_lambda_version": "3",
+    "candidate_lambda_version": "4",
+}
 
 
 @pytest.fixture
@@ -57,6 +69,35 @@ def _put(
                 }
             ],
         )
+
+
+def _put_lambda(
+    cloudwatch: Any,
+    metric: str,
+    total: float,
+    at: datetime,
+    *,
+    version: str,
+    resource: str = f"{FUNCTION}:{ALIAS}",
+) -> None:
+    """What Lambda records for invocations through an alias (as the emulator's
+    `lambda_metric_data` does): Sums under {FunctionName, Resource, ExecutedVersion}."""
+    cloudwatch.put_metric_data(
+        Namespace=LAMBDA_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [
+                    {"Name": "FunctionName", "Value": FUNCTION},
+                    {"Name": "Resource", "Value": resource},
+                    {"Name": "ExecutedVersion", "Value": version},
+                ],
+                "Value": total,
+                "Unit": "Count",
+                "Timestamp": at,
+            }
+        ],
+    )
 
 
 def _side(
@@ -97,9 +138,7 @@ def test_read_window_counts_and_bins_each_side(cloudwatch: Any) -> None:
     # When the window is read
     window = read_window(
         cloudwatch,
-        model_name=MODEL,
-        stable_version="v1",
-        candidate_version="v2",
+        **SIDES,
         start=start,
         end=end,
         scores=True,
@@ -136,9 +175,7 @@ def test_a_side_without_traffic_has_empty_histograms_and_no_scores_unless_asked(
     # When the window is read without scores (a regressor)
     window = read_window(
         cloudwatch,
-        model_name=MODEL,
-        stable_version="v1",
-        candidate_version="v2",
+        **SIDES,
         start=start,
         end=start + timedelta(minutes=1),
         scores=False,
@@ -152,3 +189,63 @@ def test_a_side_without_traffic_has_empty_histograms_and_no_scores_unless_asked(
     assert (window.candidate.requests, window.candidate.errors) == (0, 0)
     assert window.stable.scores is None
     assert window.candidate.scores is None
+
+
+def test_lambda_invocations_and_errors_count_for_each_lambda_version(cloudwatch: Any) -> None:
+    # Given a stable whose handler answered 100 requests (2 prediction errors) while Lambda
+    # counted 104 invocations through the alias for its version, 3 of them function errors
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    inside = start + timedelta(seconds=30)
+    _put(cloudwatch, names.METRIC_REQUESTS, np.ones(100), inside, version="v1")
+    _put(
+        cloudwatch,
+        names.METRIC_PREDICTION_ERRORS,
+        np.r_[np.ones(2), np.zeros(98)],
+        inside,
+        version="v1",
+    )
+    _put_lambda(cloudwatch, "Invocations", 104, inside, version="3")
+    _put_lambda(cloudwatch, "Errors", 3, inside, version="3")
+    # and a candidate that Lambda invoked 20 times, failing 5, with no handler metrics
+    _put_lambda(cloudwatch, "Invocations", 20, inside, version="4")
+    _put_lambda(cloudwatch, "Errors", 5, inside, version="4")
+    # and Lambda data the window must not count: another alias, and before the window
+    _put_lambda(cloudwatch, "Errors", 50, inside, version="4", resource=f"{FUNCTION}:beta")
+    _put_lambda(cloudwatch, "Invocations", 70, start - timedelta(minutes=2), version="4")
+
+    # When the window is read
+    window = read_window(
+        cloudwatch, **SIDES, start=start, end=start + timedelta(minutes=2), scores=False
+    )
+
+    # Then requests are the larger count and errors the handler's plus Lambda's
+    assert (window.stable.requests, window.stable.errors) == (104, 5)
+    assert (window.candidate.requests, window.candidate.errors) == (20, 5)
+
+
+def test_a_candidate_crashing_before_its_handler_fails_on_errors(cloudwatch: Any) -> None:
+    # Given a healthy stable serving 600 requests through the alias
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    inside = start + timedelta(seconds=30)
+    rng = np.random.default_rng(3)
+    _put(cloudwatch, names.METRIC_REQUESTS, np.ones(600), inside, version="v1")
+    _put(cloudwatch, names.METRIC_PREDICTION_ERRORS, np.zeros(600), inside, version="v1")
+    _put(cloudwatch, names.METRIC_MODEL_LATENCY, rng.gamma(4.0, 0.5, 600), inside, version="v1")
+    _put_lambda(cloudwatch, "Invocations", 600, inside, version="3")
+    _put_lambda(cloudwatch, "Errors", 0, inside, version="3")
+    # and a candidate whose 30 invocations all failed in init: Lambda's metrics, no handler's
+    _put_lambda(cloudwatch, "Invocations", 30, inside, version="4")
+    _put_lambda(cloudwatch, "Errors", 30, inside, version="4")
+
+    # When the window is read and judged
+    window = read_window(
+        cloudwatch, **SIDES, start=start, end=start + timedelta(minutes=2), scores=False
+    )
+    verdict = judge(window, VerdictPolicy())
+
+    # Then the candidate's failures are counted and the verdict fails on errors
+    assert (window.candidate.requests, window.candidate.errors) == (30, 30)
+    assert verdict.outcome == "fail"
+    errors = next(c for c in verdict.checks if c.name == "errors")
+    assert errors.outcome == "fail"
+    assert "errors" in verdict.reason

@@ -16,6 +16,7 @@ from modelship.releases.canary_window import (
     _histogram,
     _stat_edges,
     fetch_values,
+    read_window,
     window_bounds,
 )
 
@@ -156,3 +157,59 @@ def test_edges_are_written_as_plain_decimals_of_at_most_ten_places() -> None:
     assert _decimal(1e-11) == "0"
     # the edges a histogram uses are the ones the statistics name, repeats merged
     assert _stat_edges([2e-11, 1e-11, 0.5, 0.25]) == (0.0, 0.25, 0.5)
+
+
+class AnsweringPaginator:
+    """Answers every query in one page: the value given for its id, else no data."""
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self.values = values
+        self.queries: list[dict[str, Any]] = []
+
+    def paginate(self, **request: Any) -> list[dict[str, Any]]:
+        self.queries += request["MetricDataQueries"]
+        ids = [q["Id"] for q in request["MetricDataQueries"]]
+        found = [_result(i, [self.values[i]] if i in self.values else []) for i in ids]
+        return [{"MetricDataResults": found}]
+
+
+def test_each_side_reads_lambdas_own_counts_for_its_version_through_the_alias() -> None:
+    # Given Lambda counted more for each side than its handler did; the candidate's Errors
+    # reach CloudWatch before the invocations that had them
+    paginator = AnsweringPaginator(
+        {"s_requests": 90.0, "s_errors": 1.0, "s_li": 95.0, "s_le": 4.0}
+        | {"c_requests": 0.0, "c_li": 6.0, "c_le": 8.0}
+    )
+
+    window = read_window(
+        StubCloudWatch(paginator),
+        model_name="churn",
+        function_name="churn-predict",
+        alias="live",
+        stable_version="v1",
+        candidate_version="v2",
+        stable_lambda_version="7",
+        candidate_lambda_version="8",
+        start=T0,
+        end=T0 + timedelta(minutes=5),
+        scores=False,
+    )
+
+    # Then Lambda's Sums are asked for under the alias and each side's executed version
+    lambda_queries = {
+        q["Id"]: q["MetricStat"]
+        for q in paginator.queries
+        if q["MetricStat"]["Metric"]["Namespace"] == "AWS/Lambda"
+    }
+    assert sorted(lambda_queries) == ["c_le", "c_li", "s_le", "s_li"]
+    assert lambda_queries["c_le"]["Metric"]["MetricName"] == "Errors"
+    assert lambda_queries["c_le"]["Metric"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": "churn-predict"},
+        {"Name": "Resource", "Value": "churn-predict:live"},
+        {"Name": "ExecutedVersion", "Value": "8"},
+    ]
+    assert lambda_queries["s_li"]["Metric"]["MetricName"] == "Invocations"
+    assert {m["Stat"] for m in lambda_queries.values()} == {"Sum"}
+    # and requests are the larger count, errors the sum, never more than the requests
+    assert (window.stable.requests, window.stable.errors) == (95, 5)
+    assert (window.candidate.requests, window.candidate.errors) == (6, 6)
