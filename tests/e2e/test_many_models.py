@@ -145,7 +145,12 @@ def test_a_broken_canarys_alarm_has_its_own_rollback_function_clear_it(
     assert forest.alias_state().candidate is None
     assert forest.alias_state().stable == before.stable
     assert any(status == 503 and version == "v2-alarmed" for status, version in served)
+    # The rollback function records the rollback just after it clears the alias.
     record = forest.history.records()[-1]
+    record_deadline = time.monotonic() + 10
+    while record.action != "rollback" and time.monotonic() < record_deadline:
+        time.sleep(0.1)
+        record = forest.history.records()[-1]
     assert (record.action, record.from_version, record.execution) == ("rollback", candidate, None)
     assert record.alarm is not None
     assert record.alarm.startswith(names.guardrail_alarm_prefix(deployed.models[FOREST].function))
