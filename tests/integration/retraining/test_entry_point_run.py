@@ -101,6 +101,8 @@ def pipeline(world: World, user_code: tuple[Path, str]) -> dict[str, str]:
         },
     )
     stable_on(world, "v1")
+    # The challenger's canary is judged at each step: both sides serve healthy traffic first.
+    world.runner.before_invoke = world.judged_with_traffic()
     return deployed
 
 
