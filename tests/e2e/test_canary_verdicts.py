@@ -17,23 +17,21 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from modelship.demo_traffic import Traffic, reference_bodies
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import IAM_FILE
 from modelship.registry.registry import Registry
-from modelship.releases.models import ReleaseTarget
 from modelship.releases.plan import parse_plan
 from modelship.releases.releases import Releases
 from modelship.releases.rollout import rollout_input, start_rollout
 from modelship.sample_events import load_event
-from tests.e2e.conftest import emulator_config, synth
+from tests.e2e.conftest import Local, emulator_config, synth
 from tests.iam_report import RECORDED
 from tests.paced_models import paced_model
 
@@ -52,28 +50,9 @@ BODIES = reference_bodies(batches=40)
 
 
 @dataclass
-class Deployment:
-    environment: dict[str, str]
-    work: Path
+class Deployment(Local):
     # Lambda versions by role: stable, healthy (one transient failure), slow (50% slower).
-    versions: dict[str, str]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.environment["AWS_ENDPOINT_URL"], region_name="us-east-1"
-        )
-
-    def releases(self) -> Releases:
-        env = self.environment
-        return Releases(
-            ReleaseTarget(
-                env["MODELSHIP_FUNCTION"], env["MODELSHIP_ALIAS"], env["MODELSHIP_BUCKET"]
-            ),
-            lambda_client=self.client("lambda"),
-            s3=self.client("s3"),
-            cloudwatch=self.client("cloudwatch"),
-            sts=self.client("sts"),
-        )
+    versions: dict[str, str] = field(default_factory=dict)
 
     def release(
         self, reference: Path, version: str, delay: float, *, fail_first: bool = False
@@ -117,7 +96,7 @@ def deployment(
     config = emulator_config(work, synth(work / "cdk.out", CONTEXT))
     state = start_detached(config)
     try:
-        deployed = Deployment(state["endpoints"]["environment"], work, {})
+        deployed = Deployment(state["endpoints"]["environment"], config.state_dir, work)
         deployed.versions = {
             "stable": deployed.release(reference_model_dir, "paced-stable", STABLE_DELAY),
             "healthy": deployed.release(
