@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,19 +71,19 @@ def _rollback_figure(model_dir: Path, runs: int) -> tuple[RollbackReaction | Non
 
 def _cold_only(repetitions: int) -> int:
     _isolate_from_aws()
-    shutil.rmtree(WORKDIR, ignore_errors=True)
-    WORKDIR.mkdir(parents=True)
+    # Its own directory: a whole run elsewhere on the machine empties WORKDIR when it starts.
+    workdir = Path(tempfile.mkdtemp(prefix="bench-cold-"))
     _progress("training the reference and the large model")
-    models = build_models(WORKDIR)
+    models = build_models(workdir)
     with moto_s3(models) as endpoint:
         _progress(f"cold starts, {repetitions} per configuration")
-        cold = ColdStartBench(WORKDIR, endpoint).measure(models, repetitions)
+        cold = ColdStartBench(workdir, endpoint).measure(models, repetitions)
     print(describe(cold))
     print(traced_section(cold))
     judged = traced_target(cold)
     if judged is not None:
         print(f"\ntarget ({judged[0]}): {judged[1]}: {'met' if judged[2] else 'MISSED'}")
-    shutil.rmtree(WORKDIR, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
