@@ -7,12 +7,14 @@ traffic and the tests.
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.credentials import ReadOnlyCredentials
 
 from modelship.api_signing import api_region, session_credentials, signed_headers
 
@@ -36,16 +38,18 @@ class ApiAnswer:
 
 @dataclass
 class ApiClient:
-    """Calls to the API at `api_url`. `token` set: Bearer token, no signature; `sign` False:
-    neither (for NONE routes, or to see what an unsigned caller gets)."""
+    """Calls to the API at `api_url`, signed with `credentials` (default: boto3's chain, or
+    `session`'s) for `region` (default: the API host's, else the session's). `token` set: a
+    Bearer token instead of a signature; `sign` False: neither (a NONE route, or to see what
+    an unsigned caller gets)."""
 
     api_url: str
     token: str | None = None
     sign: bool = True
     session: Any = None
+    credentials: ReadOnlyCredentials | None = None
+    region: str | None = None
     timeout: float = 60.0
-    _credentials: Any = field(default=None, repr=False)
-    _region: str | None = field(default=None, repr=False)
 
     def call(
         self,
@@ -55,24 +59,35 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
     ) -> ApiAnswer:
         """The answer to `method` `path` (which may carry a query string), whatever its
-        status; OSError when the API cannot be reached."""
+        status; OSError when the API cannot be reached. Exactly the headers given (and the
+        signature's) are sent, no others but Host and Content-Length."""
         url = self.api_url.rstrip("/") + path
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"the API URL must be http(s)://host[:port], got {self.api_url!r}")
         sent = dict(headers or {})
         if self.token is not None:
             sent["Authorization"] = f"Bearer {self.token}"
         elif self.sign:
-            if self._credentials is None:
-                self._credentials, self._region = session_credentials(self.session)
-            region = api_region(url, self._region)
-            sent = signed_headers(method, url, body, sent, self._credentials, region)
-        request = urllib.request.Request(  # noqa: S310 - an http(s) API URL
-            url, data=body, method=method.upper(), headers=sent
+            if self.credentials is None:
+                self.credentials, session_region = session_credentials(self.session)
+                self.region = self.region or session_region
+            region = api_region(url, self.region)
+            sent = signed_headers(method, url, body, sent, self.credentials, region)
+        connection = (
+            http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout)
+            if parts.scheme == "https"
+            else http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
-                return ApiAnswer(answer.status, dict(answer.headers), answer.read())
-        except urllib.error.HTTPError as error:
-            return ApiAnswer(error.code, dict(error.headers), error.read())
+            target = parts.path or "/"
+            connection.request(
+                method.upper(), f"{target}?{parts.query}" if parts.query else target, body, sent
+            )
+            response = connection.getresponse()
+            return ApiAnswer(response.status, dict(response.getheaders()), response.read())
+        finally:
+            connection.close()
 
 
 def call(
