@@ -18,7 +18,7 @@ from tests.benchmarks.rollback import RollbackReaction
 from tests.benchmarks.shadow import TARGET_MS as SHADOW_TARGET_MS
 from tests.benchmarks.shadow import ShadowFigure, shadow_section
 from tests.benchmarks.stats import Summary, summarize
-from tests.benchmarks.warm import LatencyFigure, WarmResults
+from tests.benchmarks.warm import BatchFigure, LatencyFigure, WarmResults
 
 COMMAND = "make bench  # = .venv/bin/python -m tests.benchmarks.run"
 MIB = 1024 * 1024
@@ -273,6 +273,43 @@ def _warm_section(results: Results) -> str:
     return "## 1. Warm latency (reference model, one row)\n\n" + _latency_table(
         results.warm.latency
     )
+
+
+def batch_tables(batches: list[BatchFigure], stages: list[tuple[str, float]]) -> str:
+    """The batch table and where the largest request's time goes (`run.py --only batch`
+    prints these alone)."""
+    rows = []
+    for batch in batches:
+        share = batch.handler_rows_per_second / batch.bare_rows_per_second
+        rows.append(
+            [
+                str(batch.rows),
+                str(batch.calls),
+                f"{_ms(batch.handler.p50)} ({_ms(batch.handler.q1)}-{_ms(batch.handler.q3)})",
+                f"{_ms(batch.bare.p50)} ({_ms(batch.bare.q1)}-{_ms(batch.bare.q3)})",
+                f"{batch.handler_rows_per_second:,.0f}",
+                f"{batch.bare_rows_per_second:,.0f}",
+                f"{share:.0%}",
+            ]
+        )
+    table = _table(
+        [
+            "rows/request",
+            "requests",
+            "handler p50 ms (IQR)",
+            "bare p50 ms (IQR)",
+            "handler rows/s",
+            "bare rows/s",
+            "handler/bare",
+        ],
+        rows,
+    )
+    whole = dict(stages)["whole handler"]
+    stage_table = _table(
+        ["step (timed alone)", "median ms", "share of the handler"],
+        [[name, _ms(seconds), f"{seconds / whole:.0%}"] for name, seconds in stages],
+    )
+    return table + "\n\n" + stage_table
 
 
 def _batch_section(results: Results, verdict: Verdict) -> str:

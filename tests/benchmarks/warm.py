@@ -160,16 +160,29 @@ def measure_warm(
             event, matrix = function.request([row])
             handler_times, bare_times = function.compare(event, matrix, latency_calls, 200)
             latency = LatencyFigure(summarize(handler_times), summarize(bare_times))
-            records = generate_churn(n_rows=max(BATCH_CALLS), seed=11).records()
-            batches = []
-            for rows, full_calls in BATCH_CALLS.items():
-                calls = max(10, int(full_calls * scale))
-                event, matrix = function.request(records[:rows])
-                handler_times, bare_times = function.compare(event, matrix, calls, 5)
-                batches.append(
-                    BatchFigure(rows, calls, summarize(handler_times), summarize(bare_times))
-                )
-            stages = stage_breakdown(
-                function, records[: max(BATCH_CALLS)], max(10, int(50 * scale))
-            )
+            batches, stages = _batches(function, scale)
     return WarmResults(latency, batches, stages)
+
+
+def measure_batches(
+    endpoint: str, model: BenchModel, cache_dir: Path, scale: float = 1.0
+) -> tuple[list[BatchFigure], list[tuple[str, float]]]:
+    """The batch figure alone (`run.py --only batch`): no one-row latency."""
+    with contextlib.redirect_stdout(QUIET):
+        function = WarmFunction(endpoint, model, cache_dir)
+        with patched_environ(function.environment):
+            return _batches(function, scale)
+
+
+def _batches(
+    function: WarmFunction, scale: float
+) -> tuple[list[BatchFigure], list[tuple[str, float]]]:
+    records = generate_churn(n_rows=max(BATCH_CALLS), seed=11).records()
+    batches = []
+    for rows, full_calls in BATCH_CALLS.items():
+        calls = max(10, int(full_calls * scale))
+        event, matrix = function.request(records[:rows])
+        handler_times, bare_times = function.compare(event, matrix, calls, 5)
+        batches.append(BatchFigure(rows, calls, summarize(handler_times), summarize(bare_times)))
+    stages = stage_breakdown(function, records[: max(BATCH_CALLS)], max(10, int(50 * scale)))
+    return batches, stages
