@@ -76,9 +76,9 @@ def _batch_only(scale: float) -> int:
     model = build_reference_model(WORKDIR)
     with moto_s3([model]) as endpoint:
         _progress("batch throughput")
-        batches, stages = measure_batches(endpoint, model, WORKDIR / "warm-cache", scale)
+        batches = measure_batches(endpoint, model, WORKDIR / "warm-cache", scale)
     print(describe_machine().line())
-    print(batch_tables(batches, stages))
+    print(batch_tables(batches.figures, batches.stages, batches.column_stages))
     shutil.rmtree(WORKDIR, ignore_errors=True)
     return 0
 
