@@ -53,7 +53,7 @@ def test_a_columnar_request_is_answered_in_columns_as_its_rows_are(local: Local)
     status, headers, columnar = post(local.api_url, columnar_body.encode())
     row_status, _, by_rows = post(local.api_url, json.dumps({"instances": rows}).encode())
 
-    assert (status, row_status) == (200, 200)
+    assert (status, row_status) == (200, 200), (columnar, by_rows)
     assert headers["X-Model-Version"] == columnar["model_version"] == "v1"
     assert columnar["classes"] == ["0", "1"]
     assert columnar["predictions"] == by_rows["predictions"]
@@ -67,7 +67,7 @@ def test_columns_of_unequal_length_are_a_422_naming_the_field(local: Local) -> N
 
     status, _, answer = post(local.api_url, body)
 
-    assert status == 422
+    assert status == 422, answer
     assert answer["error"]["code"] == "schema_mismatch"
     assert [(d["field"], d["type"]) for d in answer["error"]["details"]] == [
         ("monthly_charges", "column_length")
