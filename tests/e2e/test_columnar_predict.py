@@ -4,43 +4,21 @@ predictions and probabilities as the same values sent as rows, and refused as do
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
-from botocore.credentials import ReadOnlyCredentials
 
-from modelship.api_signing import signed_headers
-from modelship.local.endpoints import FAKE_CREDENTIALS
+from modelship.api_client import call
 from modelship.sample_events import load_event
 from tests.e2e.conftest import Local
 
 pytestmark = pytest.mark.e2e
-CREDENTIALS = ReadOnlyCredentials(
-    FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-    FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-)
 
 
-def post(api_url: str, body: bytes) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, JSON body) of one SigV4-signed POST /predict."""
-    url = api_url + "/predict"
-    headers = signed_headers(
-        "POST",
-        url,
-        body,
-        {"content-type": "application/json"},
-        CREDENTIALS,
-        FAKE_CREDENTIALS["AWS_REGION"],
-    )
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+def post(api_url: str, body: bytes) -> tuple[int, str, Any]:
+    """(status, X-Model-Version, JSON body) of one signed POST /predict."""
+    answer = call(api_url, "POST", "/predict", body, {"content-type": "application/json"})
+    return answer.status, answer.header("X-Model-Version"), answer.json()
 
 
 def test_a_columnar_request_is_answered_in_columns_as_its_rows_are(local: Local) -> None:
@@ -50,11 +28,11 @@ def test_a_columnar_request_is_answered_in_columns_as_its_rows_are(local: Local)
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
     ]
 
-    status, headers, columnar = post(local.api_url, columnar_body.encode())
+    status, model_version, columnar = post(local.api_url, columnar_body.encode())
     row_status, _, by_rows = post(local.api_url, json.dumps({"instances": rows}).encode())
 
     assert (status, row_status) == (200, 200), (columnar, by_rows)
-    assert headers["X-Model-Version"] == columnar["model_version"] == "v1"
+    assert model_version == columnar["model_version"] == "v1"
     assert columnar["classes"] == ["0", "1"]
     assert columnar["predictions"] == by_rows["predictions"]
     assert [dict(zip(columnar["classes"], p, strict=True)) for p in columnar["probabilities"]] == (
