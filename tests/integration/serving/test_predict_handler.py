@@ -244,6 +244,9 @@ def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
         "openapi": 200,
         "model_predict_valid": 200,
         "predict_unknown_model": 404,
+        "predict_columnar": 200,
+        "predict_columnar_unequal_lengths": 422,
+        "predict_columnar_unknown_category": 422,
     }
     # Every API Gateway sample event in events/ must be covered by this table.
     api_events = {
