@@ -52,7 +52,7 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Integration": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Route": "served by the local HTTP gateway (routes read from the template)",
     "AWS::ApiGatewayV2::Stage": "served by the local HTTP gateway",
-    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated (routes served without auth)",
+    "AWS::ApiGatewayV2::Authorizer": "checked by the local HTTP gateway (a local JWT issuer)",
     "AWS::Lambda::EventInvokeConfig": "asynchronous invocations are not retried locally",
 }
 _SUB_NAMES = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -194,3 +194,9 @@ class Deployer:
                     "integration of the template; the local gateway serves integrated routes only"
                 )
             deployment.routes[str(properties["RouteKey"])] = deployment.integrations[integration[0]]
+            auth = ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")
+            deployment.route_auth[str(properties["RouteKey"])] = {
+                key: self._resolve(properties[key]) for key in auth if key in properties
+            }
+        if resource["Type"] == "AWS::ApiGatewayV2::Authorizer":
+            deployment.authorizers[deployment.refs[logical]] = self._resolve(properties)

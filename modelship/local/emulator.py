@@ -29,6 +29,7 @@ from typing import Any
 
 from modelship.local.activity import ACTIVITY_FILE, ActivityLog
 from modelship.local.alarms import alarm_period, evaluate_alarms
+from modelship.local.api_authorizers import deployment_authorizers
 from modelship.local.dashboard import LocalDashboards, moto_backend
 from modelship.local.deployer import Deployer
 from modelship.local.deployment import ACCOUNT, REGION, Deployment
@@ -187,12 +188,14 @@ class Emulator:
         )
         self.scheduler.advisories()
         dashboards = LocalDashboards(moto_backend, config.time_scale)
+        authorizers = deployment_authorizers(deployment, config.state_dir)
         gateway = Gateway(
             self._invoke_alias,
             deployment.routes,
             config.host,
             config.api_port,
-            pages=dashboards.handle,
+            pages=lambda *page: authorizers.page(*page) or dashboards.handle(*page),
+            authorize=authorizers.check,
         )
         gateway.start()
         self._stack.callback(gateway.stop)

@@ -11,8 +11,10 @@ HTTP API passes them: text content types as text, every other body (no content t
 included) base64-encoded with `isBase64Encoded: true`.
 Paths no route of the API claims may be answered by the emulator's own pages (`pages`: the
 dashboards under /_local/, modelship.local.dashboard); the API's routes always come first.
-Not emulated: authorizers (routes marked AWS_IAM or JWT are served without auth), throttling
-and custom domains.
+Each route is authorized as its AuthorizationType says before anything else happens to the
+request (`authorize`, modelship.local.api_authorizers): an unsigned or badly signed request to
+an AWS_IAM route is a 403, a JWT route without a valid token of the local issuer a 401.
+Not emulated: Lambda (CUSTOM) authorizers, throttling and custom domains.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from modelship.sample_events import http_api_event
 Invoke = Callable[[str, dict[str, Any]], InvocationResult]
 # (method, path, query string) -> the emulator's own page, or None when it has none there.
 Pages = Callable[[str, str, str], "Answer | None"]
+# (method, path, query string, headers, body) -> (status, headers, body) of the refusal, or
+# None when the route's authorizer lets the request through.
+Authorize = Callable[
+    [str, str, str, list[tuple[str, str]], bytes], "tuple[int, dict[str, str], bytes] | None"
+]
 _NOT_FOUND = b'{"message":"Not Found"}'
 _INTERNAL = b'{"message":"Internal Server Error"}'
 _JSON = {"content-type": "application/json"}
@@ -97,10 +104,12 @@ class Gateway:
         host: str,
         port: int,
         pages: Pages | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
         self.invoke = invoke
         self.routes = route_keys(routes)
         self.pages = pages
+        self.authorize = authorize
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,6 +166,12 @@ class Gateway:
                 self._answer(request, page.status, headers, page.body, request_id)
                 return
             self._answer(request, 404, _JSON, _NOT_FOUND, request_id)
+            return
+        refusal = self.authorize and self.authorize(
+            request.command, path, query, list(request.headers.items()), sent
+        )
+        if refusal:
+            self._answer(request, *refusal, request_id)
             return
         body, base64_encoded = event_body(sent, request.headers.get("Content-Type"))
         event = http_api_event(request.command, path, body, request_id=request_id)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tests.benchmarks.capture import CaptureFigure, capture_section
-from tests.benchmarks.cold_start import PHASES, ColdFigure
+from tests.benchmarks.cold_start import PHASES, ColdFigure, traced_section, traced_target
 from tests.benchmarks.csv_ingest import CsvIngest
 from tests.benchmarks.drift_quality import DriftQualityFigure, drift_quality_section
 from tests.benchmarks.hostile import HostileFigure
@@ -60,7 +60,8 @@ warm calls of **2-4.5 ms**.
    (unpickling, including the scikit-learn modules it imports), first response. Compared
    with the naive loader (same imports, then `download_file` to a temporary directory,
    `joblib.load`, delete) and with the import floor (a process that only imports every
-   module the serving process holds after its first answer).
+   module the serving process holds after its first answer). With tracing on as on Lambda,
+   the handler as it was (Powertools' `Tracer()` at init) against the lazy tracer.
 4. *Memory*: peak RSS (VmHWM) of the serving process after 21 predictions.
 5. *Package*: the layer `make layer` built and the predict function's code against Lambda's
    250 MB unzipped limit; import time of the handler's modules with and without bytecode.
@@ -199,7 +200,13 @@ def verdicts(results: Results) -> list[Verdict]:
         *_package_verdicts(results),
         *_dataframe_verdicts(results),
         *_shadow_verdicts(results),
+        *_traced_verdicts(results),
     ]
+
+
+def _traced_verdicts(results: Results) -> list[Verdict]:
+    judged = traced_target(results.cold)
+    return [] if judged is None else [Verdict("3b. cold start, traced", *judged)]
 
 
 def _shadow_verdicts(results: Results) -> list[Verdict]:
@@ -404,12 +411,12 @@ def _cold_section(results: Results, verdict: Verdict) -> str:
         parts.append(
             f"\nThe handler's init phase takes {handler_init.p50:.3f} s against "
             f"{naive_init.p50:.3f} s for the naive loader's lone S3 client. Profiling the init "
-            "shows where: Powertools' `Tracer()` imports the X-Ray SDK and builds a recorder "
-            "whose sampler creates botocore `xray` clients (parsing their JSON service models) "
-            "even with tracing disabled; the S3 client and the resolver's route models follow. "
-            "The import floor includes the X-Ray SDK's modules (the serving process holds "
-            "them), but not the client construction."
+            "shows where: mostly the S3 client (botocore loads its JSON service model and "
+            "builds a method per operation). The X-Ray SDK is no longer loaded at init (before, "
+            "`Tracer()` built a recorder whose sampler created a botocore `xray` client even "
+            "with tracing off; see the traced figures below)."
         )
+    parts.append(traced_section(results.cold))
     parts.append(
         f"\nTarget ({verdict.target}): {verdict.measured}: "
         f"**{'met' if verdict.met else 'missed'}**."
