@@ -2,12 +2,14 @@
 traffic in the background to one route, counted by status and model version. The steady
 traffic is rows of the reference dataset, so the drift monitor, which compares the captured
 rows with the training profile, sees what it would see in production: one batch repeated
-would be drift."""
+would be drift. All traffic of a process shares one pace, under the stage's throttling
+(50 requests/s, burst 100 by default; the local gateway applies it too)."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import cycle
@@ -16,6 +18,27 @@ from typing import Any
 from modelship.api_client import ApiClient
 
 PREDICT_PATH = "/predict"
+# Requests per second a process sends at most, below the default stage rate limit (50).
+PACE_PER_SECOND = 40.0
+
+
+class Pacer:
+    """Spaces calls at least 1/`per_second` apart, across threads."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        time.sleep(start - now)
+
+
+PACER = Pacer(PACE_PER_SECOND)
 
 
 class Traffic:
@@ -64,6 +87,7 @@ def post(
     api_url: str, body: bytes, path: str = PREDICT_PATH, client: ApiClient | None = None
 ) -> tuple[int, str, dict[str, Any]]:
     """(status, X-Model-Version, JSON body) of one signed request to the local HTTP API."""
+    PACER.wait()
     answer = (client or ApiClient(api_url)).call(
         "POST", path, body, {"content-type": "application/json"}
     )

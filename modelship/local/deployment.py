@@ -43,6 +43,10 @@ class Deployment:
     authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Integration logical id -> its IntegrationUri, resolved.
     integrations: dict[str, str] = field(default_factory=dict)
+    # The API stage's DefaultRouteSettings (ThrottlingRateLimit, ThrottlingBurstLimit, ...).
+    stage_route_settings: dict[str, Any] = field(default_factory=dict)
+    # Function name -> its EventInvokeConfig properties, resolved (retries, destinations).
+    async_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Logical id -> the nested stack(s) it came from; resources of the parent stack are absent.
     nested: dict[str, str] = field(default_factory=dict)
     # SSM parameter name -> value.
