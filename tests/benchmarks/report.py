@@ -19,6 +19,7 @@ from tests.benchmarks.shadow import TARGET_MS as SHADOW_TARGET_MS
 from tests.benchmarks.shadow import ShadowFigure, shadow_section
 from tests.benchmarks.stats import Summary, summarize
 from tests.benchmarks.warm import BatchFigure, LatencyFigure, WarmResults
+from tests.load.section import carried_over
 
 COMMAND = "make bench  # = .venv/bin/python -m tests.benchmarks.run"
 MIB = 1024 * 1024
@@ -85,6 +86,10 @@ warm calls of **2-4.5 ms**.
 13. *Shadow mirroring*: the stable version's warm handler for one row with no shadow running,
    and with a shadow at sample 20% sent to a working Lambda API (moto), to one that fails
    every call and to one that answers slowly.
+14. *Load through a canary*: written by `make load`, not `make bench` (which keeps it as it
+   is): locust against the local emulator's gateway while a canary starts, shifts, is
+   promoted, and a broken candidate is rolled back by its alarm; throughput, p50/p99 and
+   errors by phase and model version.
 
 **How to read them.** This is a laptop-class VM, not Lambda: the CPU share of a 1024 MB
 function is smaller (about 0.6 vCPU), S3 is moto on loopback (no network latency, no TLS),
@@ -649,7 +654,8 @@ def _dataframe_section(results: Results) -> str:
     )
 
 
-def render(results: Results) -> str:
+def render(results: Results, previous: str = "") -> str:
+    """The whole file; the load section of `previous` (`make load`'s) is carried over."""
     judged = verdicts(results)
     summary = _table(
         ["figure", "target", "measured", "status"],
@@ -678,4 +684,4 @@ def render(results: Results) -> str:
         judge_quality_section(results.judge_quality),
         shadow_section(results.shadow),
     ]
-    return "\n\n".join(sections) + "\n"
+    return carried_over("\n\n".join(sections) + "\n", previous)

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         judge_quality=judge_quality,
         shadow=shadow,
     )
-    args.out.write_text(render(results))
+    args.out.write_text(render(results, args.out.read_text() if args.out.exists() else ""))
     for verdict in verdicts(results):
         status = "met" if verdict.met else "MISSED"
         _progress(f"{verdict.figure}: {status}: {verdict.measured}")
