@@ -124,3 +124,155 @@ def test_every_hostile_body_gets_a_documented_client_answer(
 
     assert response["statusCode"] in CLIENT_STATUSES, response["body"][:500]
     assert_documented(document, "/predict", "POST", response)
+
+
+# The columnar format (`{"columns": {...}}`): the same rows as columns get the same answer,
+# and hostile columnar bodies get documented client errors.
+
+FEATURES = sorted(ROW)
+
+
+def _feature_values(feature: Any) -> st.SearchStrategy[Any]:
+    """Values a row may send for one feature of the manifest (within its training range)."""
+    if feature.kind == "categorical":
+        values: st.SearchStrategy[Any] = st.sampled_from(feature.categories)
+    elif feature.dtype == "int":
+        low = int(feature.min) if feature.min is not None else -1000
+        high = int(feature.max) if feature.max is not None else 1000
+        values = st.integers(min_value=low, max_value=high)
+    else:
+        values = st.floats(
+            min_value=feature.min if feature.min is not None else -1e6,
+            max_value=feature.max if feature.max is not None else 1e6,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    return st.one_of(st.none(), values) if feature.nullable else values
+
+
+def _columns_of(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_rows_sent_as_columns_get_the_row_answer(
+    function: Invoke, published: Any, document: dict[str, Any], data: st.DataObject
+) -> None:
+    row_values = st.fixed_dictionaries({f.name: _feature_values(f) for f in published.features})
+    rows = data.draw(st.lists(row_values, min_size=1, max_size=6), label="rows")
+
+    by_rows = function(_event(json.dumps({"instances": rows})))
+    by_columns = function(_event(json.dumps({"columns": _columns_of(rows)})))
+
+    assert (by_rows["statusCode"], by_columns["statusCode"]) == (200, 200), by_columns["body"]
+    assert_documented(document, "/predict", "POST", by_columns)
+    row_answer, column_answer = json.loads(by_rows["body"]), json.loads(by_columns["body"])
+    assert column_answer["predictions"] == row_answer["predictions"]
+    assert len(column_answer["predictions"]) == len(rows)
+    classes = column_answer["classes"]
+    assert sorted(classes) == sorted(row_answer["probabilities"][0])
+    assert [
+        dict(zip(classes, matrix_row, strict=True)) for matrix_row in column_answer["probabilities"]
+    ] == row_answer["probabilities"]
+    assert (column_answer["model_name"], column_answer["model_version"]) == (
+        row_answer["model_name"],
+        row_answer["model_version"],
+    )
+
+
+@st.composite
+def hostile_columns(draw: st.DrawFn) -> dict[str, Any]:
+    """The sample row as columns of one length, then broken for sure (a column made longer
+    or shorter, a feature dropped, an unknown one added) and perhaps more (values or whole
+    columns replaced by any JSON)."""
+    length = draw(st.integers(min_value=1, max_value=4))
+    columns: dict[str, Any] = {name: [ROW[name]] * length for name in FEATURES}
+    broken, *others = draw(st.lists(st.sampled_from(FEATURES), min_size=1, max_size=3, unique=True))
+    action = draw(st.sampled_from(["lengthen", "shorten", "drop", "unknown"]))
+    if action == "lengthen":
+        columns[broken] = columns[broken] + [ROW[broken]] * draw(st.integers(1, 3))
+    elif action == "shorten":
+        columns[broken] = columns[broken][: draw(st.integers(0, length - 1))]
+    elif action == "drop":
+        columns.pop(broken)
+    else:
+        unknown = st.text(max_size=20).filter(lambda key: key not in ROW)
+        columns.update(draw(st.dictionaries(unknown, json_values, min_size=1, max_size=2)))
+    for name in others:
+        if draw(st.booleans()):
+            column = list(columns[name])
+            column[draw(st.integers(0, len(column) - 1))] = draw(json_values)
+            columns[name] = column
+        else:
+            columns[name] = draw(json_values)
+    return columns
+
+
+def _valid_columns(length: int, *without: str) -> dict[str, list[Any]]:
+    return {name: [ROW[name]] * length for name in FEATURES if name not in without}
+
+
+hostile_columnar_events = st.one_of(
+    # Columns almost right: unequal lengths, wrong types, missing or unknown features.
+    hostile_columns().map(lambda columns: _event(json.dumps({"columns": columns}))),
+    # Both formats in one body, in either order (the first key picks the parser).
+    st.booleans().map(
+        lambda columns_first: _event(
+            json.dumps(
+                {"columns": _valid_columns(1), "instances": [ROW]}
+                if columns_first
+                else {"instances": [ROW], "columns": _valid_columns(1)}
+            )
+        )
+    ),
+    # Anything JSON in place of `columns`, of one column, or beside `columns`.
+    json_values.map(lambda value: _event(json.dumps({"columns": value}))),
+    st.tuples(st.sampled_from(FEATURES), json_values).map(
+        lambda pair: _event(json.dumps({"columns": {**_valid_columns(2), pair[0]: pair[1]}}))
+    ),
+    st.dictionaries(st.text(max_size=10), json_values, min_size=1, max_size=3).map(
+        lambda extra: _event(json.dumps({"columns": _valid_columns(1), **extra}))
+    ),
+    # Nested junk: a column of arrays, deep nesting where a value goes.
+    st.integers(min_value=1, max_value=20_000).map(
+        lambda depth: _event('{"columns":{"tenure_months":[' + "[" * depth + "]" * depth + "]}}")
+    ),
+    # Huge arrays: past maxRows, or one long column of values in an otherwise valid body.
+    st.integers(min_value=1001, max_value=3000).map(
+        lambda n: _event(json.dumps({"columns": _valid_columns(n)}))
+    ),
+    st.integers(min_value=2, max_value=500_000).map(
+        lambda n: _event(
+            json.dumps({"columns": {**_valid_columns(1, "tenure_months"), "tenure_months": []}})[
+                :-3
+            ]
+            + ",".join(["1"] * n)
+            + "]}}"
+        )
+    ),
+    # Truncated or not JSON after a columnar start.
+    st.text(max_size=50).map(lambda tail: _event('{"columns":' + tail)),
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(event=hostile_columnar_events)
+def test_every_hostile_columnar_body_gets_a_typed_client_error(
+    function: Invoke, document: dict[str, Any], event: dict[str, Any]
+) -> None:
+    response = function(event)
+
+    assert response["statusCode"] in {400, 413, 422}, response["body"][:500]
+    assert_documented(document, "/predict", "POST", response)
+    error = json.loads(response["body"])["error"]
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
