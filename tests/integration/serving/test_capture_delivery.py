@@ -114,6 +114,39 @@ def test_a_captured_request_lands_under_its_model_version_and_hour_without_exclu
     assert "CaptureFailures" not in emf
 
 
+def test_a_captured_columnar_request_is_recorded_as_rows_with_the_row_answer(
+    s3: Any, published: Any, firehose: Any, start_function: Callable[..., Invoke]
+) -> None:
+    function = start_function(
+        MODEL_SHA256=published.artifact.sha256,
+        CAPTURE_STREAM=STREAM,
+        CAPTURE_SAMPLE_RATE="1",
+        CAPTURE_EXCLUDE_FIELDS=EXCLUDED,
+    )
+
+    response = function(load_event("predict_columnar"))
+    function.module.capture.flush(10)  # type: ignore[attr-defined]
+
+    assert response["statusCode"] == 200
+    ((key, body),) = _objects(s3, "capture/").items()
+    assert HOUR_FOLDER.match(key), key
+    (record,), malformed = read_capture_object(body)
+    assert malformed == 0
+    assert record.request_id == "req-predict-columnar"
+    assert record.excluded_fields == ["contract", "total_charges"]
+    columns = json.loads(load_event("predict_columnar")["body"])["columns"]
+    kept = [name for name in columns if name not in ("contract", "total_charges")]
+    rows = len(columns["tenure_months"])
+    # One object per row, as a row request's record: the drift monitor reads only rows.
+    assert record.instances == [{name: columns[name][i] for name in kept} for i in range(rows)]
+    answer = json.loads(response["body"])
+    assert record.predictions == answer["predictions"]
+    # The answer's matrix in `classes` order, recorded as the row format's {class: p} dicts.
+    assert record.probabilities == [
+        dict(zip(answer["classes"], row, strict=True)) for row in answer["probabilities"]
+    ]
+
+
 def test_a_failing_stream_never_fails_a_prediction_and_its_losses_are_counted(
     published: Any, firehose: Any, start_function: Callable[..., Invoke], capsys: Any
 ) -> None:
