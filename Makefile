@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install demo test test-unit lint format typecheck synth layer bench clean
+.PHONY: help install demo load test test-unit lint format typecheck synth layer bench clean
 
 help:
 	@echo "make demo      - run the modelship story locally (no AWS account needed)"
@@ -22,6 +22,7 @@ help:
 	@echo "make synth     - synthesize the CDK app into cdk.out (offline)"
 	@echo "make layer     - build the Lambda dependency layer"
 	@echo "make bench     - run benchmarks and write docs/performance.md"
+	@echo "make load      - load through a canary on the emulator (locust), figures into docs/performance.md"
 
 install: $(STAMP)
 
@@ -47,6 +48,21 @@ DEMO_CONTEXT := -c verdictMinRequests=20
 demo: $(STAMP) $(NODE_STAMP) layer
 	$(SYNTH) $(DEMO_CONTEXT)
 	$(PY) -m modelship.demo
+
+# Not part of `make test` either: locust drives /predict on the emulator through a canary, a
+# shift, a promotion and the automatic rollback of a broken candidate (tests/load/run.py). Its
+# deployment lifts the stage throttle (50 requests/s by default) above the load, and takes the
+# API's largest function timeout (30 s) because the emulator counts a worker's cold start in it.
+# Each emulator worker is a fresh interpreter: bytecode for the virtualenv's packages (as the
+# layer ships it) keeps a worker's cold start from compiling scikit-learn, boto3 and the rest.
+LOAD_CONTEXT := -c throttleRateLimit=1000 -c throttleBurstLimit=2000 -c timeout=30
+BYTECODE_STAMP := $(VENV)/.bytecode
+$(BYTECODE_STAMP): $(STAMP)
+	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null
+	touch $@
+load: $(STAMP) $(NODE_STAMP) $(BYTECODE_STAMP) layer
+	$(SYNTH) $(LOAD_CONTEXT)
+	$(PY) -m tests.load.run $(LOAD_ARGS)
 
 # The whole suite also measures least privilege: every IAM Allow statement needed or justified.
 IAM_REPORT := .modelship/iam-report.json

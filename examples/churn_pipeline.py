@@ -34,8 +34,6 @@ import json
 import math
 import os
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,30 +122,23 @@ def modelship_cli(*argv: str) -> dict[str, Any]:
 
 
 def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST with a SigV4 signature when AWS credentials are available (the API's default
-    authMode=iam needs one; the local emulator accepts any)."""
-    import boto3
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
+    """POST with a SigV4 signature by boto3's credentials (the API's default authMode=iam
+    needs one, on AWS and on the local emulator alike)."""
+    from urllib.parse import urlsplit
+
+    from modelship.api_client import call
 
     if not url.startswith(("https://", "http://")):
         raise SystemExit(f"{url} is not an http(s) URL")
-    data = json.dumps(body).encode()
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
     headers = {"content-type": "application/json"}
-    session = boto3.Session()
-    credentials = session.get_credentials()
-    if credentials is not None:
-        signed = AWSRequest(method="POST", url=url, data=data, headers=headers)
-        region = session.region_name or "us-east-1"
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(signed)
-        headers = dict(signed.headers.items())
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - checked above
-            answer: dict[str, Any] = json.loads(response.read())
-            return answer
-    except urllib.error.HTTPError as error:
-        raise SystemExit(f"POST {url} answered {error.code}: {error.read().decode()}") from None
+    data = json.dumps(body).encode()
+    answer = call(f"{parts.scheme}://{parts.netloc}", "POST", path, data, headers)
+    if answer.status >= 400:
+        raise SystemExit(f"POST {url} answered {answer.status}: {answer.body.decode()}")
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def as_instances(rows: pd.DataFrame) -> list[dict[str, Any]]:

@@ -164,7 +164,7 @@ class RetrainingPipeline(Construct):
         """The Lambda trainer, or a SageMaker training job (.sync) for datasets past Lambda's
         15 minutes / 10 GB (its output is filed as the candidate by the next task)."""
         if self.options.training_backend == "lambda":
-            return lambda_task(self, "Train", self.train, Duration.minutes(15))
+            return lambda_task(self, "Train", self.train)
         return sagemaker_train_task(
             self,
             options=self.options,

@@ -43,11 +43,16 @@ class RetrainingTasks:
         return functions + ([self.collect] if self.collect is not None else [])
 
 
+# A task gives up this long after its function's own timeout: Lambda stops the function first
+# (a Sandbox.Timedout function error), so a task Step Functions abandoned never leaves its
+# function still writing; States.Timeout remains for an invocation that never answers.
+TASK_TIMEOUT_MARGIN = Duration.seconds(30)
+
+
 def lambda_task(
     scope: Construct,
     state_id: str,
-    fn: lambda_.IFunction,
-    timeout: Duration,
+    fn: lambda_.Function,
     *,
     whole_input: bool = False,
     result_path: str | None = None,
@@ -73,14 +78,16 @@ def lambda_task(
         payload_response_only=True,
         retry_on_service_exceptions=False,
         result_path=result_path,
-        task_timeout=sfn.Timeout.duration(timeout),
+        task_timeout=sfn.Timeout.duration(
+            (fn.timeout or Duration.seconds(3)).plus(TASK_TIMEOUT_MARGIN)
+        ),
     )
     return with_transient_retries(task)
 
 
 def _notify(
     scope: Construct,
-    notify_function: lambda_.IFunction,
+    notify_function: lambda_.Function,
     state_id: str,
     outcome: str | None,
     then: sfn.IChainable,
@@ -91,7 +98,6 @@ def _notify(
         scope,
         f"Notify{state_id}",
         notify_function,
-        Duration.minutes(1),
         whole_input=True,
         result_path="$.notice",
     )
@@ -123,20 +129,19 @@ def retraining_state_machine(
     log_retention: logs.RetentionDays,
 ) -> sfn.StateMachine:
     """`train` is the Train state of the chosen backend (the Lambda trainer or SageMaker)."""
-    minutes = Duration.minutes
     failed = sfn.Fail(
         scope, "RetrainingFailed", error="RetrainingFailed", cause_path="$.error.Cause"
     )
     notify_failed = _notify(scope, functions.notify, "Failed", None, failed)
 
-    prepare = lambda_task(scope, "Prepare", functions.prepare, minutes(5), whole_input=True)
+    prepare = lambda_task(scope, "Prepare", functions.prepare, whole_input=True)
     steps: list[Any] = [prepare, train]
     if functions.collect is not None:
-        steps.append(lambda_task(scope, "CollectCandidate", functions.collect, minutes(10)))
-    evaluate = lambda_task(scope, "Evaluate", functions.evaluate, minutes(10))
-    gate = lambda_task(scope, "Gate", functions.gate, minutes(1))
-    register = lambda_task(scope, "Register", functions.register, minutes(5))
-    create_release = lambda_task(scope, "CreateRelease", functions.create_release, minutes(5))
+        steps.append(lambda_task(scope, "CollectCandidate", functions.collect))
+    evaluate = lambda_task(scope, "Evaluate", functions.evaluate)
+    gate = lambda_task(scope, "Gate", functions.gate)
+    register = lambda_task(scope, "Register", functions.register)
+    create_release = lambda_task(scope, "CreateRelease", functions.create_release)
     steps += [evaluate, gate, register, create_release]
     for step in steps:
         step.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")

@@ -2,20 +2,43 @@
 traffic in the background to one route, counted by status and model version. The steady
 traffic is rows of the reference dataset, so the drift monitor, which compares the captured
 rows with the training profile, sees what it would see in production: one batch repeated
-would be drift."""
+would be drift. All traffic of a process shares one pace, under the stage's throttling
+(50 requests/s, burst 100 by default; the local gateway applies it too)."""
 
 from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
+import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import cycle
 from typing import Any
 
+from modelship.api_client import ApiClient
+
 PREDICT_PATH = "/predict"
+# Requests per second a process sends at most, below the default stage rate limit (50).
+PACE_PER_SECOND = 40.0
+
+
+class Pacer:
+    """Spaces calls at least 1/`per_second` apart, across threads."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        time.sleep(start - now)
+
+
+PACER = Pacer(PACE_PER_SECOND)
 
 
 class Traffic:
@@ -26,6 +49,7 @@ class Traffic:
         self, api_url: str, bodies: Sequence[str], path: str = PREDICT_PATH, threads: int = 2
     ) -> None:
         self.api_url = api_url
+        self.client = ApiClient(api_url)
         self.path = path
         self._bodies = cycle([body.encode() for body in bodies])
         self._lock = threading.Lock()
@@ -48,7 +72,7 @@ class Traffic:
             with self._lock:
                 body = next(self._bodies)
             try:
-                status, version, _ = post(self.api_url, body, self.path)
+                status, version, _ = post(self.api_url, body, self.path, self.client)
             except OSError:
                 status, version = 0, "connection failed"
             self.seen[(status, version)] += 1
@@ -59,32 +83,20 @@ class Traffic:
         return seen
 
 
-def post(api_url: str, body: bytes, path: str = PREDICT_PATH) -> tuple[int, str, dict[str, Any]]:
-    """(status, X-Model-Version, JSON body) of one request to the local HTTP API."""
-    request = urllib.request.Request(  # noqa: S310 - the emulator's loopback URL
-        api_url + path, data=body, headers={"content-type": "application/json"}
+def post(
+    api_url: str, body: bytes, path: str = PREDICT_PATH, client: ApiClient | None = None
+) -> tuple[int, str, dict[str, Any]]:
+    """(status, X-Model-Version, JSON body) of one signed request to the local HTTP API."""
+    PACER.wait()
+    answer = (client or ApiClient(api_url)).call(
+        "POST", path, body, {"content-type": "application/json"}
     )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
-            return response.status, response.headers.get("X-Model-Version", "-"), _json(response)
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("X-Model-Version", "-"), _json(error)
+    return answer.status, answer.header("X-Model-Version"), answer.json()
 
 
 def get(api_url: str, path: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(api_url + path, timeout=60) as response:  # noqa: S310
-            return response.status, _json(response)
-    except urllib.error.HTTPError as error:
-        return error.code, _json(error)
-
-
-def _json(response: Any) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = json.loads(response.read() or b"{}")
-    except ValueError:
-        return {}
-    return body
+    answer = ApiClient(api_url).call("GET", path)
+    return answer.status, answer.json()
 
 
 def print_traffic(seen: Counter[tuple[int, str]], label: str = "traffic meanwhile") -> None:

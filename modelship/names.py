@@ -27,6 +27,11 @@ DEFAULT_MODEL_CACHE_DIR = "/tmp/modelship-cache"  # noqa: S108 - Lambda's only w
 # Observability (Powertools reads these two variables itself).
 ENV_POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# Tracing off (local runs and tests set it; Powertools reads it too).
+ENV_POWERTOOLS_TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
+# Lambda's reserved variable holding the current invocation's X-Ray trace header
+# (Root=...;Parent=...;Sampled=0|1), set by the runtime for each invocation.
+ENV_XRAY_TRACE_HEADER = "_X_AMZN_TRACE_ID"
 METRICS_NAMESPACE = "modelship"
 PREDICT_SERVICE_NAME = "predict"
 METRIC_DIMENSION_MODEL_VERSION = "ModelVersion"

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
-# No test may reach a real AWS account, whatever the developer's shell has configured.
-_REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "MODELSHIP_BUCKET")
+# No test may reach a real AWS account, whatever the developer's shell has configured. The
+# credentials are the emulator's own (modelship.local.endpoints.FAKE_CREDENTIALS), so a
+# request signed from the default chain passes its gateway's SigV4 check.
+_REMOVED = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MODELSHIP_BUCKET")
 _TEST_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -37,6 +37,7 @@ from modelship.serving.settings import PredictSettings
 from modelship.serving.shadow import handle_mirror
 from modelship.serving.shadow_mirror import ShadowMirror, record_mirrors
 from modelship.serving.shadow_state import read_shadow_state
+from modelship.serving.tracing import LazyTracer
 
 # /health and /model/info emit no metrics; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -44,7 +45,9 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 settings = load(PredictSettings)
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+# The X-Ray SDK is loaded on the first sampled invocation, not here: see
+# modelship.serving.tracing (Lambda active tracing records the init itself).
+tracer = LazyTracer(names.PREDICT_SERVICE_NAME)
 s3 = boto3.client("s3")
 service = PredictionService(
     ModelStore.for_ephemeral_storage(

@@ -51,9 +51,9 @@ NOT_EMULATED = {
     "AWS::ApiGatewayV2::Api": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Integration": "served by the local HTTP gateway",
     "AWS::ApiGatewayV2::Route": "served by the local HTTP gateway (routes read from the template)",
-    "AWS::ApiGatewayV2::Stage": "served by the local HTTP gateway",
-    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated (routes served without auth)",
-    "AWS::Lambda::EventInvokeConfig": "asynchronous invocations are not retried locally",
+    "AWS::ApiGatewayV2::Stage": "served by the local HTTP gateway (throttling applied)",
+    "AWS::ApiGatewayV2::Authorizer": "checked by the local HTTP gateway (a local JWT issuer)",
+    "AWS::Lambda::EventInvokeConfig": "applied by the emulator's EventBridge delivery",
 }
 _SUB_NAMES = re.compile(r"\$\{([^}!][^}]*)\}")
 
@@ -183,6 +183,13 @@ class Deployer:
         if resource["Type"] == "AWS::ApiGatewayV2::Integration":
             uri = self._resolve(properties.get("IntegrationUri", ""))
             deployment.integrations[logical] = str(uri)
+        if resource["Type"] == "AWS::ApiGatewayV2::Stage":
+            deployment.stage_route_settings = dict(
+                self._resolve(properties.get("DefaultRouteSettings") or {})
+            )
+        if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+            resolved = self._resolve(properties)
+            deployment.async_invoke[str(resolved["FunctionName"])] = dict(resolved)
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
             # The route goes to ITS integration ("integrations/<id>"): each model's routes to
             # that model's alias.
@@ -194,3 +201,9 @@ class Deployer:
                     "integration of the template; the local gateway serves integrated routes only"
                 )
             deployment.routes[str(properties["RouteKey"])] = deployment.integrations[integration[0]]
+            auth = ("AuthorizationType", "AuthorizerId", "AuthorizationScopes")
+            deployment.route_auth[str(properties["RouteKey"])] = {
+                key: self._resolve(properties[key]) for key in auth if key in properties
+            }
+        if resource["Type"] == "AWS::ApiGatewayV2::Authorizer":
+            deployment.authorizers[deployment.refs[logical]] = self._resolve(properties)

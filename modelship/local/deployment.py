@@ -37,8 +37,16 @@ class Deployment:
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     # Route key ("POST /predict") -> the URI of its integration (an alias or function ARN).
     routes: dict[str, str] = field(default_factory=dict)
+    # Route key -> its AuthorizationType, AuthorizerId and AuthorizationScopes, resolved.
+    route_auth: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Authorizer id (its Ref) -> its properties, resolved (JwtConfiguration, IdentitySource).
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Integration logical id -> its IntegrationUri, resolved.
     integrations: dict[str, str] = field(default_factory=dict)
+    # The API stage's DefaultRouteSettings (ThrottlingRateLimit, ThrottlingBurstLimit, ...).
+    stage_route_settings: dict[str, Any] = field(default_factory=dict)
+    # Function name -> its EventInvokeConfig properties, resolved (retries, destinations).
+    async_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Logical id -> the nested stack(s) it came from; resources of the parent stack are absent.
     nested: dict[str, str] = field(default_factory=dict)
     # SSM parameter name -> value.

@@ -29,6 +29,8 @@ from typing import Any
 
 from modelship.local.activity import ACTIVITY_FILE, ActivityLog
 from modelship.local.alarms import alarm_period, evaluate_alarms
+from modelship.local.api_authorizers import deployment_authorizers
+from modelship.local.async_invoke import AsyncInvokeConfig
 from modelship.local.dashboard import LocalDashboards, moto_backend
 from modelship.local.deployer import Deployer
 from modelship.local.deployment import ACCOUNT, REGION, Deployment
@@ -43,7 +45,12 @@ from modelship.local.eventbridge import EventBridgeDelivery
 from modelship.local.events import alarm_state_change_event, execution_status_change_event
 from modelship.local.executor import InvocationResult, LambdaExecutor
 from modelship.local.firehose_delivery import firehose_delivery
-from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
+from modelship.local.gateway import (
+    Gateway,
+    IntegrationDenied,
+    integration_function,
+    stage_throttle,
+)
 from modelship.local.iam import Authorizer
 from modelship.local.metrics import MetricsPublisher
 from modelship.local.moto_patches import (
@@ -172,6 +179,10 @@ class Emulator:
         for advisory in deployment.advisories:
             self.activity.record("deploy-advisory", {"finding": advisory})
         self.executor.code_roots.update(deployment.code_roots)
+        self.delivery.async_invoke = {
+            name: AsyncInvokeConfig.from_properties(properties)
+            for name, properties in deployment.async_invoke.items()
+        }
         if config.iam:
             self._enforce_iam(deployment)
         if config.seed_model:
@@ -187,12 +198,15 @@ class Emulator:
         )
         self.scheduler.advisories()
         dashboards = LocalDashboards(moto_backend, config.time_scale)
+        authorizers = deployment_authorizers(deployment, config.state_dir)
         gateway = Gateway(
             self._invoke_alias,
             deployment.routes,
             config.host,
             config.api_port,
-            pages=dashboards.handle,
+            pages=lambda *page: authorizers.page(*page) or dashboards.handle(*page),
+            authorize=authorizers.check,
+            throttle=stage_throttle(deployment.stage_route_settings),
         )
         gateway.start()
         self._stack.callback(gateway.stop)

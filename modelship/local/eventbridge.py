@@ -5,7 +5,11 @@ delivers only to log groups, SQS and buses; S3's EventBridge notifications reach
 matching code. `EventBridgeDelivery.serve_moto` extends it to the targets modelship uses:
 Lambda functions (invoked asynchronously through the executor) and Step Functions state
 machines (an execution started with the event as input). Alarm state changes and execution
-status changes, which moto never emits, enter through `put`.
+status changes, which moto never emits, enter through `put`. A Lambda target is invoked
+asynchronously: a function error is retried and then recorded in the function's on-failure
+destination by its EventInvokeConfig (modelship.local.async_invoke); a target the rule may
+not reach is not retried (EventBridge does not retry permission errors) and the event goes to
+the target's DeadLetterConfig queue.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
+from modelship.local.async_invoke import AsyncInvokeConfig, invoke_async, send_to_sqs
 from modelship.local.executor import LambdaExecutor
 from modelship.local.iam.authorizer import AccessDenied, Authorizer
 
@@ -65,6 +70,9 @@ class EventBridgeDelivery:
         self.record = record
         self.account = account
         self.region = region
+        # Function name -> its EventInvokeConfig (Lambda's defaults for any other).
+        self.async_invoke: dict[str, AsyncInvokeConfig] = {}
+        self.send = send_to_sqs(account, region)
 
     def put(self, event: Any) -> int:
         """Sends an AWS service event to every matching rule of every bus; returns how many
@@ -95,6 +103,9 @@ class EventBridgeDelivery:
             if refused is not None:
                 # EventBridge reports a target it may not reach as a failed invocation.
                 self.record("event-delivery-failed", {**what, "reason": refused})
+                dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+                if dead_letter:
+                    self.send(str(dead_letter), json.dumps(delivered))
                 continue
             if arn.startswith("arn:aws:lambda:"):
                 backend = get_backend(self.account, self.region)
@@ -135,10 +146,20 @@ class EventBridgeDelivery:
         return None
 
     def _invoke(self, backend: Any, arn: str, payload: Any, what: dict[str, Any]) -> None:
-        result = self.executor.invoke_moto(backend, arn, None, payload)
-        outcome = {**what, "version": result.function.version, "error": result.error}
-        if not result.failed:
-            outcome["result"] = result.payload
+        def attempt() -> tuple[bool, Any, str]:
+            result = self.executor.invoke_moto(backend, arn, None, payload)
+            return result.failed, result.error or result.payload, result.function.version
+
+        name = arn.split(":")[6]
+        config = self.async_invoke.get(name, AsyncInvokeConfig())
+        done = invoke_async(attempt, payload, arn, config, self.send)
+        outcome = {**what, "attempts": done.attempts}
+        if done.failed:
+            outcome["error"] = done.answer
+            outcome["on_failure"] = config.on_failure if done.record else None
+        else:
+            outcome["error"] = None
+            outcome["result"] = done.answer
         self.record("event-handled", outcome)
 
     def _start(self, arn: str, payload: Any, what: dict[str, Any]) -> None:

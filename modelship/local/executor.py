@@ -39,7 +39,12 @@ _RUNTIME_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": 
 
 
 class WorkerCrashed(Exception):
-    """A worker process exited or timed out during an invocation."""
+    """A worker process exited or timed out during an invocation. `error_type` is what Lambda
+    names it: Runtime.ExitError for a runtime that exited, Sandbox.Timedout for a timeout."""
+
+    def __init__(self, message: str, error_type: str = "Runtime.ExitError") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,8 @@ class Worker:
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
         except (BrokenPipeError, OSError) as exc:
-            raise WorkerCrashed(f"worker exited ({self.process.poll()})") from exc
+            self.stop()
+            raise WorkerCrashed(_exited(self.process.returncode)) from exc
         # The first invocation includes the cold start, which Lambda bills to init (10 s max).
         ready, _, _ = select.select([stdout], [], [], timeout_seconds + 10)
         line = stdout.readline() if ready else ""
@@ -157,8 +163,10 @@ class Worker:
         if not line:
             self.stop()
             if not ready:
-                raise WorkerCrashed(f"Task timed out after {timeout_seconds:.2f} seconds")
-            raise WorkerCrashed(f"worker exited ({self.process.poll()})")
+                raise WorkerCrashed(
+                    f"Task timed out after {timeout_seconds:.2f} seconds", "Sandbox.Timedout"
+                )
+            raise WorkerCrashed(_exited(self.process.returncode))
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -206,7 +214,9 @@ class LambdaExecutor:
         try:
             answer = worker.invoke(event, function.timeout_seconds)
         except WorkerCrashed as exc:
-            answer = {"error": {"errorType": "Sandbox.Error", "errorMessage": str(exc)}}
+            # An error like any function error: the caller sees it, Lambda counts it in
+            # Errors, and the worker is replaced (see _release).
+            answer = {"error": {"errorType": exc.error_type, "errorMessage": str(exc)}}
         finally:
             self._release(function, worker)
         result = InvocationResult(
@@ -300,6 +310,11 @@ class LambdaExecutor:
     ) -> Answer:
         result = self.invoke_moto(backend, function_name, qualifier, event)
         return Answer(result.payload_bytes(), result.failed, result.function.version)
+
+
+def _exited(status: int | None) -> str:
+    """Lambda's message for a runtime that exited during an invocation."""
+    return f"Runtime exited with error: exit status {status}"
 
 
 def _split_qualifier(function_name: str, qualifier: str | None) -> tuple[str, str | None]:

@@ -3,10 +3,12 @@ from memory, the `/tmp` cache or S3 with integrity checks (`model_store`) and tu
 estimator by the one loader (`artifacts`), request rows validated against the model's schema
 and shaped as its input (`schema`, `request_body`, `unscorable`), the prediction service
 (`service`) and a description of what it answers (`output`), errors mapped to HTTP answers
-in one place (`http_errors`), its metrics (`observability`), its data capture (`capture`),
+in one place (`http_errors`), its metrics (`observability`), its X-Ray tracing loaded on the
+first sampled invocation (`tracing`), its data capture (`capture`),
 shadow releases (the state `shadow_state`, the serving side `shadow_mirror`, the shadow
 side `shadow`) and OpenAPI document (`openapi`). The predict function imports every module
-here at cold start anyway, so these names are imported eagerly.
+here at cold start anyway, so these names are imported eagerly (the X-Ray SDK is not one of
+them: `tracing` imports it when it first needs it).
 """
 
 from modelship.serving.capture import CaptureRecord, DataCapture, read_capture_object
@@ -26,6 +28,7 @@ from modelship.serving.settings import PredictSettings
 from modelship.serving.shadow import Comparison, compare, handle_mirror
 from modelship.serving.shadow_mirror import MirrorEvent, ShadowMirror, record_mirrors
 from modelship.serving.shadow_state import ShadowState, read_shadow_state
+from modelship.serving.tracing import LazyTracer
 
 __all__ = [
     "CaptureRecord",
@@ -33,6 +36,7 @@ __all__ = [
     "DataCapture",
     "ErrorResponse",
     "Health",
+    "LazyTracer",
     "LoadedModel",
     "MirrorEvent",
     "ModelStore",

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from modelship.serving.columns import Columns
 from modelship.serving.service import Prediction
 
 logger = logging.getLogger(__name__)
@@ -243,10 +244,15 @@ class DataCapture:
 
     def record(self, offered: _Offered) -> CaptureRecord:
         prediction = offered.prediction
-        instances = prediction.instances
-        if self._excluded:
-            excluded = self._excluded
-            instances = [{k: v for k, v in row.items() if k not in excluded} for row in instances]
+        excluded = self._excluded
+        if isinstance(prediction.request, Columns):  # rows built here, for sampled requests
+            instances = prediction.request.instances(excluded)
+        elif excluded:
+            instances = [
+                {k: v for k, v in row.items() if k not in excluded} for row in prediction.instances
+            ]
+        else:
+            instances = prediction.instances
         return CaptureRecord(
             request_id=offered.request_id,
             model=prediction.model_name,

@@ -3,11 +3,13 @@
 A file (the artifact, the model's code.zip) is trusted only after its bytes hashed to the
 manifest's sha256, and only a verified file is ever renamed into the cache; the manifest is
 written into a cache entry last, so a partial download never sits where a later cold start
-would look.
+would look. A /tmp that cannot take the files (full: ENOSPC) makes the model unavailable
+(`tmp_full`) and its half-written entry is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -94,7 +96,17 @@ class ModelStore:
                 self._memory[key], source="memory", seconds=time.perf_counter() - started
             )
         check_runtime(manifest)
-        artifact, code_dir = self._download(manifest)
+        try:
+            artifact, code_dir = self._download(manifest)
+        except OSError as exc:
+            # /tmp full (or unwritable): the entry holds nothing trusted; give the space back.
+            shutil.rmtree(self.entry_dir(*key), ignore_errors=True)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise ModelUnavailable(
+                f"cannot write {manifest.name}/{manifest.version} to the /tmp cache: "
+                f"{exc.strerror or exc}",
+                reason="tmp_full" if full else "cache_unwritable",
+            ) from None
         return self._remember(self._load(manifest, artifact, code_dir), "s3", started)
 
     def _remember(self, pair: tuple[Manifest, Any], source: Source, started: float) -> LoadedModel:
@@ -282,8 +294,15 @@ def _stream(s3: Any, bucket: str, manifest: Manifest, key: str, handle: Any) -> 
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-", delete=False) as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(handle.name).replace(path)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+        dir=path.parent, prefix=".write-", delete=False
+    )
+    temp = Path(handle.name)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)  # a failed write leaves no partial file

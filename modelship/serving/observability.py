@@ -77,10 +77,10 @@ def record_prediction(metrics: MetricsSink, model_name: str, prediction: Predict
 def top_scores(prediction: Prediction) -> list[float]:
     """The top class probability of each of the first SCORE_SAMPLES_PER_REQUEST rows; none
     for a model that answers no probabilities (regression, predict-only models)."""
-    if prediction.probabilities is None:
+    if prediction.probability_rows is None:
         return []
-    rows = prediction.probabilities[: names.SCORE_SAMPLES_PER_REQUEST]
-    return [max(row.values()) for row in rows if row]
+    rows = prediction.probability_rows[: names.SCORE_SAMPLES_PER_REQUEST]
+    return [max(row) for row in rows if row]
 
 
 def record_capture(metrics: MetricsSink, captured: bool, failures: int) -> None:

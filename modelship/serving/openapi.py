@@ -28,6 +28,15 @@ class PredictRequest(BaseModel):
     instances: list[dict[str, Any]] = Field(min_length=1)
 
 
+class ColumnarPredictRequest(BaseModel):
+    """One array per feature, all of one length; checked against the model's feature schema
+    after this envelope. Answered in columns (ColumnarPredictResponse)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, list[Any]] = Field(min_length=1)
+
+
 class ErrorDetail(BaseModel):
     """One violation: the row index and field name where they can be identified."""
 
@@ -58,6 +67,22 @@ class PredictResponse(BaseModel):
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="Classifiers only: one probability per class and row."
+    )
+
+
+class ColumnarPredictResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_name: str
+    model_version: str
+    predictions: list[Any]
+    classes: list[str] | None = Field(
+        default=None, description="Classifiers only: the class labels, in the estimator's order."
+    )
+    probabilities: list[list[float]] | None = Field(
+        default=None,
+        description="Classifiers only: one row per prediction, one probability per class in "
+        "the order of `classes`.",
     )
 
 
@@ -99,18 +124,37 @@ def _error_response(status: int) -> dict[str, Any]:
     return {"description": _ERROR_DESCRIPTIONS[status], "content": _json_content("ErrorResponse")}
 
 
-def _describe_output(response: dict[str, Any], service: PredictionService) -> None:
-    """PredictResponse as this model answers: its class labels, or its values."""
+def _describe_output(
+    response: dict[str, Any], columnar: dict[str, Any], service: PredictionService
+) -> bool:
+    """PredictResponse and ColumnarPredictResponse as this model answers: its class labels
+    and probabilities, or its values. True when the two answers cannot be told apart (no
+    probabilities: both are the predictions alone)."""
     output = service.output()
     properties = response["properties"]
     properties["predictions"] = output.predictions_schema()
+    columnar["properties"]["predictions"] = output.predictions_schema()
     probabilities = output.probabilities_schema()
     if probabilities is None:
         properties.pop("probabilities", None)
     else:
         properties["probabilities"] = probabilities
         response["required"] = sorted({*response.get("required", ()), "probabilities"})
-    response["additionalProperties"] = False
+    by_column = output.columnar_schemas()
+    for name in ("classes", "probabilities"):
+        if name in by_column:
+            columnar["properties"][name] = by_column[name]
+        else:
+            columnar["properties"].pop(name, None)
+    columnar["required"] = sorted({*columnar.get("required", ()), *by_column})
+    response["additionalProperties"] = columnar["additionalProperties"] = False
+    return probabilities is None
+
+
+def _either(kind: str, *schema_names: str) -> dict[str, Any]:
+    """One of the predict formats' schemas: `oneOf` where a body matches one format only,
+    `anyOf` where the formats' bodies coincide (answers without probabilities)."""
+    return {kind: [{"$ref": f"#/components/schemas/{name}"} for name in schema_names]}
 
 
 # A single-model route (method, path) -> its route under /models/<name>/.
@@ -134,6 +178,7 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     request = TypeAdapter(PredictRequest).json_schema()
     schemas["GenericPredictRequest"] = copy.deepcopy(request)
+    schemas["GenericColumnarPredictRequest"] = TypeAdapter(ColumnarPredictRequest).json_schema()
     instances = request["properties"]["instances"]
     instances["maxItems"] = service.settings.max_rows
     try:
@@ -143,16 +188,36 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
     if loaded is not None:
         schemas["Instance"] = loaded.schema.json_schema()
         instances["items"] = {"$ref": "#/components/schemas/Instance"}
+        schemas["ColumnarPredictRequest"] = service.columns(loaded).json_schema(
+            service.settings.max_rows
+        )
+    else:
+        schemas["ColumnarPredictRequest"] = copy.deepcopy(schemas["GenericColumnarPredictRequest"])
     schemas["PredictRequest"] = request
-    for model in (ErrorDetail, ErrorBody, ErrorResponse, PredictResponse, HealthResponse):
+    for model in (
+        ErrorDetail,
+        ErrorBody,
+        ErrorResponse,
+        PredictResponse,
+        ColumnarPredictResponse,
+        HealthResponse,
+    ):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         model_schema.pop("$defs", None)
         schemas[model.__name__] = model_schema
     schemas["GenericPredictResponse"] = copy.deepcopy(schemas["PredictResponse"])
+    schemas["GenericColumnarPredictResponse"] = copy.deepcopy(schemas["ColumnarPredictResponse"])
+    alike = True
     if loaded is not None:
-        _describe_output(schemas["PredictResponse"], service)
+        alike = _describe_output(
+            schemas["PredictResponse"], schemas["ColumnarPredictResponse"], service
+        )
     paths = document.setdefault("paths", {})
-    _describe_routes(paths, "PredictRequest", "PredictResponse")
+    _describe_routes(
+        paths,
+        _either("oneOf", "PredictRequest", "ColumnarPredictRequest"),
+        _either("anyOf" if alike else "oneOf", "PredictResponse", "ColumnarPredictResponse"),
+    )
     for path in [p for p in paths if p.startswith(f"{names.MODEL_ROUTES_PREFIX}/{{")]:
         del paths[path]  # the templated /models/{name}/... routes: one concrete set per model
     for model_name in service.settings.models:
@@ -160,14 +225,25 @@ def openapi_document(app: Any, service: PredictionService) -> dict[str, Any]:
     return document
 
 
-def _describe_routes(paths: dict[str, Any], request: str, response: str) -> None:
-    """The single-model routes' request and answers (`request` and `response` name the
-    predict schemas: the own model's exact ones, or the generic envelope)."""
+def _describe_routes(
+    paths: dict[str, Any], request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """The single-model routes' request and answers (`request` and `response` are the
+    predict schemas, row or columnar: the own model's exact ones, or the generic envelope)."""
     operation = paths.get("/predict", {}).get("post")
     if operation is not None:
-        operation["requestBody"] = {"required": True, "content": _json_content(request)}
+        operation["requestBody"] = {
+            "required": True,
+            "description": "Rows (`instances`, one object per row) or columns (`columns`, one "
+            "array per feature); a columnar request gets a columnar answer.",
+            "content": {"application/json": {"schema": request}},
+        }
         operation["responses"] = {
-            "200": {"description": "Predictions.", "content": _json_content(response)},
+            "200": {
+                "description": "Predictions: in rows for `instances`, in columns (`classes` "
+                "and a probability matrix for classifiers) for `columns`.",
+                "content": {"application/json": {"schema": response}},
+            },
             **{str(status): _error_response(status) for status in ERROR_STATUSES},
         }
     health = paths.get("/health", {}).get("get")
@@ -211,7 +287,11 @@ def _model_paths(paths: dict[str, Any], model_name: str, *, own: bool) -> dict[s
         if method in paths.get(path, {})
     }
     if not own:
-        _describe_routes(operations, "GenericPredictRequest", "GenericPredictResponse")
+        _describe_routes(
+            operations,
+            _either("oneOf", "GenericPredictRequest", "GenericColumnarPredictRequest"),
+            _either("anyOf", "GenericPredictResponse", "GenericColumnarPredictResponse"),
+        )
     described: dict[str, Any] = {}
     for (method, path), route in _MODEL_ROUTES.items():
         if path not in operations:

@@ -66,6 +66,33 @@ class Output:
                 }
         return {"type": "array", "items": item, "description": self.describe()["predictions"]}
 
+    def columnar_schemas(self) -> dict[str, dict[str, Any]]:
+        """JSON schemas of a columnar answer's `classes` and `probabilities` (a matrix in the
+        order of `classes`); none for a model that answers no probabilities."""
+        if self.task != "classification":
+            return {}
+        labels = [str(c) for c in self.classes or ()]
+        probability = {"type": "number", "minimum": 0, "maximum": 1}
+        return {
+            "classes": {
+                "type": "array",
+                "description": "The class labels (strings), in the estimator's order.",
+                "items": {"type": "string"},
+                "const": labels,
+            },
+            "probabilities": {
+                "type": "array",
+                "description": "One row per prediction: one probability per class, in the "
+                "order of `classes`, as predict_proba gives it.",
+                "items": {
+                    "type": "array",
+                    "items": probability,
+                    "minItems": len(labels),
+                    "maxItems": len(labels),
+                },
+            },
+        }
+
     def probabilities_schema(self) -> dict[str, Any] | None:
         """JSON schema of the `probabilities` array; None when the model answers none."""
         if self.task != "classification":

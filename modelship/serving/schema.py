@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -36,6 +36,21 @@ MAX_ECHOED_FIELD = 100
 # limit is still told `too_many_rows`), plus some slack for the envelope.
 _BUDGET_ROWS_FACTOR = 2
 _ENVELOPE_COMMAS = 16
+# The two request formats: one object per row, or one array per feature (`columns`).
+ROWS_KEY = "instances"
+COLUMNS_KEY = "columns"
+BOTH_FORMATS = {
+    "row": None,
+    "field": COLUMNS_KEY,
+    "type": "both_formats",
+    "message": "A body has `instances` (one object per row) or `columns` (one array per "
+    "feature), not both",
+}
+
+
+class ColumnarBody(Exception):
+    """Not an error: a body with `columns` and no `instances` is a columnar request
+    (modelship.serving.columns parses it)."""
 
 
 def _frames() -> Any:
@@ -46,7 +61,7 @@ def _frames() -> Any:
     return frames
 
 
-def _field_type(feature: FeatureSpec) -> Any:
+def field_type(feature: FeatureSpec) -> Any:
     if feature.kind == "numeric":
         kind: Any = (
             _Whole if feature.frame_dtype and _frames().is_integer_dtype(feature) else _Number
@@ -71,7 +86,7 @@ class RowSchema:
         self._layout: FrameLayout | None = (
             _frames().FrameLayout(self.features) if input_format == "dataframe" else None
         )
-        fields = {f.name: _field_type(f) for f in self.features}
+        fields = {f.name: field_type(f) for f in self.features}
         row_type: Any = _typed_dict("Row", fields)
         row_type.__pydantic_config__ = ConfigDict(extra="forbid")
         self._row: TypeAdapter[Any] = TypeAdapter(row_type)
@@ -102,7 +117,7 @@ class RowSchema:
             rows: list[dict[str, Any]] = self._rows.validate_python(instances)
         except ValidationError as exc:
             raise SchemaMismatch(
-                f"{exc.error_count()} schema violation(s)", _describe(_errors(exc))
+                f"{exc.error_count()} schema violation(s)", _describe(validation_errors(exc))
             ) from None
         return rows
 
@@ -132,24 +147,27 @@ class RowSchema:
                 list[self._row_type],  # type: ignore[name-defined]
                 Field(min_length=1, max_length=max_rows),
             ]
-            request_type: Any = _typed_dict("PredictRequest", {"instances": instances})
+            request_type: Any = _typed_dict("PredictRequest", {ROWS_KEY: instances})
             request_type.__pydantic_config__ = ConfigDict(extra="forbid")
             adapter = self._requests[max_rows] = TypeAdapter(request_type)
         try:
             request: dict[str, Any] = adapter.validate_json(body)
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = validation_errors(exc)
             kinds = {(e["type"], e["loc"][:1]) for e in errors}
             if any(kind == "json_invalid" for kind, _ in kinds):
                 raise MalformedRequest("body is not JSON") from None
-            if ("too_long", ("instances",)) in kinds:
+            if ("too_long", (ROWS_KEY,)) in kinds:
                 raise PayloadTooLarge(
                     f"more than {max_rows} rows", reason="too_many_rows"
                 ) from None
-            raise SchemaMismatch(
-                f"{exc.error_count()} schema violation(s)", _describe(errors, prefix="instances")
-            ) from None
-        rows: list[dict[str, Any]] = request["instances"]
+            details = _describe(errors, prefix=ROWS_KEY)
+            if ("extra_forbidden", (COLUMNS_KEY,)) in kinds:
+                if ("missing", (ROWS_KEY,)) in kinds:
+                    raise ColumnarBody from None
+                details = [BOTH_FORMATS, *(d for d in details if d["field"] != COLUMNS_KEY)]
+            raise SchemaMismatch(f"{exc.error_count()} schema violation(s)", details) from None
+        rows: list[dict[str, Any]] = request[ROWS_KEY]
         return rows
 
     def to_input(self, rows: Sequence[dict[str, Any]]) -> np.ndarray | pd.DataFrame:
@@ -188,6 +206,35 @@ class RowSchema:
             raise TypeError(f"an {self.input_format} model takes no DataFrame")
         return self._layout.frame(rows)
 
+    def columns_input(self, columns: Mapping[str, list[Any]]) -> np.ndarray | pd.DataFrame:
+        """What the estimator is called with for validated columns of equal length: what
+        to_input builds from the same values as rows, without a dict per row."""
+        if self._layout is not None:
+            return self._layout.frame_from_columns(columns)
+        return self.columns_matrix(columns)
+
+    def columns_matrix(self, columns: Mapping[str, list[Any]]) -> np.ndarray:
+        """to_matrix for columns: the object matrix filled column by column (each keeps its
+        own Python values), a null as NaN."""
+        names = self.names
+        matrix = np.empty((len(columns[names[0]]), len(names)), dtype=object)
+        for index, name in enumerate(names):
+            matrix[:, index] = columns[name]
+        for index in self._nullable:
+            values = columns[names[index]]
+            if None in values:
+                matrix[[v is None for v in values], index] = np.nan
+        return matrix
+
+    def columns_out_of_range(self, columns: Mapping[str, list[Any]]) -> int:
+        """count_out_of_range for columns: one float array, a column per row of it."""
+        if not self._numeric_names:
+            return 0
+        values = np.array([columns[n] for n in self._numeric_names], dtype=float)
+        with np.errstate(invalid="ignore"):
+            outside = (values < self._low[:, None]) | (values > self._high[:, None])
+        return int(outside.sum())
+
     def count_out_of_range(self, rows: Sequence[dict[str, Any]]) -> int:
         """Numeric values of validated rows outside the training range: served, but worth a
         metric (drift). Nulls are not counted (NaN compares false). One float array from
@@ -217,12 +264,12 @@ def _commas_per_row(features: Sequence[FeatureSpec]) -> int:
     return sum(commas(f) for f in features)
 
 
-def _errors(exc: ValidationError) -> list[Any]:
+def validation_errors(exc: ValidationError) -> list[Any]:
     """The errors, built once (each one costs): no input values, URLs or contexts."""
     return exc.errors(include_url=False, include_input=False, include_context=False)
 
 
-def _field_name(part: Any) -> Any:
+def echoed_field(part: Any) -> Any:
     if isinstance(part, str) and len(part) > MAX_ECHOED_FIELD:
         return part[: MAX_ECHOED_FIELD - 3] + "..."
     return part
@@ -237,22 +284,27 @@ def _describe(errors: list[Any], prefix: str | None = None) -> list[dict[str, An
         if prefix is not None:
             if not loc or loc[0] != prefix or len(loc) == 1:
                 # The envelope itself: not an object, `instances` missing or not a list.
-                where = _field_name(".".join(str(part) for part in loc)) or None
+                where = echoed_field(".".join(str(part) for part in loc)) or None
                 described.append(
                     {"row": None, "field": where, "type": error["type"], "message": error["msg"]}
                 )
                 continue
             loc = loc[1:]
         row = loc[0] if loc and isinstance(loc[0], int) else None
-        field = _field_name(loc[1]) if len(loc) > 1 else None
+        field = echoed_field(loc[1]) if len(loc) > 1 else None
         if (row, field) in seen:  # a union reports each failed member; one line per field
             continue
         seen.add((row, field))
-        kind = error["type"]
-        message = error["msg"]
-        if kind in {"int_type", "float_type"}:
-            kind, message = "number_type", "Input should be a number"
-        described.append({"row": row, "field": field, "type": kind, "message": message})
+        described.append(detail(row, field, error))
         if len(described) >= MAX_DETAILS:
             break
     return described
+
+
+def detail(row: int | None, field: Any, error: Any) -> dict[str, Any]:
+    """One pydantic error as {row, field, type, message}; int and float type errors read as
+    one `number_type`, whatever the feature's number kind."""
+    kind, message = error["type"], error["msg"]
+    if kind in {"int_type", "float_type"}:
+        kind, message = "number_type", "Input should be a number"
+    return {"row": row, "field": field, "type": kind, "message": message}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,11 @@ from modelship.errors import (
     UnknownModel,
     UnscorableInput,
 )
+from modelship.serving.columns import Columns, ColumnSchema, is_columnar
 from modelship.serving.model_store import LoadedModel, ModelStore
 from modelship.serving.output import Output, model_output
 from modelship.serving.request_body import decode_body
+from modelship.serving.schema import ColumnarBody
 from modelship.serving.settings import PredictSettings
 from modelship.serving.unscorable import finite_rows, locate_unscorable, scores_training_values
 
@@ -32,13 +36,36 @@ class Prediction:
     model_name: str
     model_version: str
     predictions: list[Any]
-    probabilities: list[dict[str, float]] | None
+    # Classifiers: the class labels as strings, in the estimator's order, and one list of
+    # probabilities per row in that order (predict_proba's own floats); None otherwise.
+    classes: list[str] | None
+    probability_rows: list[list[float]] | None
     rows: int
     model_latency_ms: float
     out_of_range_values: int
     numeric_values: int
-    # The validated rows, for data capture; never part of the answer.
-    instances: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # The validated request, for data capture: rows, or Columns for a columnar request (which
+    # is answered in columns). Never part of the answer.
+    request: list[dict[str, Any]] | Columns = field(default_factory=list, repr=False)
+
+    @property
+    def columnar(self) -> bool:
+        return isinstance(self.request, Columns)
+
+    @cached_property
+    def probabilities(self) -> list[dict[str, float]] | None:
+        """One {class label: probability} per row, as the row format answers them."""
+        if self.classes is None or self.probability_rows is None:
+            return None
+        labels = self.classes
+        return [dict(zip(labels, row, strict=True)) for row in self.probability_rows]
+
+    @cached_property
+    def instances(self) -> list[dict[str, Any]]:
+        """The validated rows (built from the columns of a columnar request when asked for)."""
+        if isinstance(self.request, Columns):
+            return self.request.instances()
+        return self.request
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -46,8 +73,12 @@ class Prediction:
             "model_version": self.model_version,
             "predictions": self.predictions,
         }
-        if self.probabilities is not None:
-            body["probabilities"] = self.probabilities
+        if self.probability_rows is not None:
+            if self.columnar:
+                body["classes"] = self.classes
+                body["probabilities"] = self.probability_rows
+            else:
+                body["probabilities"] = self.probabilities
         return body
 
 
@@ -82,6 +113,7 @@ class PredictionService:
         self._failure: ModelshipError | None = None
         self._output: Output | None = None
         self._output_of: LoadedModel | None = None
+        self._columns: ColumnSchema | None = None
 
     @property
     def model_version(self) -> str:
@@ -197,81 +229,115 @@ class PredictionService:
         return self.predict_body(decode_body(body, base64_encoded, self.settings.max_body_bytes))
 
     def predict_body(self, body: str | bytes) -> Prediction:
-        """A raw `{"instances": [...]}` request body: size first, then one validating parse."""
+        """A raw request body, `{"instances": [...]}` or `{"columns": {...}}`: size first,
+        then one validating parse of the format it is in."""
         if len(body) > self.settings.max_body_bytes:
             raise PayloadTooLarge(
                 f"body of {len(body)} bytes exceeds {self.settings.max_body_bytes}",
                 reason="body_too_large",
             )
         loaded = self.model()
-        rows = loaded.schema.parse_request(body, self.settings.max_rows)
+        max_rows = self.settings.max_rows
+        if is_columnar(body):
+            return self._predict(loaded, self.columns(loaded).parse_request(body, max_rows))
+        try:
+            rows = loaded.schema.parse_request(body, max_rows)
+        except ColumnarBody:
+            return self._predict(loaded, self.columns(loaded).parse_request(body, max_rows))
         return self._predict(loaded, rows)
 
-    def _predict(self, loaded: LoadedModel, rows: list[dict[str, Any]]) -> Prediction:
-        data = loaded.schema.to_input(rows)
+    def columns(self, loaded: LoadedModel) -> ColumnSchema:
+        """The columnar parser of the loaded model (built by the first columnar request)."""
+        if self._columns is None or self._columns.schema is not loaded.schema:
+            self._columns = ColumnSchema(loaded.schema)
+        return self._columns
+
+    def _predict(self, loaded: LoadedModel, request: list[dict[str, Any]] | Columns) -> Prediction:
+        schema = loaded.schema
+        if isinstance(request, Columns):
+            values = request.values
+            count = request.rows
+            data = schema.columns_input(values)
+            out_of_range = schema.columns_out_of_range(values)
+
+            def matrix() -> np.ndarray:
+                return schema.columns_matrix(values)
+        else:
+            rows = request
+            count = len(rows)
+            data = schema.to_input(rows)
+            out_of_range = schema.count_out_of_range(rows)
+
+            def matrix() -> np.ndarray:
+                return schema.to_matrix(rows)
+
         manifest = loaded.manifest
         estimator = loaded.estimator
         started = time.perf_counter()
-        probabilities: list[dict[str, float]] | None = None
+        classes: list[str] | None = None
+        probability_rows: list[list[float]] | None = None
         if manifest.task == "classification":
-            proba = _scored(loaded, rows, data, estimator.predict_proba)
+            proba = _scored(loaded, matrix, data, estimator.predict_proba)
             if manifest.labels == "predict":
-                predicted = _scored(loaded, rows, data, estimator.predict)
+                predicted = _scored(loaded, matrix, data, estimator.predict)
             else:
                 predicted = served_labels(estimator, data, proba, "argmax")
             elapsed = time.perf_counter() - started
-            labels = [str(c) for c in estimator.classes_]
+            classes = [str(c) for c in estimator.classes_]
             predictions = predicted.tolist()
             # Not rounded: clients get predict_proba's own floats (JSON's repr round-trips).
             # One tolist: per-element float() calls cost more than predicting.
-            probabilities = [dict(zip(labels, row, strict=True)) for row in proba.tolist()]
+            probability_rows = proba.tolist()
         else:
-            values = _scored(loaded, rows, data, estimator.predict)
+            values_out = _scored(loaded, matrix, data, estimator.predict)
             elapsed = time.perf_counter() - started
             if manifest.task == "regression":
-                values = values.astype(float, copy=False)  # lists per row for multi-output
-            predictions = values.tolist()
+                values_out = values_out.astype(float, copy=False)  # lists per row for multi-output
+            predictions = values_out.tolist()
         return Prediction(
             model_name=manifest.name,
             model_version=manifest.version,
             predictions=predictions,
-            probabilities=probabilities,
-            rows=len(rows),
+            classes=classes,
+            probability_rows=probability_rows,
+            rows=count,
             model_latency_ms=elapsed * 1000.0,
-            out_of_range_values=loaded.schema.count_out_of_range(rows),
-            numeric_values=len(rows) * loaded.schema.numeric_count,
-            instances=rows,
+            out_of_range_values=out_of_range,
+            numeric_values=count * schema.numeric_count,
+            request=request,
         )
 
 
-def _scored(loaded: LoadedModel, rows: list[dict[str, Any]], data: Any, method: Any) -> np.ndarray:
-    """The estimator's output for validated rows. What it raises on them, or a non-finite
-    number it answers, is the client's values (422), unless the model fails on values it was
-    trained on: then the release is at fault (503 `model_error`) and the guardrails count it."""
+def _scored(
+    loaded: LoadedModel, matrix: Callable[[], np.ndarray], data: Any, method: Any
+) -> np.ndarray:
+    """The estimator's output for the validated request. What it raises on it, or a
+    non-finite number it answers, is the client's values (422), unless the model fails on
+    values it was trained on: then the release is at fault (503 `model_error`) and the
+    guardrails count it. `matrix` builds the request's object matrix, for the search."""
     try:
         with np.errstate(all="ignore"):
             output = np.asarray(method(data))
     except Exception as exc:
         logger.warning("estimator refused the request: %s", type(exc).__name__)
-        raise _refusal(loaded, method, rows, f"estimator raised {type(exc).__name__}") from None
+        raise _refusal(loaded, method, matrix, f"estimator raised {type(exc).__name__}") from None
     finite = finite_rows(output)
     if not finite.all():
         failed = np.flatnonzero(~finite).tolist()
-        raise _refusal(loaded, method, rows, "estimator answered non-finite numbers", failed)
+        raise _refusal(loaded, method, matrix, "estimator answered non-finite numbers", failed)
     return output
 
 
 def _refusal(
     loaded: LoadedModel,
     method: Any,
-    rows: list[dict[str, Any]],
+    matrix: Callable[[], np.ndarray],
     what: str,
     failed_rows: list[int] | None = None,
 ) -> ModelshipError:
     schema = loaded.schema
     if not scores_training_values(method, schema):
         return ModelUnavailable(f"{what}, also on values seen in training", reason="model_error")
-    matrix = schema.to_matrix(rows)
     return UnscorableInput(
-        what, locate_unscorable(loaded.estimator, method, schema, matrix, failed_rows)
+        what, locate_unscorable(loaded.estimator, method, schema, matrix(), failed_rows)
     )

@@ -56,7 +56,7 @@ def compare(served: Mapping[str, Any], shadow: Prediction) -> Comparison:
         raise ValueError(
             f"the shadow answered {len(shadow_rows)} rows, the served answer has {len(served_rows)}"
         )
-    served_proba = served.get("probabilities")
+    served_proba = _probability_rows(served)
     shadow_proba = shadow.probabilities
     agreeing, diff_sum, diff_max = 0, 0.0, 0.0
     for index, (served_row, shadow_row) in enumerate(zip(served_rows, shadow_rows, strict=True)):
@@ -69,6 +69,16 @@ def compare(served: Mapping[str, Any], shadow: Prediction) -> Comparison:
         diff_sum += diff
         diff_max = max(diff_max, diff)
     return Comparison(len(served_rows), agreeing, diff_sum, diff_max)
+
+
+def _probability_rows(served: Mapping[str, Any]) -> Any:
+    """The served answer's probabilities as one {class: probability} per row, whether it was
+    a row answer or a columnar one (a matrix in the order of its `classes`)."""
+    probabilities = served.get("probabilities")
+    classes = served.get("classes")
+    if not isinstance(classes, list) or not isinstance(probabilities, list):
+        return probabilities
+    return [dict(zip(classes, row, strict=True)) for row in probabilities]
 
 
 def _probability_diff(served: Mapping[str, float], shadow: Mapping[str, float]) -> float:

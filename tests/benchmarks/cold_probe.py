@@ -23,9 +23,35 @@ def import_all(modules: list[str]) -> None:
         importlib.import_module(name)
 
 
+def install_eager_tracer() -> None:
+    """The handler as it was before the tracer became lazy: `tracer = Tracer()` at init (the
+    X-Ray SDK imported, every library it supports patched) and its capture_lambda_handler."""
+    from aws_lambda_powertools import Tracer
+
+    from modelship.serving import tracing
+
+    class EagerTracer:
+        def __init__(self, service: str) -> None:
+            self._tracer = Tracer()
+
+        def capture_lambda_handler(self, handler: Any) -> Any:
+            return self._tracer.capture_lambda_handler(handler)
+
+    tracing.LazyTracer = EagerTracer  # type: ignore[assignment,misc]
+
+
+def trace_header(sampled: bool) -> str:
+    """A new trace header, as Lambda sets one in the environment for each invocation."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled={int(sampled)}"
+
+
 def run_handler(config: dict[str, Any], marks: dict[str, float], result: dict[str, Any]) -> None:
     from modelship.local.handler_runner import FakeLambdaContext, load_handler
     from modelship.serving import model_store
+
+    if config.get("tracer") == "eager":
+        install_eager_tracer()
 
     load_seconds: list[float] = []
     original = model_store.ModelStore._load
@@ -45,6 +71,8 @@ def run_handler(config: dict[str, Any], marks: dict[str, float], result: dict[st
     result["fetch_load_seconds"] = loaded.seconds
     result["load_seconds"] = sum(load_seconds)
     for i in range(1 + config["extra_predictions"]):
+        if config.get("tracer"):
+            os.environ["_X_AMZN_TRACE_ID"] = trace_header(config["trace_sampled"])
         response = handler(config["event"], FakeLambdaContext())
         if response["statusCode"] != 200:
             raise RuntimeError(f"predict answered {response['statusCode']}: {response['body']}")
@@ -104,7 +132,8 @@ def main() -> None:
     elif config["mode"] == "naive":
         run_naive(config, marks, result)
     elif config.get("check_tracer"):
-        # The handler builds a Tracer at init; with a trimmed botocore that can fail.
+        # The handler builds a Tracer (on its first sampled invocation); with a trimmed
+        # botocore that can fail.
         try:
             from aws_lambda_powertools import Tracer
 

@@ -12,6 +12,7 @@ import ast
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,15 @@ PROBE = Path(__file__).with_name("cold_probe.py")
 PHASES = ("interpreter", "imports", "init", "fetch", "load", "first_response")
 # Predictions after the first before peak RSS is read: a warm, steady process.
 EXTRA_PREDICTIONS = 20
+# Tracing on as on Lambda (reference model, warm /tmp): the handler as it was, Powertools'
+# Tracer() built at init, against modelship.serving.tracing's tracer built on the first
+# sampled invocation; (configuration, tracer, first invocation sampled).
+TRACED = (
+    ("traced, eager Tracer at init (before)", "eager", True),
+    ("traced, lazy tracer, first invocation sampled (after)", "lazy", True),
+    ("traced, lazy tracer, first invocation unsampled (after)", "lazy", False),
+)
+UNTRACED = "handler, warm /tmp"
 
 
 @dataclass(frozen=True)
@@ -81,20 +91,41 @@ class ColdStartBench:
         self.imports = handler_imports()
         self.event = load_event("predict_valid")
         self._runs = 0
+        # Stands in for Lambda's X-Ray daemon: counts the segments a traced process sends.
+        self.daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.daemon.bind(("127.0.0.1", 0))
+        self.daemon.setblocking(False)
 
     def _environment(
-        self, model: BenchModel, cache_dir: Path, write_bytecode: bool
+        self, model: BenchModel, cache_dir: Path, write_bytecode: bool, traced: bool = False
     ) -> dict[str, str]:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("AWS_", "MODEL_", "POWERTOOLS_", "PYTHON"))
+            if not key.startswith(("AWS_", "MODEL_", "POWERTOOLS_", "PYTHON", "LAMBDA_", "_X_"))
         }
         env.update(function_environment(self.endpoint, model, cache_dir))
         env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
         if not write_bytecode:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if traced:
+            # What Lambda sets with active tracing on; Powertools and the X-Ray SDK take
+            # LAMBDA_TASK_ROOT as "in Lambda". AWS_LAMBDA_FUNCTION_NAME stays unset: it would
+            # switch the shadow mirror on, which is not what is compared.
+            del env["POWERTOOLS_TRACE_DISABLED"]
+            env["LAMBDA_TASK_ROOT"] = str(self.workdir)
+            env["AWS_XRAY_DAEMON_ADDRESS"] = f"127.0.0.1:{self.daemon.getsockname()[1]}"
+            env["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
         return env
+
+    def _segments_received(self) -> int:
+        count = 0
+        while True:
+            try:
+                self.daemon.recv(65536)
+            except BlockingIOError:
+                return count
+            count += 1
 
     def run(
         self,
@@ -103,7 +134,11 @@ class ColdStartBench:
         cache_dir: Path,
         modules: list[str] | None = None,
         write_bytecode: bool = False,
+        tracer: str | None = None,
+        sampled: bool = True,
     ) -> tuple[ColdRun, dict[str, Any]]:
+        """tracer: None for tracing off (as locally); "eager" or "lazy" for tracing on as on
+        Lambda, each invocation with its own trace header, sampled or not."""
         self._runs += 1
         result_file = self.workdir / f"result-{self._runs}.json"
         config = {
@@ -117,11 +152,14 @@ class ColdStartBench:
             "key": artifact_key(model.manifest.name, model.manifest.version),
             "features": model.manifest.feature_names,
             "result_file": str(result_file),
+            "tracer": tracer,
+            "trace_sampled": sampled,
         }
+        self._segments_received()
         spawned = time.monotonic()
         completed = subprocess.run(
             [sys.executable, "-P", str(PROBE), json.dumps(config)],
-            env=self._environment(model, cache_dir, write_bytecode),
+            env=self._environment(model, cache_dir, write_bytecode, traced=tracer is not None),
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -133,6 +171,9 @@ class ColdStartBench:
             raise RuntimeError(f"cold start probe ({mode}) failed:\n{completed.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(result_file.read_text())
         result_file.unlink()
+        result["segments"] = self._segments_received()
+        if tracer and (result["segments"] > 0) != sampled:
+            raise RuntimeError(f"{tracer} tracer, sampled={sampled}: {result['segments']} segments")
         return self._phases(result, spawned), result
 
     @staticmethod
@@ -186,6 +227,101 @@ class ColdStartBench:
                         raise RuntimeError(f"{name}: model came from {run.source}")
                     runs.setdefault((model.label, name), []).append(run)
                 shutil.rmtree(empty, ignore_errors=True)
+            for name, tracer, sampled in TRACED:
+                model = models[0]
+                run, _ = self.run(
+                    "handler", model, warm_dirs[model.label], tracer=tracer, sampled=sampled
+                )
+                runs.setdefault((model.label, name), []).append(run)
             run, _ = self.run("floor", models[0], self.workdir / "unused")
             runs.setdefault(("any", "handler file's imports only"), []).append(run)
         return [ColdFigure(model, name, values) for (model, name), values in runs.items()]
+
+
+def describe(figures: list[ColdFigure]) -> str:
+    """The figures as text lines (medians in seconds), for a run of the cold starts alone."""
+    lines = []
+    for figure in figures:
+        phases = "  ".join(
+            f"{p}={summary.p50:.3f}" for p in PHASES if (summary := figure.phase(p)) is not None
+        )
+        lines.append(
+            f"{figure.model:10s} {figure.configuration:56s} total={figure.total.p50:.3f}  "
+            f"{phases}  rss={figure.maxrss.p50:.0f}MB"
+        )
+    return "\n".join(lines)
+
+
+def _after_imports(figure: ColdFigure) -> Summary:
+    """Init, fetch, load and first response: what tracing changes. The imports are the same
+    in every configuration and the noisiest phase on a busy machine."""
+    return summarize(
+        [run.total - run.phases["interpreter"] - run.phases["imports"] for run in figure.runs]
+    )
+
+
+def _traced(figures: list[ColdFigure]) -> list[ColdFigure]:
+    """The untraced warm-/tmp start of the traced model, then the TRACED configurations."""
+    traced = [f for name, _, _ in TRACED for f in figures if f.configuration == name]
+    if len(traced) != len(TRACED):
+        return []
+    untraced = [f for f in figures if (f.model, f.configuration) == (traced[0].model, UNTRACED)]
+    return untraced + traced
+
+
+def traced_target(figures: list[ColdFigure]) -> tuple[str, str, bool] | None:
+    """(target, measured, met) of the cold start with tracing on, after against before."""
+    traced = _traced(figures)
+    if len(traced) != 1 + len(TRACED):
+        return None
+    _, before, sampled, unsampled = (_after_imports(f).p50 for f in traced)
+    return (
+        "tracing on as on Lambda (reference, warm /tmp): init to first response below the "
+        "eager Tracer's",
+        f"{sampled:.3f} s sampled, {unsampled:.3f} s unsampled, against {before:.3f} s "
+        f"({sampled - before:+.3f} s, {unsampled - before:+.3f} s)",
+        sampled < before and unsampled < before,
+    )
+
+
+def traced_section(figures: list[ColdFigure]) -> str:
+    """Tracing on as on Lambda: before (Tracer() at init) against after (lazy tracer)."""
+    traced = _traced(figures)
+    if len(traced) != 1 + len(TRACED):
+        return ""
+    before = traced[1]
+
+    def row(figure: ColdFigure) -> str:
+        cells = [
+            figure.configuration,
+            _text(figure.phase("init")),
+            _text(figure.phase("first_response")),
+            f"**{_text(_after_imports(figure))}**",
+            f"{_after_imports(figure).p50 - _after_imports(before).p50:+.3f}",
+            _text(figure.total),
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+    header = (
+        "| configuration | init s | first response s | init to first response s | "
+        "change against before s | total s |\n|---|---|---|---|---|---|"
+    )
+    return (
+        f"\n### {before.model}, tracing on as on Lambda\n\n"
+        "LAMBDA_TASK_ROOT set and POWERTOOLS_TRACE_DISABLED unset, as in the function with active "
+        "tracing; segments go to a UDP socket standing in for the X-Ray daemon (the run fails "
+        "if a sampled configuration sends none or an unsampled one sends any). Before: the "
+        "handler as it was, `Tracer()` at init (X-Ray SDK imported, every library it supports "
+        "patched). After: `modelship.serving.tracing`, the SDK loaded on the first sampled "
+        "invocation with botocore patched alone. Each invocation gets its own trace header; "
+        "warm /tmp. Tracing off (first row) is the local configuration above.\n\n"
+        + header
+        + "\n"
+        + "\n".join(row(f) for f in traced)
+    )
+
+
+def _text(summary: Summary | None) -> str:
+    if summary is None:
+        return "-"
+    return f"{summary.p50:.3f} ({summary.q1:.3f}-{summary.q3:.3f})"

@@ -38,15 +38,34 @@ class BenchModel:
         return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} KB"
 
 
+REFERENCE = (
+    "reference",
+    "reference churn model: StandardScaler + OneHotEncoder + LogisticRegression",
+    TrainingSpec(name="churn", version="v1"),
+)
+
+
+def build_reference_model(workdir: Path) -> BenchModel:
+    """The reference model alone, for a figure that needs no other."""
+    return _build(workdir, generate_churn(), *REFERENCE)
+
+
+def _build(
+    workdir: Path, table: Any, label: str, description: str, spec: TrainingSpec
+) -> BenchModel:
+    directory = workdir / "models" / label
+    if directory.exists():
+        for child in directory.iterdir():
+            child.unlink()
+    manifest = write_model(train(table, spec), directory)
+    return BenchModel(label, description, directory, manifest)
+
+
 def build_models(workdir: Path) -> list[BenchModel]:
     """The reference model (as `make demo` trains it) and a ~50 MB random forest."""
     table = generate_churn()
     specs = [
-        (
-            "reference",
-            "reference churn model: StandardScaler + OneHotEncoder + LogisticRegression",
-            TrainingSpec(name="churn", version="v1"),
-        ),
+        REFERENCE,
         (
             "large",
             f"random forest, {LARGE_TREES} fully grown trees on the churn data",
@@ -58,14 +77,7 @@ def build_models(workdir: Path) -> list[BenchModel]:
             ),
         ),
     ]
-    models = []
-    for label, description, spec in specs:
-        directory = workdir / "models" / label
-        if directory.exists():
-            for child in directory.iterdir():
-                child.unlink()
-        manifest = write_model(train(table, spec), directory)
-        models.append(BenchModel(label, description, directory, manifest))
+    models = [_build(workdir, table, *spec) for spec in specs]
     large = models[1]
     if not LARGE_MIN_MB <= large.size_mb <= LARGE_MAX_MB:
         raise RuntimeError(

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from modelship.api_client import call
 from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import EmulatorConfig
@@ -44,14 +43,7 @@ class RollbackReaction:
 
 
 def _post(api_url: str, body: bytes) -> None:
-    request = urllib.request.Request(
-        api_url + "/predict", data=body, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        error.read()
+    call(api_url, "POST", "/predict", body, {"content-type": "application/json"})
 
 
 def measure_rollback(work: Path, model_dir: Path, cdk_out: Path, runs: int) -> RollbackReaction:

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class BatchFigure:
     calls: int
     handler: Summary
     bare: Summary
+    # The request format: "rows" (`instances`) or "columns" (`columns`).
+    layout: str = "rows"
 
     @property
     def handler_rows_per_second(self) -> float:
@@ -56,11 +58,20 @@ class BatchFigure:
 
 
 @dataclass(frozen=True)
+class Batches:
+    figures: list[BatchFigure]
+    stages: list[tuple[str, float]]
+    column_stages: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
 class WarmResults:
     latency: LatencyFigure
     batches: list[BatchFigure]
-    # (stage, median seconds) of one request at the largest batch size.
+    # (stage, median seconds) of one request at the largest batch size, row format and
+    # columnar format.
     stages: list[tuple[str, float]]
+    column_stages: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -82,12 +93,17 @@ class WarmFunction:
         self.context = FakeLambdaContext()
 
     def request(
-        self, instances: list[dict[str, Any]]
+        self, instances: list[dict[str, Any]], layout: str = "rows"
     ) -> tuple[dict[str, Any], np.ndarray | pd.DataFrame]:
-        """The API Gateway event for `instances` and what bare predict_proba gets: the
-        estimator's input as the handler builds it (an object matrix, or a DataFrame for a
-        model fitted on one)."""
-        event = http_api_event("POST", "/predict", json.dumps({"instances": instances}))
+        """The API Gateway event for `instances` (as rows, or as one array per feature for
+        layout "columns") and what bare predict_proba gets: the estimator's input as the
+        handler builds it (an object matrix, or a DataFrame for a model fitted on one)."""
+        if layout == "columns":
+            columns = {name: [row[name] for row in instances] for name in self.schema.names}
+            body = json.dumps({"columns": columns})
+        else:
+            body = json.dumps({"instances": instances})
+        event = http_api_event("POST", "/predict", body)
         return event, self.schema.to_input(self.schema.validate(instances))
 
     def call_handler(self, event: dict[str, Any]) -> None:
@@ -118,7 +134,7 @@ def _median_seconds(fn: Callable[[], Any], calls: int) -> float:
 def stage_breakdown(
     function: WarmFunction, instances: list[dict[str, Any]], calls: int
 ) -> list[tuple[str, float]]:
-    """Each step of a request timed on its own, to show where the handler's time goes."""
+    """Each step of a row request timed on its own, to show where the handler's time goes."""
     event, matrix = function.request(instances)
     body = event["body"]
     max_rows = function.module.settings.max_rows
@@ -135,8 +151,48 @@ def stage_breakdown(
         ("predict_proba", lambda: function.pipeline.predict_proba(matrix)),
         (
             "probabilities as one dict per row",
-            lambda: [dict(zip(("0", "1"), r, strict=True)) for r in proba.round(6).tolist()],
+            lambda: [dict(zip(("0", "1"), r, strict=True)) for r in proba.tolist()],
         ),
+        (
+            "PredictionService.predict_body (all of the above)",
+            lambda: service.predict_body(body),
+        ),
+        (
+            "response JSON (json.dumps)",
+            lambda: json.dumps(prediction.body(), separators=(",", ":")),
+        ),
+        ("whole handler", lambda: function.call_handler(event)),
+    ]
+    return [(name, _median_seconds(fn, calls)) for name, fn in stages]
+
+
+def column_stage_breakdown(
+    function: WarmFunction, instances: list[dict[str, Any]], calls: int
+) -> list[tuple[str, float]]:
+    """The same steps for a columnar request of the same rows."""
+    event, matrix = function.request(instances, "columns")
+    body = event["body"]
+    max_rows = function.module.settings.max_rows
+    service = function.module.service
+    parser = service.columns(service.model())
+    values = parser.parse_request(body, max_rows).values
+    prediction = service.predict_body(body)
+    proba = function.pipeline.predict_proba(matrix)
+    stages = [
+        (
+            "parse and validate the columns in one pass (ColumnSchema.parse_request)",
+            lambda: parser.parse_request(body, max_rows),
+        ),
+        (
+            "object matrix column by column (RowSchema.columns_matrix)",
+            lambda: function.schema.columns_matrix(values),
+        ),
+        (
+            "out-of-range count over the numeric columns",
+            lambda: function.schema.columns_out_of_range(values),
+        ),
+        ("predict_proba", lambda: function.pipeline.predict_proba(matrix)),
+        ("probability matrix (one tolist)", lambda: proba.tolist()),
         (
             "PredictionService.predict_body (all of the above)",
             lambda: service.predict_body(body),
@@ -160,16 +216,36 @@ def measure_warm(
             event, matrix = function.request([row])
             handler_times, bare_times = function.compare(event, matrix, latency_calls, 200)
             latency = LatencyFigure(summarize(handler_times), summarize(bare_times))
-            records = generate_churn(n_rows=max(BATCH_CALLS), seed=11).records()
-            batches = []
-            for rows, full_calls in BATCH_CALLS.items():
-                calls = max(10, int(full_calls * scale))
-                event, matrix = function.request(records[:rows])
-                handler_times, bare_times = function.compare(event, matrix, calls, 5)
-                batches.append(
-                    BatchFigure(rows, calls, summarize(handler_times), summarize(bare_times))
-                )
-            stages = stage_breakdown(
-                function, records[: max(BATCH_CALLS)], max(10, int(50 * scale))
+            batches = _batches(function, scale)
+    return WarmResults(latency, batches.figures, batches.stages, batches.column_stages)
+
+
+def measure_batches(
+    endpoint: str, model: BenchModel, cache_dir: Path, scale: float = 1.0
+) -> Batches:
+    """The batch figure alone (`run.py --only batch`): no one-row latency."""
+    with contextlib.redirect_stdout(QUIET):
+        function = WarmFunction(endpoint, model, cache_dir)
+        with patched_environ(function.environment):
+            return _batches(function, scale)
+
+
+def _batches(function: WarmFunction, scale: float) -> Batches:
+    """Each batch size in both formats, each against its own bare calls."""
+    records = generate_churn(n_rows=max(BATCH_CALLS), seed=11).records()
+    batches = []
+    for rows, full_calls in BATCH_CALLS.items():
+        calls = max(10, int(full_calls * scale))
+        for layout in ("rows", "columns"):
+            event, matrix = function.request(records[:rows], layout)
+            handler_times, bare_times = function.compare(event, matrix, calls, 5)
+            batches.append(
+                BatchFigure(rows, calls, summarize(handler_times), summarize(bare_times), layout)
             )
-    return WarmResults(latency, batches, stages)
+    largest = records[: max(BATCH_CALLS)]
+    stage_calls = max(10, int(50 * scale))
+    return Batches(
+        batches,
+        stage_breakdown(function, largest, stage_calls),
+        column_stage_breakdown(function, largest, stage_calls),
+    )

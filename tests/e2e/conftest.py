@@ -27,6 +27,29 @@ from tests.iam_report import RECORDED
 TIME_SCALE = 30.0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def paced_requests() -> Iterator[None]:
+    """The emulator's gateway throttles as the stage does (50 requests/s, burst 100): every
+    request a test sends with http.client or urllib (not boto3's urllib3) keeps under it."""
+    import http.client
+    from unittest import mock
+
+    from modelship.demo_traffic import PACE_PER_SECOND, Pacer
+
+    # Not demo_traffic's pacer: its post waits on that one too, and two pacers at one rate
+    # keep that rate where one pacer reserving two slots per request would halve it.
+    pacer = Pacer(PACE_PER_SECOND)
+    original = http.client.HTTPConnection.request
+
+    def request(connection: http.client.HTTPConnection, *args: Any, **kwargs: Any) -> None:
+        if type(connection) in (http.client.HTTPConnection, http.client.HTTPSConnection):
+            pacer.wait()
+        original(connection, *args, **kwargs)
+
+    with mock.patch.object(http.client.HTTPConnection, "request", request):
+        yield
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

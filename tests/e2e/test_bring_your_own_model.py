@@ -12,10 +12,10 @@ import math
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import joblib
 import numpy as np
@@ -30,6 +30,7 @@ from sklearn.preprocessing import OneHotEncoder
 import modelship
 from examples import churn_pipeline
 from examples.churn_pipeline import as_instances
+from modelship.api_client import call
 from modelship.registry.manifest import read_manifest_dir
 from modelship.registry.registry import Registry
 from tests.e2e.conftest import Local
@@ -54,21 +55,19 @@ def churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
+    parts = urlsplit(url)
+    answer = call(f"{parts.scheme}://{parts.netloc}", "GET", parts.path)
+    assert answer.status == 200, answer.body
+    found: dict[str, Any] = answer.json()
+    return found
 
 
 def predict(local: Local, rows: pd.DataFrame) -> dict[str, Any]:
-    request = urllib.request.Request(
-        local.api_url + "/predict",
-        data=json.dumps({"instances": as_instances(rows)}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        assert response.status == 200
-        answer: dict[str, Any] = json.loads(response.read())
-        return answer
+    body = json.dumps({"instances": as_instances(rows)}).encode()
+    answer = call(local.api_url, "POST", "/predict", body, {"content-type": "application/json"})
+    assert answer.status == 200, answer.body
+    found: dict[str, Any] = answer.json()
+    return found
 
 
 def ship(local: Local, model_dir: Path) -> str:

@@ -8,15 +8,16 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.credentials import ReadOnlyCredentials
 
+from modelship.api_client import ApiClient, call
+from modelship.cli import main
 from modelship.local.activity import read_activity
 from modelship.releases.rollback import rollback
 from modelship.sample_events import load_event
@@ -27,15 +28,9 @@ BODY = str(load_event("predict_valid")["body"]).encode()
 
 
 def post(api_url: str, path: str = "/predict", body: bytes = BODY) -> tuple[int, str]:
-    """(status, X-Model-Version) of one request."""
-    request = urllib.request.Request(
-        api_url + path, data=body, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers.get("X-Model-Version", "-")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("X-Model-Version", "-")
+    """(status, X-Model-Version) of one signed request."""
+    answer = call(api_url, "POST", path, body, {"content-type": "application/json"})
+    return answer.status, answer.header("X-Model-Version")
 
 
 def traffic(api_url: str, requests: int) -> Counter[tuple[int, str]]:
@@ -47,6 +42,33 @@ def test_predict_over_http_answers_200_with_the_model_version(local: Local) -> N
     assert post(local.api_url) == (200, "v1")
     # Only the template's routes exist.
     assert post(local.api_url, "/nowhere")[0] == 404
+
+
+def test_an_unsigned_call_to_an_iam_route_is_refused_as_api_gateway_refuses_it(
+    local: Local,
+) -> None:
+    unsigned = ApiClient(local.api_url, sign=False).call("POST", "/predict", BODY)
+    other_secret = ReadOnlyCredentials("testing", "not-the-secret", "testing")
+    mis_signed = ApiClient(local.api_url, credentials=other_secret, region="us-east-1")
+
+    assert (unsigned.status, unsigned.json()) == (403, {"message": "Forbidden"})
+    answer = mis_signed.call("POST", "/predict", BODY)
+    assert answer.status == 403
+    assert answer.json()["message"].startswith(
+        "The request signature we calculated does not match the signature you provided."
+    )
+    assert post(local.api_url) == (200, "v1")
+
+
+def test_invoke_url_signs_its_request_and_gets_200(
+    local: Local, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["invoke", "--event", "predict_valid", "--url", local.api_url, "--output", "json"]
+
+    assert main(argv) == 0
+
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["statusCode"], answer["body"]["model_version"]) == (200, "v1")
 
 
 def test_weighted_routing_sends_the_candidate_its_share_and_rollback_stops_it(

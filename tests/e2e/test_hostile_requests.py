@@ -5,16 +5,15 @@ release: every one is a client answer, no function error, and `live` stays where
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from modelship.api_client import ApiClient
 from modelship.local.activity import read_activity
 from modelship.releases.rollback import rollback
 from modelship.sample_events import load_event
@@ -77,16 +76,8 @@ CLIENT_STATUSES = {200, 400, 404, 413, 422}
 
 
 def send(api_url: str, method: str, path: str, content_type: str | None, body: bytes) -> int:
-    url = urlsplit(api_url)
-    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=120)
     headers = {"content-type": content_type} if content_type else {}
-    try:
-        connection.request(method, path, body=body or None, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    return ApiClient(api_url, timeout=120).call(method, path, body or None, headers).status
 
 
 def test_a_burst_of_hostile_requests_leaves_a_fresh_promotion_live(

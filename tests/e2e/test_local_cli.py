@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from modelship.api_client import call
 from modelship.local.background import alive
 from modelship.sample_events import load_event
 from tests.e2e.conftest import free_port
@@ -54,15 +54,11 @@ def test_up_serves_the_reference_model_until_down(cdk_out: Path, tmp_path: Path)
     try:
         assert up["endpoints"]["api_url"] == f"http://127.0.0.1:{port}"
         assert up["endpoints"]["environment"]["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict",
-            data=str(load_event("predict_valid")["body"]).encode(),
-            headers={"content-type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            assert response.status == 200
-            assert json.loads(response.read())["model_version"] == "v0"
+        body = str(load_event("predict_valid")["body"]).encode()
+        answer = call(up["endpoints"]["api_url"], "POST", "/predict", body)
+        assert answer.status == 200, answer.body
+        assert answer.json()["model_version"] == "v0"
+        assert call(up["endpoints"]["api_url"], "GET", "/health", token="x").status == 403
         assert modelship("local", "status", "--state-dir", state_dir)["running"] is True
         # The seeded version went through the registry like any other: it has its card.
         card = modelship("models", "card", "churn", "v0", env=up["endpoints"]["environment"])

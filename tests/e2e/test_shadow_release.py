@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from modelship import names
+from modelship.api_client import call
 from modelship.sample_events import load_event
 from modelship.serving.shadow_state import ShadowState
 from tests.e2e.conftest import Local
@@ -26,14 +25,8 @@ SHADOW_MODEL = "v6-shadow"
 
 
 def _post(api_url: str) -> tuple[int, str]:
-    request = urllib.request.Request(
-        api_url + "/predict", data=BODY, headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers.get("X-Model-Version", "-")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("X-Model-Version", "-")
+    answer = call(api_url, "POST", "/predict", BODY, {"content-type": "application/json"})
+    return answer.status, answer.header("X-Model-Version")
 
 
 def _traffic(api_url: str, requests: int) -> Counter[tuple[int, str]]:

@@ -65,7 +65,46 @@ def test_every_task_retries_transient_errors_with_backoff_and_has_a_timeout(
         assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"], name
         assert retry["BackoffRate"] == 2, name
         assert "TimeoutSeconds" in state, name
-    assert tasks["Train"]["TimeoutSeconds"] == 900
+    assert tasks["Train"]["TimeoutSeconds"] == 900 + 30
+
+
+def _task_functions(definition_string: dict[str, Any]) -> list[tuple[int, str]]:
+    """(TimeoutSeconds, the function's logical id) of every Lambda task, the canary steps' Map
+    included, read from the definition's Fn::Join."""
+    parts = definition_string["Fn::Join"][1]
+    text = "".join(
+        p if isinstance(p, str) else f"FN:{p['Fn::GetAtt'][0]}" if "Fn::GetAtt" in p else "X"
+        for p in parts
+    )
+    found: list[tuple[int, str]] = []
+
+    def walk(states: dict[str, Any]) -> None:
+        for state in states.values():
+            # payload_response_only: the task's Resource is the function's ARN.
+            if state.get("Type") == "Task" and state["Resource"].startswith("FN:"):
+                found.append((state["TimeoutSeconds"], state["Resource"].removeprefix("FN:")))
+            for nested in ("Iterator", "ItemProcessor"):
+                if nested in state:
+                    walk(state[nested]["States"])
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+
+    walk(json.loads(text)["States"])
+    return found
+
+
+def test_every_lambda_task_times_out_after_its_function(template: Template) -> None:
+    # Lambda stops a function at its own timeout (a Sandbox.Timedout error the task's Catch
+    # handles); a task that gave up first would leave its function running, e.g. a Register
+    # still writing after the run was reported failed.
+    functions = template.find_resources("AWS::Lambda::Function")
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    checked = 0
+    for machine in machines.values():
+        for task_timeout, function in _task_functions(machine["Properties"]["DefinitionString"]):
+            assert task_timeout > functions[function]["Properties"]["Timeout"], function
+            checked += 1
+    assert checked >= 10
 
 
 def test_every_step_before_the_release_is_caught_and_ends_failed_after_a_notice(

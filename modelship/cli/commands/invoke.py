@@ -26,6 +26,7 @@ from modelship.errors import CommandFailed, UsageError
 
 DEFAULT_SANDBOX_MODEL_DIR = Path(".modelship/reference-model")
 ENV_API_URL = "MODELSHIP_API_URL"
+ENV_API_TOKEN = "MODELSHIP_API_TOKEN"  # noqa: S105 - the variable's name
 
 
 def register(commands: Any) -> None:
@@ -56,7 +57,13 @@ def register(commands: Any) -> None:
         nargs="?",
         const=os.environ.get(ENV_API_URL) or "",
         help=f"send the event to this HTTP API instead (bare --url: ${ENV_API_URL}, which "
-        "`modelship local up` exports)",
+        "`modelship local up` exports), SigV4-signed with boto3's credentials",
+    )
+    invoke.add_argument(
+        "--token",
+        default=os.environ.get(ENV_API_TOKEN),
+        help=f"with --url: a JWT sent as a Bearer token instead of a signature, for an API "
+        f"with authMode jwt (default ${ENV_API_TOKEN}; `modelship local token` mints one)",
     )
     invoke.set_defaults(run=_invoke)
 
@@ -83,7 +90,7 @@ def _invoke(args: argparse.Namespace) -> dict[str, Any]:
         given = bool(args.model or args.name)
         if model and (given or names.model_route(model, event.get("rawPath", "/"))):
             event = addressed_to(event, model)
-        response = _send_to_api(args.url, event)
+        response = _send_to_api(args.url, event, args.token)
     else:
         with _model_source(args, model) as env:
             response = _run_predict_handler(event, env, args.handler)
@@ -129,12 +136,13 @@ def addressed_to(event: dict[str, Any], model: str) -> dict[str, Any]:
     return addressed
 
 
-def _send_to_api(url: str, event: dict[str, Any]) -> dict[str, Any]:
-    """The event as the HTTP request API Gateway would have turned into it; the answer in
-    the handler's response shape."""
+def _send_to_api(url: str, event: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """The event as the HTTP request API Gateway would have turned into it, signed (or with
+    `token` as Bearer); the answer in the handler's response shape."""
     import base64
-    import urllib.error
-    import urllib.request
+
+    from modelship.api_client import ApiClient
+    from modelship.api_signing import SigningUnavailable
 
     if not url.startswith(("http://", "https://")):
         raise CommandFailed(f"--url needs an http(s) URL, or set {ENV_API_URL}; got {url!r}")
@@ -146,20 +154,19 @@ def _send_to_api(url: str, event: dict[str, Any]) -> dict[str, Any]:
     )
     method = (event.get("requestContext") or {}).get("http", {}).get("method", "POST")
     query = f"?{event['rawQueryString']}" if event.get("rawQueryString") else ""
-    request = urllib.request.Request(  # noqa: S310 (http(s) checked above)
-        url.rstrip("/") + event.get("rawPath", "/") + query,
-        data=data,
-        method=method,
-        headers={k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "host"},
-    )
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "host"}
+    client = ApiClient(url, token=token or None, timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http(s) checked above)
-            status, headers, text = answer.status, dict(answer.headers), answer.read()
-    except urllib.error.HTTPError as error:
-        status, headers, text = error.code, dict(error.headers), error.read()
-    except (urllib.error.URLError, OSError) as exc:
+        answer = client.call(method, event.get("rawPath", "/") + query, data, headers)
+    except SigningUnavailable as exc:
+        raise CommandFailed(str(exc), reason="no_credentials") from None
+    except OSError as exc:
         raise CommandFailed(f"cannot reach {url}: {exc}", reason="endpoint_unreachable") from None
-    return {"statusCode": status, "headers": headers, "body": text.decode(errors="replace")}
+    return {
+        "statusCode": answer.status,
+        "headers": answer.headers,
+        "body": answer.body.decode(errors="replace"),
+    }
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""`modelship local up|down|status`: the local emulator (see docs/local.md)."""
+"""`modelship local up|down|status|token`: the local emulator (see docs/local.md)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,18 @@ def register(commands: Any) -> None:
         "status", parents=[common, place], help="is it running, where, and the live alias"
     )
     status.set_defaults(run=_status)
+    token = local_commands.add_parser(
+        "token",
+        parents=[common, place],
+        help="a JWT of the emulator's local issuer, for an API with authMode jwt",
+    )
+    token.add_argument("--audience", help="`aud` (default: the JWT authorizer's first audience)")
+    token.add_argument(
+        "--scope", action="append", default=[], help="a scope the token grants (repeatable)"
+    )
+    token.add_argument("--issuer", help="`iss` (default: the JWT authorizer's issuer)")
+    token.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
+    token.set_defaults(run=_token)
 
 
 def _announce(state: dict[str, Any]) -> dict[str, Any]:
@@ -169,3 +181,18 @@ def _status(args: argparse.Namespace) -> dict[str, Any]:
         return {"text": "no emulator running", "json": {"running": False}}
     announced = _announce(state)
     return {"text": announced["text"], "json": {"running": True, **state}}
+
+
+def _token(args: argparse.Namespace) -> dict[str, Any]:
+    from modelship.errors import UsageError
+    from modelship.local.local_issuer import mint_local_token
+
+    if args.lifetime < 1:
+        raise UsageError(f"--lifetime must be a positive number of seconds, got {args.lifetime}")
+    try:
+        token, claims = mint_local_token(
+            args.state_dir, args.audience, args.scope, args.issuer, args.lifetime
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return {"text": token, "json": {"token": token, **claims, "lifetime": args.lifetime}}

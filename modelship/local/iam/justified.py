@@ -50,8 +50,9 @@ JUSTIFIED: tuple[tuple[str, tuple[str, ...], str], ...] = (
         "*",
         ("sqs:SendMessage",),
         "the on-failure destination of an asynchronous invocation: the Lambda service sends "
-        "the failed event to the queue with the function's role; the emulator does not retry "
-        "asynchronous invocations or route their failures",
+        "the failed event to the queue with the function's role; the emulator retries and "
+        "routes the record itself (modelship.local.async_invoke) without authorizing the "
+        "send as the role",
     ),
     (
         "*PredictRole*",

@@ -219,3 +219,30 @@ def test_cache_share_follows_ephemeral_storage(s3: Any, tmp_path: Path) -> None:
     store = ModelStore.for_ephemeral_storage(s3, BUCKET, tmp_path, ephemeral_mb=1024)
 
     assert store.max_cache_bytes == int(1024 * 1024 * 1024 * 0.8)
+
+
+def test_tmp_full_while_writing_the_manifest_leaves_no_file_and_is_tmp_full(
+    s3: Any, published: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    def full_at_the_manifest(*args: Any, **kwargs: Any) -> Any:
+        handle = real(*args, **kwargs)
+        if kwargs.get("prefix") == ".write-":
+
+            def write(data: bytes) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            handle.write = write
+        return handle
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full_at_the_manifest)
+
+    with pytest.raises(ModelUnavailable) as caught:
+        _store(s3, tmp_path / "cache").fetch("churn", "v1", published.artifact.sha256)
+
+    assert caught.value.reason == "tmp_full"
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]

@@ -106,11 +106,27 @@ def serve(s3: Any, tmp_path: Path, start_function: Callable[..., Invoke]) -> Cal
 
 
 def _predict(function: Invoke, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], Any]:
+    """The row answer, checked against the document and against the columnar answer to
+    the same values (same predictions; the same probabilities as a matrix)."""
     response = function(http_api_event("POST", "/predict", json.dumps({"instances": rows})))
     assert response["statusCode"] == 200, response["body"][:500]
     document = json.loads(function(load_event("openapi"))["body"])
     assert_documented(document, "/predict", "POST", response)
-    return json.loads(response["body"]), document
+    body = json.loads(response["body"])
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    by_column = function(http_api_event("POST", "/predict", json.dumps({"columns": columns})))
+    assert by_column["statusCode"] == 200, by_column["body"][:500]
+    assert_documented(document, "/predict", "POST", by_column)
+    columnar = json.loads(by_column["body"])
+    assert columnar["predictions"] == body["predictions"]
+    if "probabilities" in body:
+        matrix = columnar["probabilities"]
+        assert [dict(zip(columnar["classes"], row, strict=True)) for row in matrix] == (
+            body["probabilities"]
+        )
+    else:
+        assert not {"classes", "probabilities"} & set(columnar)
+    return body, document
 
 
 def _info(function: Invoke) -> dict[str, Any]:

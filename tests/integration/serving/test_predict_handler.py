@@ -208,6 +208,22 @@ def test_logs_carry_the_request_correlation_id(function: Invoke) -> None:
     assert function.module.logger.get_correlation_id() == "req-missing-feature"  # type: ignore[attr-defined]
 
 
+def test_tracing_is_off_in_tests_even_for_a_sampled_invocation(
+    function: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite sets POWERTOOLS_TRACE_DISABLED, as the emulator does: no X-Ray SDK is built.
+    monkeypatch.setenv(
+        "_X_AMZN_TRACE_ID",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    )
+
+    response = function(load_event("predict_valid"))
+
+    tracer = function.module.tracer  # type: ignore[attr-defined]
+    assert response["statusCode"] == 200
+    assert (tracer.enabled, tracer.built) == (False, False)
+
+
 def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
     expected = {
         "predict_valid": 200,
@@ -228,6 +244,9 @@ def test_every_sample_event_gets_its_expected_status(function: Invoke) -> None:
         "openapi": 200,
         "model_predict_valid": 200,
         "predict_unknown_model": 404,
+        "predict_columnar": 200,
+        "predict_columnar_unequal_lengths": 422,
+        "predict_columnar_unknown_category": 422,
     }
     # Every API Gateway sample event in events/ must be covered by this table.
     api_events = {

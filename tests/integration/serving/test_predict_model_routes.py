@@ -125,24 +125,34 @@ def test_the_own_model_is_described_exactly_and_the_others_by_the_envelope(
     document = _body(deployment(_event("GET", "/openapi.json")))
     paths, schemas = document["paths"], document["components"]["schemas"]
 
-    def body_schema(path: str) -> str:
+    def refs(schema: dict[str, Any], kind: str) -> tuple[str, ...]:
+        return tuple(str(one["$ref"]).rsplit("/", 1)[-1] for one in schema[kind])
+
+    def body_schema(path: str) -> tuple[str, ...]:
         content = paths[path]["post"]["requestBody"]["content"]["application/json"]
-        return str(content["schema"]["$ref"]).rsplit("/", 1)[-1]
+        return refs(content["schema"], "oneOf")
 
-    def answer_schema(path: str) -> str:
+    def answer_schema(path: str, kind: str) -> tuple[str, ...]:
         content = paths[path]["post"]["responses"]["200"]["content"]["application/json"]
-        return str(content["schema"]["$ref"]).rsplit("/", 1)[-1]
+        return refs(content["schema"], kind)
 
-    assert body_schema("/predict") == body_schema("/models/churn/predict") == "PredictRequest"
-    assert answer_schema("/models/churn/predict") == "PredictResponse"
+    own = ("PredictRequest", "ColumnarPredictRequest")
+    assert body_schema("/predict") == body_schema("/models/churn/predict") == own
+    # A classifier's row and columnar answers differ (`classes`): exactly one matches.
+    assert answer_schema("/models/churn/predict", "oneOf") == (
+        "PredictResponse",
+        "ColumnarPredictResponse",
+    )
     assert schemas["PredictRequest"]["properties"]["instances"]["items"] == {
         "$ref": "#/components/schemas/Instance"
     }
     for other in ("ltv", "churn-forest"):
         path = f"/models/{other}/predict"
-        assert (body_schema(path), answer_schema(path)) == (
-            "GenericPredictRequest",
+        assert body_schema(path) == ("GenericPredictRequest", "GenericColumnarPredictRequest")
+        # Without the model's task, a row and a columnar answer may look alike: anyOf.
+        assert answer_schema(path, "anyOf") == (
             "GenericPredictResponse",
+            "GenericColumnarPredictResponse",
         )
         assert f"/models/{other}/openapi.json" in paths[path]["post"]["description"]
     generic = schemas["GenericPredictRequest"]["properties"]["instances"]

@@ -175,3 +175,38 @@ def test_a_listening_port_is_reported_in_use_and_a_closed_one_is_free() -> None:
             accepted.close()
             client.close()
     require_free_port("127.0.0.1", port)
+
+
+def test_the_stage_throttling_and_async_invoke_configs_are_kept_for_the_gateway_and_delivery() -> (
+    None
+):
+    from modelship.local.deployment import Deployment
+
+    deployer = Deployer(clients=None, cdk_out=Path("."))  # type: ignore[arg-type]
+    deployer.deployment = Deployment(stack_name="app")
+    deployer.deployment.refs["Rollback"] = "app-Rollback"
+    deployer.deployment.attributes["Queue.Arn"] = "arn:aws:sqs:us-east-1:123456789012:app-Queue"
+    stage = {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {
+            "StageName": "$default",
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50},
+        },
+    }
+    config = {
+        "Type": "AWS::Lambda::EventInvokeConfig",
+        "Properties": {
+            "FunctionName": {"Ref": "Rollback"},
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Queue", "Arn"]}}},
+        },
+    }
+
+    deployer._not_emulated("Stage", stage)
+    deployer._not_emulated("Config", config)
+
+    kept = deployer.deployment
+    assert kept.stage_route_settings == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+    assert kept.async_invoke["app-Rollback"]["DestinationConfig"]["OnFailure"] == {
+        "Destination": "arn:aws:sqs:us-east-1:123456789012:app-Queue"
+    }

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from modelship.local.gateway import Gateway, IntegrationDenied, integration_function
+from modelship.local.gateway import (
+    Gateway,
+    IntegrationDenied,
+    Throttle,
+    integration_function,
+    stage_throttle,
+)
 
 CHURN = "arn:aws:lambda:us-east-1:123456789012:function:app-ChurnPredict:live"
 FOREST = "arn:aws:lambda:us-east-1:123456789012:function:app-ForestPredict:live"
@@ -216,3 +222,89 @@ def test_paths_no_route_claims_go_to_the_emulators_pages_and_routes_come_first(
     assert missing == (404, missing[1], b'{"message":"Not Found"}')
     assert ("GET", "/_local/dashboards/d", "minutes=5") in asked
     assert all(path != "/_local/dashboards/x" for _, path, _ in asked)
+
+
+class AnsweringFunction:
+    """Answers every invocation with `payload` (or a function error)."""
+
+    def __init__(self, payload: Any, failed: bool = False) -> None:
+        self.payload, self.failed = payload, failed
+        self.calls = 0
+
+    def __call__(self, target: str, event: dict[str, Any]) -> Any:
+        self.calls += 1
+        return SimpleNamespace(payload=self.payload, failed=self.failed)
+
+
+def _served(function: Any, throttle: Throttle | None = None) -> Gateway:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = Gateway(function, ROUTES, "127.0.0.1", port, throttle=throttle)
+    served.start()
+    return served
+
+
+@pytest.mark.parametrize(
+    ("payload", "failed"),
+    [
+        ({"errorType": "ValueError", "errorMessage": "boom"}, True),
+        ({"statusCode": "two hundred", "body": "{}"}, False),
+        ({"statusCode": 700, "body": "{}"}, False),
+        ({"statusCode": 200, "body": {"not": "a string"}}, False),
+        ({"statusCode": 200, "headers": ["x"], "body": "{}"}, False),
+        ({"statusCode": 200, "body": "not base64!", "isBase64Encoded": True}, False),
+    ],
+)
+def test_a_function_error_or_a_malformed_answer_is_a_502(payload: Any, failed: bool) -> None:
+    served = _served(AnsweringFunction(payload, failed))
+    try:
+        status, headers, body = _request(served, "POST", "/predict", b"{}")
+    finally:
+        served.stop()
+
+    assert status == 502
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"message": "Internal Server Error"}
+
+
+@pytest.mark.parametrize("payload", [{"body": "plain"}, "a bare string", [1, 2]])
+def test_json_without_a_status_code_is_the_body_of_a_200(payload: Any) -> None:
+    served = _served(AnsweringFunction(payload))
+    try:
+        status, headers, body = _request(served, "POST", "/predict", b"{}")
+    finally:
+        served.stop()
+
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert json.loads(body) == payload
+
+
+def test_requests_beyond_the_stage_token_bucket_are_429_and_never_invoke() -> None:
+    now = [0.0]
+    function = AnsweringFunction({"statusCode": 200, "body": "{}"})
+    throttle = stage_throttle(
+        {"ThrottlingRateLimit": 2, "ThrottlingBurstLimit": 3}, clock=lambda: now[0]
+    )
+    served = _served(function, throttle)
+    try:
+        burst = [_request(served, "POST", "/predict", b"{}")[0] for _ in range(4)]
+        _, _, refused = _request(served, "POST", "/predict", b"{}")
+        now[0] += 1.0  # two tokens back
+        after = [_request(served, "POST", "/predict", b"{}")[0] for _ in range(3)]
+        unrouted = _request(served, "POST", "/nowhere")[0]
+    finally:
+        served.stop()
+
+    assert burst == [200, 200, 200, 429]
+    assert json.loads(refused) == {"message": "Too Many Requests"}
+    assert after == [200, 200, 429]
+    assert function.calls == 5
+    assert unrouted == 404
+
+
+def test_a_stage_without_limits_is_not_throttled_and_bad_limits_are_refused() -> None:
+    assert stage_throttle({}) is None
+    assert stage_throttle({"DetailedMetricsEnabled": False}) is None
+    with pytest.raises(ValueError, match="rate above 0"):
+        Throttle(0, 10)

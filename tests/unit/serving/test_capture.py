@@ -31,12 +31,13 @@ def prediction(rows: int = 1, **row: Any) -> Prediction:
         model_name="churn",
         model_version="v3",
         predictions=[1] * rows,
-        probabilities=[{"0": 0.25, "1": 0.75}] * rows,
+        classes=["0", "1"],
+        probability_rows=[[0.25, 0.75]] * rows,
         rows=rows,
         model_latency_ms=1.0,
         out_of_range_values=0,
         numeric_values=rows,
-        instances=[dict(row) for _ in range(rows)],
+        request=[dict(row) for _ in range(rows)],
     )
 
 
