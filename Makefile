@@ -66,17 +66,17 @@ load: $(STAMP) $(NODE_STAMP) $(BYTECODE_STAMP) layer
 
 # The whole suite also measures least privilege: every IAM Allow statement needed or justified.
 IAM_REPORT := .modelship/iam-report.json
-# pytest-xdist workers (TEST_WORKERS=2): meant to run the e2e tier on one worker (one emulator
-# at a time) while the others take whole modules of the other tiers (tests/conftest.py marks
-# the groups), the controller merging the workers' IAM observations into one report. The groups
-# do not hold with the pinned pytest 9.2 and pytest-xdist 3.8: xdist's loadgroup renames an
-# item's `_nodeid`, which pytest 9 no longer reads (Node.nodeid is `_id`), so e2e files ran on
-# both workers, two emulators at once. `make test` runs in one process (0) until they hold.
-TEST_WORKERS ?= 0
+# pytest-xdist workers. With 2 (the 2-core CI machine), one worker runs the whole e2e tier (one
+# emulator at a time) while the other takes whole modules of the other tiers, longest tiers
+# first; tests/xdist_scheduling.py makes `--dist loadfile` do that (xdist's loadgroup cannot
+# with pytest 9, which ignores the `_nodeid` it renames). Each worker synthesizes the app once
+# per distinct context (tests/synthesis.py); the controller merges the workers' IAM
+# observations into the one report (tests/conftest.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 test: $(STAMP) $(NODE_STAMP)
 	mkdir -p $(dir $(IAM_REPORT))
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --iam-report=$(IAM_REPORT)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --iam-report=$(IAM_REPORT)
 
 test-unit: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/unit

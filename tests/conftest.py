@@ -51,18 +51,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests_dir = Path(__file__).resolve().parent
-    # Under pytest-xdist's loadgroup (`make test`), one worker runs every e2e test in turn (one
-    # emulator at a time, the session's shared one started once) while others take whole
-    # modules (their module-scoped fixtures, e.g. a synthesis, built once).
-    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         path = item.path.resolve()
         parts = path.relative_to(tests_dir).parts if path.is_relative_to(tests_dir) else ()
         if parts and parts[0] in _TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
-        if grouped:
-            group = "e2e" if parts[:1] == ("e2e",) else item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (`make test`: -n 2 --dist loadfile; plain `-n N` is `load`): whole
+    modules to the workers, every e2e test to one worker (tests/xdist_scheduling.py)."""
+    if config.getvalue("dist") not in ("load", "loadfile"):
+        return None
+    from tests.xdist_scheduling import TierScheduling
+
+    return TierScheduling(config, log)
 
 
 BUCKET = "modelship-test-models"

@@ -130,8 +130,11 @@ class Local:
 
 
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synth(tmp_path_factory.mktemp("synth") / "cdk.out")
+def cdk_out() -> Path:
+    # The default app, synthesized once per process for every tier (read-only: copy to change).
+    from tests.synthesis import synthesized
+
+    return synthesized().out
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from modelship import names
 from modelship.local.dashboard_series import parse_search
 from modelship.local.template_checks.cloudwatch import dashboard_body_problems
-from tests.infra.template_queries import Synthesized, synthesize
+from tests.infra.template_queries import Synthesized, synthesized
 
 MODELS = ("churn", "churn-forest")
 # CloudWatch service quotas: 500 metrics per widget, 2,500 per dashboard; a graph holds at
@@ -25,11 +24,10 @@ SEARCHES_PER_GRAPH = 100
 
 
 @pytest.fixture(scope="module")
-def app(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def app() -> Synthesized:
     # cdk-nag runs in synth and fails it on any unacknowledged finding.
     models = {"churn": {}, "churn-forest": {"guardrailP99LatencyMs": 250}}
-    out = tmp_path_factory.mktemp("dashboards") / "cdk.out"
-    return synthesize(stub_layer, out, models=models, guardrailErrorRatePercent=7)
+    return synthesized(models=models, guardrailErrorRatePercent=7)
 
 
 def _rendered(value: Any) -> str:

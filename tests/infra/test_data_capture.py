@@ -3,7 +3,6 @@ functions' grant and environment, and the expiry of captured data."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from infra_cdk.data_capture import CAPTURE_ERROR_PREFIX, CAPTURE_S3_PREFIX, PARTITION_QUERY
 from modelship import names
-from tests.infra.template_queries import Synth, Synthesized, logical_id_starting, only, synthesize
+from tests.infra.template_queries import Synth, Synthesized, logical_id_starting, only, synthesized
 
 
 def _policy_statements(resources: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
@@ -148,9 +147,9 @@ def test_without_a_capturing_model_there_is_no_stream_grant_or_variable(synth: S
 
 
 @pytest.fixture(scope="module")
-def one_capturing(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def one_capturing() -> Synthesized:
     models = {"churn": {"captureSampleRate": 0}, "ltv": {"captureSampleRate": 1}}
-    return synthesize(stub_layer, tmp_path_factory.mktemp("capture") / "cdk.out", models=models)
+    return synthesized(models=models)
 
 
 def test_only_the_capturing_models_function_gets_the_grant(one_capturing: Synthesized) -> None:

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra_cdk.predict_api import MODEL_ROUTES, ROUTES
 from modelship import names
-from tests.infra.template_queries import Synthesized, synthesize
+from tests.infra.template_queries import Synthesized, synthesized
 
 # CloudFormation: 500 resources per stack (each nested stack has its own 500). API Gateway
 # HTTP APIs: 300 routes and 300 integrations per API (routes can be raised on request).
@@ -66,7 +65,7 @@ def _prefix_of(function: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def two_models(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def two_models() -> Synthesized:
     # The heaviest model: SageMaker training and a schedule add the most resources.
     models = {
         "churn": {},
@@ -76,12 +75,12 @@ def two_models(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Sy
             "retrainSchedule": "rate(7 days)",
         },
     }
-    return synthesize(stub_layer, tmp_path_factory.mktemp("two") / "cdk.out", models=models)
+    return synthesized(models=models)
 
 
 @pytest.fixture(scope="module")
-def one_model(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(stub_layer, tmp_path_factory.mktemp("one") / "cdk.out")
+def one_model() -> Synthesized:
+    return synthesized()
 
 
 def test_how_many_models_one_deployment_holds(
@@ -122,7 +121,7 @@ MANY = 25
 
 
 @pytest.fixture(scope="module")
-def many_models(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def many_models(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     models: dict[str, dict[str, Any]] = {f"model-{i:02d}": {} for i in range(MANY)}
     models["model-03"] = {"retraining": "off"}
     models["model-07"] = {
@@ -135,13 +134,11 @@ def many_models(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> S
         "guardrailMinRequests": 50,
     }
     models["model-11"] = {"retraining": "off", "authMode": "none", "authNoneReason": "a demo"}
-    synthesized = synthesize(
-        stub_layer, tmp_path_factory.mktemp("many") / "cdk.out", models=models, stage="scale"
-    )
+    many = synthesized(models=models, stage="scale")
     report = tmp_path_factory.getbasetemp() / "synth-25-models.txt"
-    report.write_text(f"{MANY} models synthesized (with cdk-nag) in {synthesized.seconds:.1f} s\n")
-    print(f"\n{MANY} models synthesized (with cdk-nag) in {synthesized.seconds:.1f} s ({report})")
-    return synthesized
+    report.write_text(f"{MANY} models synthesized (with cdk-nag) in {many.seconds:.1f} s\n")
+    print(f"\n{MANY} models synthesized (with cdk-nag) in {many.seconds:.1f} s ({report})")
+    return many
 
 
 def test_twenty_five_models_synthesize_each_in_its_own_stack(many_models: Synthesized) -> None:

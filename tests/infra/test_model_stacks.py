@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 
 from infra_cdk.app import build_app
 from modelship import names
-from tests.infra.template_queries import Synthesized, synthesize
+from tests.infra.template_queries import Synthesized, synthesized
 
 MODELS = {
     "churn": {},
@@ -27,15 +27,13 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def two(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    out = tmp_path_factory.mktemp("two-models") / "cdk.out"
-    return synthesize(stub_layer, out, models=MODELS, defaultModel="churn", appName="shop")
+def two() -> Synthesized:
+    return synthesized(models=MODELS, defaultModel="churn", appName="shop")
 
 
 @pytest.fixture(scope="module")
-def single(stub_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    out = tmp_path_factory.mktemp("single-model") / "cdk.out"
-    return synthesize(stub_layer, out, appName="shop")
+def single() -> Synthesized:
+    return synthesized(appName="shop")
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -131,12 +129,8 @@ def test_a_finding_in_a_nested_stack_fails_synth(stub_layer: Path, tmp_path: Pat
     assert "Model-churn-forest/CarelessBucket" in report
 
 
-def test_retraining_off_leaves_out_the_pipeline_and_its_outputs(
-    stub_layer: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "cdk.out"
-    synthesized = synthesize(stub_layer, out, retraining="off")
-    parent = synthesized.parent()
+def test_retraining_off_leaves_out_the_pipeline_and_its_outputs() -> None:
+    parent = synthesized(retraining="off").parent()
     assert len(_of_type(parent, "AWS::StepFunctions::StateMachine")) == 1
     assert "RetrainStateMachineArn" not in parent["Outputs"]
     (entry,) = _of_type(parent, "AWS::SSM::Parameter").values()

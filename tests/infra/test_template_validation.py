@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
 
-from infra_cdk.app import build_app
 from modelship.local.deployer import find_template, load_flat_template
 from modelship.local.template_checks import Validation, validate
+from tests import synthesis
 
 # One model, and two (the second in a nested stack, folded in as the emulator deploys it).
 CONTEXTS = {
@@ -20,13 +19,8 @@ CONTEXTS = {
 
 
 @pytest.fixture(scope="module", params=sorted(CONTEXTS))
-def synthesized(
-    request: pytest.FixtureRequest, stub_layer: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Any, Path]:
-    out = tmp_path_factory.mktemp("validated") / "cdk.out"
-    app = App(outdir=str(out), context=CONTEXTS[request.param])
-    build_app(app, layer_asset=stub_layer)
-    app.synth()
+def synthesized(request: pytest.FixtureRequest) -> tuple[Any, Path]:
+    out = synthesis.synthesized(**CONTEXTS[request.param]).out
     return load_flat_template(find_template(out)), out
 
 

@@ -1,18 +1,14 @@
 """The synthesized release resources, and moto resources created from them.
 
 The template comes from the CDK app as `make synth` builds it (infra_cdk.app.build_app, with a
-stub layer); the state machine's definition and the release functions' environment are read
-from it, so the tests run what would be deployed.
+stub layer: tests/synthesis.py); the state machine's definition and the release functions'
+environment are read from it, so the tests run what would be deployed.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from modelship.local.template import resolve, resources_of_type, state_machine_definition
@@ -22,19 +18,10 @@ from tests.integration.release_world import ALIAS, FUNCTION, World
 
 @cache
 def release_template() -> dict[str, Any]:
-    from aws_cdk import App
+    # The default app, synthesized once per process for every tier (tests/synthesis.py).
+    from tests.synthesis import synthesized
 
-    from infra_cdk.app import build_app
-
-    work = Path(tempfile.mkdtemp(prefix="modelship-release-synth-"))
-    atexit.register(shutil.rmtree, work, ignore_errors=True)
-    layer = work / "layer"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "placeholder.txt").write_text("stub layer\n")
-    app = App(outdir=str(work / "cdk.out"))
-    stack = build_app(app, layer_asset=layer)
-    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
-    return template
+    return synthesized().parent()
 
 
 def _logical(

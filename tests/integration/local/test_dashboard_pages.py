@@ -15,7 +15,6 @@ from moto import mock_aws
 from modelship.local.dashboard import LocalDashboards, moto_backend
 from modelship.local.dashboard_series import UnsupportedExpression, parse_search
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 BY_VERSION = (
     'SEARCH(\'{modelship,Model,ModelVersion,service} MetricName="%s" '
     'service="predict" Model="churn"\', \'%s\', 60)'
@@ -87,7 +86,9 @@ def pages() -> Iterator[tuple[LocalDashboards, Any]]:
     with mock_aws():
         cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
         cloudwatch.put_dashboard(DashboardName="app-churn", DashboardBody=json.dumps(BODY))
-        minute = NOW - timedelta(minutes=2)
+        # Times from when the test runs, not when the module was imported (collection: under
+        # pytest-xdist it can be many minutes earlier).
+        minute = datetime.now(UTC) - timedelta(minutes=2)
         data = [
             # churn v1: 3 requests, churn-forest's (same version name) and a model-wide
             # series without ModelVersion must not appear in churn's search.
@@ -208,7 +209,7 @@ def test_an_old_datapoint_is_outside_the_window(pages: tuple[LocalDashboards, An
                 "MetricName": "Requests",
                 "Dimensions": _dims("churn", "v0"),
                 "Value": 1.0,
-                "Timestamp": NOW - timedelta(minutes=90),
+                "Timestamp": datetime.now(UTC) - timedelta(minutes=90),
             }
         ],
     )
