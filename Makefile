@@ -39,13 +39,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
+# Each emulator worker (demo, e2e tests, load) is a fresh interpreter, and PYTHONDONTWRITEBYTECODE
+# keeps it from caching: bytecode for the virtualenv's packages (as the layer ships it), compiled
+# once (about 40 s), keeps every cold start from compiling scikit-learn, boto3 and the rest.
+BYTECODE_STAMP := $(VENV)/.bytecode
+$(BYTECODE_STAMP): $(STAMP)
+	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null
+	touch $@
+
 # IAM enforcement (on by default) runs the policy evaluator from node_modules.
 # Time runs 30x faster in the demo (modelship.demo.DEMO_TIME_SCALE): a canary's bake sees a
 # thirtieth of the requests it would on AWS at the same rate, so the demo's deployment judges
 # a canary step on 20 requests a side (verdictMinRequests, 100 by default). `make synth`
 # afterwards writes cdk.out with cdk.json's settings alone.
 DEMO_CONTEXT := -c verdictMinRequests=20
-demo: $(STAMP) $(NODE_STAMP) layer
+demo: $(STAMP) $(NODE_STAMP) $(BYTECODE_STAMP) layer
 	$(SYNTH) $(DEMO_CONTEXT)
 	$(PY) -m modelship.demo
 
@@ -53,13 +61,7 @@ demo: $(STAMP) $(NODE_STAMP) layer
 # shift, a promotion and the automatic rollback of a broken candidate (tests/load/run.py). Its
 # deployment lifts the stage throttle (50 requests/s by default) above the load, and takes the
 # API's largest function timeout (30 s) because the emulator counts a worker's cold start in it.
-# Each emulator worker is a fresh interpreter: bytecode for the virtualenv's packages (as the
-# layer ships it) keeps a worker's cold start from compiling scikit-learn, boto3 and the rest.
 LOAD_CONTEXT := -c throttleRateLimit=1000 -c throttleBurstLimit=2000 -c timeout=30
-BYTECODE_STAMP := $(VENV)/.bytecode
-$(BYTECODE_STAMP): $(STAMP)
-	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') > /dev/null
-	touch $@
 load: $(STAMP) $(NODE_STAMP) $(BYTECODE_STAMP) layer
 	$(SYNTH) $(LOAD_CONTEXT)
 	$(PY) -m tests.load.run $(LOAD_ARGS)
@@ -74,7 +76,7 @@ IAM_REPORT := .modelship/iam-report.json
 # observations into the one report (tests/conftest.py). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(BYTECODE_STAMP)
 	mkdir -p $(dir $(IAM_REPORT))
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --iam-report=$(IAM_REPORT)
 
