@@ -44,8 +44,10 @@ class RetrainingTasks:
 
 
 # A task gives up this long after its function's own timeout: Lambda stops the function first
-# (a Sandbox.Timedout function error), so a task Step Functions abandoned never leaves its
-# function still writing; States.Timeout remains for an invocation that never answers.
+# (a Sandbox.Timedout function error), so a task Step Functions gave up on has no function
+# still writing; States.Timeout remains for an invocation that never answers. (A transient
+# Lambda service error retried by with_transient_retries may still leave the first invocation
+# running; Register's puts are conditional, so a second one cannot overwrite the first.)
 TASK_TIMEOUT_MARGIN = Duration.seconds(30)
 
 

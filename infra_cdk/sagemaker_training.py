@@ -19,6 +19,10 @@ from infra_cdk.resource_names import training_job_prefix
 from infra_cdk.settings import RetrainingOptions, ecr_repository_arn
 from modelship import names
 
+# The training job's stopping condition, and how long the Train task waits past it.
+TRAINING_MAX_RUNTIME = Duration.hours(24)
+TRAINING_WIND_DOWN = Duration.hours(1)
+
 
 def output_prefix(model_name: str) -> str:
     return f"{names.CANDIDATES_PREFIX}/{model_name}/sagemaker/"
@@ -93,10 +97,12 @@ def sagemaker_train_task(
             instance_type=_instance_type(options.sagemaker_instance_type),
             volume_size=Size.gibibytes(100),
         ),
-        stopping_condition=tasks.StoppingCondition(max_runtime=Duration.hours(24)),
+        stopping_condition=tasks.StoppingCondition(max_runtime=TRAINING_MAX_RUNTIME),
         hyperparameters=hyperparameters,
         result_path="$.sagemaker",
-        task_timeout=sfn.Timeout.duration(Duration.hours(24)),
+        # Past the stopping condition a job still uploads its model and stops: the task waits
+        # for that rather than fail a run whose job is finishing.
+        task_timeout=sfn.Timeout.duration(TRAINING_MAX_RUNTIME.plus(TRAINING_WIND_DOWN)),
     )
 
 

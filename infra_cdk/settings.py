@@ -89,8 +89,9 @@ RETRAINING_DEFAULTS: dict[str, Any] = {
 }
 TRAINING_BACKENDS = ("lambda", "sagemaker")
 # The retraining state machine's timeout, and what of it a run's canary may use: the rest is
-# for the steps before it, SageMaker training up to its 24 h stopping condition among them.
-RETRAINING_TIMEOUT_HOURS = 48
+# for the steps before it: SageMaker training up to its 24 h stopping condition plus an hour
+# to upload and stop (sagemaker_training.py), and the Lambda tasks (under an hour together).
+RETRAINING_TIMEOUT_HOURS = 50
 RETRAINING_ROLLOUT_HOURS = 24
 DEFAULT_RELEASE_PLAN = [{"weight": 0.1, "bake_seconds": 600}, {"weight": 0.5, "bake_seconds": 600}]
 

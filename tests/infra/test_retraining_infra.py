@@ -177,6 +177,10 @@ def test_sagemaker_switch_runs_training_as_a_sync_job(synth: Synth) -> None:
     assert train["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
     assert train["Parameters"]["AlgorithmSpecification"]["TrainingImage"] == image
     assert train["Next"] == "CollectCandidate"
+    # The task outlasts the job's stopping condition: a job past it still uploads and stops.
+    max_runtime = train["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
+    assert train["TimeoutSeconds"] > max_runtime
+    assert _machine(template)["definition"]["TimeoutSeconds"] >= train["TimeoutSeconds"] + 24 * 3600
     assert states["CollectCandidate"]["Next"] == "Evaluate"
     assert any(
         f["Properties"]["Handler"] == PIPELINE + "collect_candidate"

@@ -92,6 +92,19 @@ def test_a_call_signed_with_the_emulators_credentials_reaches_the_function(
     assert len(invoked) == 1
 
 
+def test_a_query_with_reserved_characters_is_sent_as_it_was_signed(
+    api: str, invoked: list[dict[str, Any]]
+) -> None:
+    # API Gateway checks the signature over the decoded and re-encoded query: a raw `,` or
+    # `:` signed as given would be a 403.
+    client = ApiClient(api, session=EMULATOR)
+
+    answer = client.call("POST", "/predict?b=1,2&a=x:y z&flag", b"{}")
+
+    assert answer.status == 200
+    assert invoked[-1]["rawQueryString"] == "b=1%2C2&a=x%3Ay%20z&flag="
+
+
 def test_a_call_signed_with_other_credentials_is_403(api: str) -> None:
     other = boto3.session.Session(
         aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1"
