@@ -64,6 +64,7 @@ class ApiClient:
         parts = urlsplit(self.api_url.rstrip("/") + path)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ValueError(f"the API URL must be http(s)://host[:port], got {self.api_url!r}")
+        host = parts.hostname
         # The query is sent as SigV4 canonicalizes it (RFC 3986 encoding): botocore signs the
         # query string as given, API Gateway decodes and re-encodes it, so `a=1,2` signed raw
         # would be checked as `a=1%2C2`.
@@ -79,9 +80,9 @@ class ApiClient:
             region = api_region(url, self.region)
             sent = signed_headers(method, url, body, sent, self.credentials, region)
         connection = (
-            http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout)
+            http.client.HTTPSConnection(host, parts.port, timeout=self.timeout)
             if parts.scheme == "https"
-            else http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+            else http.client.HTTPConnection(host, parts.port, timeout=self.timeout)
         )
         try:
             target = parts.path or "/"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.credentials import ReadOnlyCredentials
 
-from modelship.api_client import call
+from modelship.api_client import ApiClient
 from modelship.local.activity import read_activity
 from modelship.local.background import start_detached, stop_detached
 from modelship.local.emulator import EmulatorConfig
@@ -42,8 +43,16 @@ class RollbackReaction:
     weight: float
 
 
-def _post(api_url: str, body: bytes) -> None:
-    call(api_url, "POST", "/predict", body, {"content-type": "application/json"})
+def _post(client: ApiClient, body: bytes) -> None:
+    client.call("POST", "/predict", body, {"content-type": "application/json"})
+
+
+def _api_client(env: dict[str, str]) -> ApiClient:
+    """Signed with the emulator's credentials (the bench's own process has none)."""
+    credentials = ReadOnlyCredentials(
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
+    )
+    return ApiClient(env["MODELSHIP_API_URL"], credentials=credentials, region=env["AWS_REGION"])
 
 
 def measure_rollback(work: Path, model_dir: Path, cdk_out: Path, runs: int) -> RollbackReaction:
@@ -78,6 +87,7 @@ def measure_rollback(work: Path, model_dir: Path, cdk_out: Path, runs: int) -> R
         releases.promote(candidate=stable.version, direct=True, reason="bench baseline")
         body = json.loads(load_event("predict_valid")["body"])
         payload = json.dumps(body).encode()
+        api = _api_client(env)
         seconds: list[float] = []
         alarms: list[str] = []
         for run in range(runs):
@@ -92,7 +102,7 @@ def measure_rollback(work: Path, model_dir: Path, cdk_out: Path, runs: int) -> R
             while releases.alias_state().candidate is not None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"run {run}: the canary was not rolled back in 180 s")
-                _post(env["MODELSHIP_API_URL"], payload)
+                _post(api, payload)
             record = _rollback_record(releases)
             fired = _alarm_time(config.state_dir, record.alarm, record.time)
             seconds.append((record.time - fired).total_seconds())
