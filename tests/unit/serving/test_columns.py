@@ -12,6 +12,7 @@ from modelship.errors import MalformedRequest, PayloadTooLarge, SchemaMismatch
 from modelship.registry.manifest import FeatureSpec
 from modelship.serving.columns import Columns, ColumnSchema, is_columnar
 from modelship.serving.schema import ColumnarBody, RowSchema
+from tests.unit.serving.frame_features import FEATURES as FRAME_FEATURES
 
 FEATURES = (
     FeatureSpec(name="tenure", kind="numeric", dtype="int", min=0, max=72),
@@ -240,30 +241,6 @@ def test_the_json_schema_lists_one_array_per_feature(parser: ColumnSchema) -> No
     assert columns["properties"]["tenure"]["maxItems"] == 1000
 
 
-FRAME_FEATURES = (
-    FeatureSpec(name="tenure", kind="numeric", dtype="int", frame_dtype="int64", min=0, max=72),
-    FeatureSpec(
-        name="charges", kind="numeric", dtype="float", frame_dtype="float64", nullable=True
-    ),
-    FeatureSpec(
-        name="plan",
-        kind="categorical",
-        dtype="str",
-        categories=("basic", "pro"),
-        frame_dtype="object",
-        nullable=True,
-    ),
-    FeatureSpec(
-        name="region", kind="categorical", dtype="str", categories=("eu", "us"), frame_dtype="str"
-    ),
-    FeatureSpec(
-        name="tier",
-        kind="categorical",
-        dtype="str",
-        categories=("gold", "silver"),
-        frame_dtype="category",
-    ),
-)
 FRAME_COLUMNS: dict[str, list[Any]] = {
     "tenure": [3, 7, 12],
     "charges": [20.5, None, 40.0],

@@ -16,31 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from modelship.errors import SchemaMismatch
 from modelship.registry.manifest import FeatureSpec
 from modelship.serving.schema import RowSchema
-
-FEATURES = (
-    FeatureSpec(name="tenure", kind="numeric", dtype="int", frame_dtype="int64", min=0, max=72),
-    FeatureSpec(
-        name="charges", kind="numeric", dtype="float", frame_dtype="float64", nullable=True
-    ),
-    FeatureSpec(
-        name="plan",
-        kind="categorical",
-        dtype="str",
-        categories=("basic", "pro"),
-        frame_dtype="object",
-        nullable=True,
-    ),
-    FeatureSpec(
-        name="region", kind="categorical", dtype="str", categories=("eu", "us"), frame_dtype="str"
-    ),
-    FeatureSpec(
-        name="tier",
-        kind="categorical",
-        dtype="str",
-        categories=("gold", "silver"),
-        frame_dtype="category",
-    ),
-)
+from tests.unit.serving.frame_features import FEATURES
 
 
 @pytest.fixture
