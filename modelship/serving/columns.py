@@ -27,7 +27,7 @@ from modelship.serving.schema import (
     MAX_DETAILS,
     ROWS_KEY,
     RowSchema,
-    detail,
+    describe_errors,
     echoed_field,
     field_type,
     validation_errors,
@@ -139,28 +139,19 @@ def _refusal(exc: ValidationError, max_rows: int) -> Exception:
 
 def _describe(errors: list[Any]) -> list[dict[str, Any]]:
     """Pydantic errors as {row, field, type, message}: `("columns", field, row)` locations
-    name both; a whole column (missing, not an array, empty) names its field alone."""
-    described: list[dict[str, Any]] = []
-    seen: set[tuple[Any, Any]] = set()
-    for error in errors:
-        loc = error["loc"]
-        if loc == (ROWS_KEY,) and error["type"] == "extra_forbidden":
-            described.insert(0, BOTH_FORMATS)
-            continue
-        if len(loc) < 2 or loc[0] != COLUMNS_KEY:
-            # The envelope: not an object, `columns` not an object, or an unknown key.
-            where = echoed_field(".".join(str(part) for part in loc)) or None
-            described.append(detail(None, where, error))
-            continue
-        field = echoed_field(loc[1])
-        row = loc[2] if len(loc) > 2 and isinstance(loc[2], int) else None
-        if (row, field) in seen:  # a union reports each failed member; one line per value
-            continue
-        seen.add((row, field))
-        described.append(detail(row, field, error))
-        if len(described) >= MAX_DETAILS:
-            break
-    return described
+    name both; a whole column (missing, not an array, empty) names its field alone; a body
+    that also has `instances` says so first."""
+    both = [e for e in errors if e["loc"] == (ROWS_KEY,) and e["type"] == "extra_forbidden"]
+    rest = [e for e in errors if e not in both]
+    described = describe_errors(rest, _place)
+    return [BOTH_FORMATS, *described][:MAX_DETAILS] if both else described
+
+
+def _place(loc: tuple[Any, ...]) -> tuple[int | None, Any] | None:
+    if len(loc) < 2 or loc[0] != COLUMNS_KEY:
+        return None  # the envelope: not an object, `columns` not an object, an unknown key
+    row = loc[2] if len(loc) > 2 and isinstance(loc[2], int) else None
+    return row, echoed_field(loc[1])
 
 
 def _unequal_lengths(values: Mapping[str, list[Any]], lengths: Counter[int]) -> SchemaMismatch:

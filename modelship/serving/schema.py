@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -276,26 +276,37 @@ def echoed_field(part: Any) -> Any:
 
 
 def _describe(errors: list[Any], prefix: str | None = None) -> list[dict[str, Any]]:
-    """Pydantic errors as {row, field, type, message}; the input value is not echoed back."""
+    """Pydantic errors of rows (under `prefix`, the envelope's key, when there is one) as
+    {row, field, type, message}; the input value is not echoed back."""
+
+    def place(loc: tuple[Any, ...]) -> tuple[int | None, Any] | None:
+        if prefix is not None:
+            if not loc or loc[0] != prefix or len(loc) == 1:
+                return None  # the envelope: not an object, `instances` missing or not a list
+            loc = loc[1:]
+        row = loc[0] if loc and isinstance(loc[0], int) else None
+        return row, echoed_field(loc[1]) if len(loc) > 1 else None
+
+    return describe_errors(errors, place)
+
+
+# (an error's location) -> its (row, field), or None for the envelope around the rows.
+Place = Callable[[tuple[Any, ...]], "tuple[int | None, Any] | None"]
+
+
+def describe_errors(errors: list[Any], place: Place) -> list[dict[str, Any]]:
+    """At most MAX_DETAILS errors as {row, field, type, message}, one per (row, field): a
+    union reports each failed member. An envelope error names its dotted location."""
     described: list[dict[str, Any]] = []
     seen: set[tuple[Any, Any]] = set()
     for error in errors:
-        loc = error["loc"]
-        if prefix is not None:
-            if not loc or loc[0] != prefix or len(loc) == 1:
-                # The envelope itself: not an object, `instances` missing or not a list.
-                where = echoed_field(".".join(str(part) for part in loc)) or None
-                described.append(
-                    {"row": None, "field": where, "type": error["type"], "message": error["msg"]}
-                )
-                continue
-            loc = loc[1:]
-        row = loc[0] if loc and isinstance(loc[0], int) else None
-        field = echoed_field(loc[1]) if len(loc) > 1 else None
-        if (row, field) in seen:  # a union reports each failed member; one line per field
-            continue
-        seen.add((row, field))
-        described.append(detail(row, field, error))
+        where = place(error["loc"])
+        if where is None:
+            dotted = echoed_field(".".join(str(part) for part in error["loc"])) or None
+            described.append(detail(None, dotted, error))
+        elif where not in seen:
+            seen.add(where)
+            described.append(detail(*where, error))
         if len(described) >= MAX_DETAILS:
             break
     return described
