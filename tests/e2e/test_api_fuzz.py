@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from modelship import names
 from modelship.api_signing import signed_headers
+from modelship.demo_traffic import Pacer
 from modelship.local.deployer import find_template, load_flat_template
 from tests.e2e.conftest import Local
 
@@ -80,22 +81,6 @@ class SigV4(requests.auth.AuthBase):
             )
         )
         return request
-
-
-class Pace:
-    """At most `rate` calls a second, across threads."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1 / rate
-        self.next = 0.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> None:
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next)
-            self.next = start + self.interval
-        time.sleep(start - now)
 
 
 def resources(cdk_out: Path, kind: str) -> list[dict[str, Any]]:
@@ -165,7 +150,7 @@ def test_generated_requests_get_documented_answers(local: Local, cdk_out: Path) 
         env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
     )
     auth = SigV4(credentials, env["AWS_REGION"])
-    pace = Pace(MAX_RATE)
+    pace = Pacer(MAX_RATE).wait
     prefix = names.model_routes_prefix(default_model(cdk_out))
     warm_up(f"{local.api_url}/health", auth)
     pace()
